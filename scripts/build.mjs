@@ -1,0 +1,22 @@
+// Bundles with esbuild: the extension, the webview, the validation worker,
+// plus the CLI and the bench (which share the core).
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'es2022' };
+const node = { ...common, platform: 'node', format: 'cjs', external: ['vscode', 'onnxruntime-node'] };
+
+const entries = [
+  { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js' },
+  { ...node, entryPoints: ['src/validation/worker.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...node, entryPoints: ['scripts/bench.ts'], outfile: 'dist/bench.js' },
+  { ...common, platform: 'browser', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },
+].filter((e) => existsSync(e.entryPoints[0]));
+
+if (watch) {
+  for (const e of entries) await (await esbuild.context(e)).watch();
+} else {
+  await Promise.all(entries.map((e) => esbuild.build(e)));
+}
