@@ -1,0 +1,62 @@
+// What a prune did, per layer. Plain JSON, written next to the pruned model and
+// shown by the CLI, the extension and the webview's before/after comparison.
+
+export interface LayerChange {
+  layer: string;
+  op: string;
+  /** Structured: channels before and after. Unstructured: equal. */
+  outBefore: number;
+  outAfter: number;
+  inBefore: number;
+  inAfter: number;
+  paramsBefore: number;
+  paramsAfter: number;
+  macsBefore: number;
+  macsAfter: number;
+  /** Structured: removed output-channel indices (of the original numbering). */
+  removed: number[];
+  /** Unstructured: weights set to zero by this prune, and in total. */
+  zerosBefore?: number;
+  zerosAfter?: number;
+}
+
+export interface FrozenGroup {
+  /** Layers whose channels the group couples. */
+  layers: string[];
+  reason: string;
+}
+
+export interface PruneReport {
+  source: string;
+  output: string;
+  method: string;
+  structured: boolean;
+  layers: LayerChange[];
+  frozen: FrozenGroup[];
+  totals: {
+    paramsBefore: number;
+    paramsAfter: number;
+    macsBefore: number;
+    macsAfter: number;
+    bytesBefore: number;
+    bytesAfter: number;
+  };
+  /** Per-layer reconstruction error before/after recovery, when it ran. */
+  recovery?: { layer: string; errorBefore: number; errorAfter: number }[];
+  warnings: string[];
+}
+
+/** Sensitivity analysis (Li et al. 2017, Fig. 2): metric per layer per ratio. */
+export interface SensitivityCurve {
+  layer: string;
+  ratios: number[];
+  /** Accuracy, or top-1 agreement with the original when there are no labels. */
+  metric: number[];
+}
+
+export interface SensitivityReport {
+  model: string;
+  metricName: 'accuracy' | 'agreement';
+  baseline: number;
+  curves: SensitivityCurve[];
+}

@@ -1,0 +1,48 @@
+// The result of validating a pruned model against its original. Plain JSON:
+// the CLI prints it, the extension shows it, the webview renders it.
+
+export interface ProviderAttempt {
+  /** 'cuda' | 'webgpu' | 'dml' | 'coreml' | 'cpu' */
+  provider: string;
+  ok: boolean;
+  /** Why this provider was skipped, in words a user can act on. */
+  reason?: string;
+}
+
+export interface LatencyStats {
+  /** Milliseconds per batch. */
+  p50: number;
+  p95: number;
+  mean: number;
+  /** Samples per second. */
+  throughput: number;
+}
+
+export interface ModelSide {
+  file: string;
+  bytes: number;
+  params: number;
+  macs: number;
+  /** Present when labels were given. */
+  accuracy?: number;
+  latency: LatencyStats;
+}
+
+export interface ValidationReport {
+  provider: string;
+  attempts: ProviderAttempt[];
+  samples: number;
+  batchSize: number;
+  /** Where the data came from: a file, a folder, or "generated (seed N)". */
+  data: string;
+  labels: boolean;
+  original: ModelSide;
+  pruned: ModelSide;
+  /** Fraction of samples whose top-1 class is the same in both models. */
+  agreement: number;
+  maxAbsDiff: number;
+  meanAbsDiff: number;
+  cosine: number;
+  /** original p50 / pruned p50. */
+  speedup: number;
+}
