@@ -1,0 +1,71 @@
+// The one message protocol between the extension and the report webview.
+// Both sides import these types; every payload is plain JSON (postMessage
+// clones it), so it holds only the shared report types and primitives.
+
+import type { LayerTable } from './analysis/types';
+import type { PruneReport, SensitivityReport } from './pruning/report';
+import type { ValidationReport } from './validation/report';
+
+/** How a channel's importance is scored. 'gamma' is the |gamma| of the BatchNorm after the layer. */
+export type Criterion = 'l1' | 'l2' | 'gamma';
+export const CRITERIA: readonly Criterion[] = ['l1', 'l2', 'gamma'];
+
+/** local: each layer loses `ratio` of its own channels; global: one threshold across all layers. */
+export type Scope = 'local' | 'global';
+export const SCOPES: readonly Scope[] = ['local', 'global'];
+
+/** Extension → webview. */
+export type ToWebview =
+  /** The model's analysis. Replaces everything shown before (reports of another model are dropped). */
+  | { type: 'model'; table: LayerTable }
+  /** The result of a prune; `after` is the pruned model's analysis when the extension has it. */
+  | { type: 'pruneReport'; report: PruneReport; after?: LayerTable }
+  | { type: 'validation'; report: ValidationReport }
+  | { type: 'sensitivity'; report: SensitivityReport }
+  /** Long work in progress; `progress` is a fraction in [0, 1] when known. */
+  | { type: 'busy'; label: string; progress?: number }
+  /** The work announced by 'busy' ended (successfully or not). */
+  | { type: 'idle' }
+  | { type: 'error'; message: string }
+  /** The user picked a layer elsewhere (tree, hover); the webview follows. */
+  | { type: 'selectLayer'; layer: string };
+
+/** Webview → extension. */
+export type FromWebview =
+  /** Sent once the webview listens; the extension answers with the current data. */
+  | { type: 'ready' }
+  /** The user clicked a layer row (layer = LayerInfo.name). */
+  | { type: 'selectLayer'; layer: string }
+  /** Prune with the settings the user sees; the extension confirms and runs it. */
+  | { type: 'requestPrune'; ratio: number; scope: Scope; criterion: Criterion }
+  | { type: 'requestValidate' }
+  | { type: 'requestSensitivity' };
+
+/**
+ * Checks a message that claims to come from the webview. The extension must not
+ * trust the webview's shape blindly (a stale webview from an older build can
+ * still be open), so it validates before acting.
+ */
+export function isFromWebview(value: unknown): value is FromWebview {
+  if (typeof value !== 'object' || value === null) return false;
+  const msg = value as Record<string, unknown>;
+  switch (msg.type) {
+    case 'ready':
+    case 'requestValidate':
+    case 'requestSensitivity':
+      return true;
+    case 'selectLayer':
+      return typeof msg.layer === 'string';
+    case 'requestPrune':
+      return (
+        typeof msg.ratio === 'number' &&
+        Number.isFinite(msg.ratio) &&
+        msg.ratio > 0 &&
+        msg.ratio < 1 &&
+        SCOPES.includes(msg.scope as Scope) &&
+        CRITERIA.includes(msg.criterion as Criterion)
+      );
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,96 @@
+// The layer table's rows (one per prunable layer) and their sorting. Pure.
+
+import type { LayerTable } from '../src/analysis/types';
+import type { CutPlan } from './threshold';
+
+export interface LayerRow {
+  /** Position in the model (graph order), the default sort. */
+  index: number;
+  name: string;
+  displayName: string;
+  op: string;
+  inChannels: number;
+  outChannels: number;
+  params: number;
+  macs: number;
+  sparsity: number;
+  l1Mean: number;
+  l1Min: number;
+  /** Smallest |gamma| of the BatchNorm after the layer; undefined without one. */
+  gammaMin?: number;
+  /** Output channels the current cut removes; undefined when the layer has no score for the criterion. */
+  removed?: number;
+}
+
+export type SortKey = Exclude<keyof LayerRow, 'name'>;
+export type SortDirection = 'asc' | 'desc';
+
+export const SORT_KEYS: readonly SortKey[] = [
+  'index',
+  'displayName',
+  'op',
+  'inChannels',
+  'outChannels',
+  'params',
+  'macs',
+  'sparsity',
+  'l1Mean',
+  'l1Min',
+  'gammaMin',
+  'removed',
+];
+
+export function layerRows(table: LayerTable, plan: CutPlan | undefined): LayerRow[] {
+  return table.layers.map((layer, index) => {
+    const l1 = layer.out.l1;
+    const gamma = layer.batchNorm?.gamma;
+    return {
+      index,
+      name: layer.name,
+      displayName: layer.displayName || layer.name,
+      op: layer.op,
+      inChannels: layer.inChannels,
+      outChannels: layer.outChannels,
+      params: layer.params,
+      macs: layer.macs,
+      sparsity: layer.sparsity,
+      l1Mean: l1.length ? l1.reduce((a, b) => a + b, 0) / l1.length : NaN,
+      l1Min: l1.length ? minOf(l1) : NaN,
+      gammaMin: gamma && gamma.length ? minOf(gamma.map(Math.abs)) : undefined,
+      removed: plan?.layers.get(layer.name)?.removed,
+    };
+  });
+}
+
+// A loop, not Math.min(...values): a vocabulary-sized layer would overflow the argument list.
+function minOf(values: readonly number[]): number {
+  let min = Infinity;
+  for (const v of values) if (v < min) min = v;
+  return min;
+}
+
+/**
+ * Stable sort by one column. Rows without a value (no BN, no score) go last in
+ * both directions: they are not "smallest", they are not comparable. Names
+ * compare naturally, so layer2 comes before layer10.
+ */
+export function sortRows(rows: readonly LayerRow[], key: SortKey, direction: SortDirection): LayerRow[] {
+  const sign = direction === 'asc' ? 1 : -1;
+  const missing = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isNaN(v));
+  return rows
+    .map((row, position) => ({ row, position }))
+    .sort((a, b) => {
+      const va = a.row[key];
+      const vb = b.row[key];
+      if (missing(va) || missing(vb)) {
+        if (missing(va) && missing(vb)) return a.position - b.position;
+        return missing(va) ? 1 : -1;
+      }
+      const order =
+        typeof va === 'string' && typeof vb === 'string'
+          ? va.localeCompare(vb, undefined, { numeric: true })
+          : (va as number) - (vb as number);
+      return order !== 0 ? sign * order : a.position - b.position;
+    })
+    .map(({ row }) => row);
+}
