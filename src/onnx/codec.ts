@@ -50,7 +50,9 @@ function decodeAt(desc: MessageDesc, buf: Uint8Array, start: number, end: number
     const fpath = path ? `${path}.${f.name}` : f.name;
     if (isMessageType(f.type)) {
       if (wt !== WireType.Len) wireMismatch(r, fpath, wt, WireType.Len, fieldStart);
+      r.path = fpath;
       const [s, e] = r.lenRange();
+      r.path = path;
       if (f.repeated) {
         const list = obj[f.name] as Obj[];
         list.push(decodeAt(SCHEMA[f.type], buf, s, e, base, `${fpath}[${list.length}]`, depth + 1));

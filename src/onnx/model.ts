@@ -45,7 +45,17 @@ export class OnnxModel {
 export function parseModel(bytes: Uint8Array, file?: string): OnnxModel {
   try {
     if (bytes.length === 0) throw new PruneLensError('not-onnx', 'the file is empty');
-    const proto = decodeMessage<ModelProto>('ModelProto', bytes);
+    let proto: ModelProto;
+    try {
+      proto = decodeMessage<ModelProto>('ModelProto', bytes);
+    } catch (e) {
+      // Say what the user most needs to know first: this is not (or no longer) a model.
+      if (e instanceof PruneLensError && (e.code === 'malformed' || e.code === 'truncated')) {
+        const what = e.code === 'truncated' ? 'a truncated or damaged ONNX file' : 'not an ONNX model, or a damaged one';
+        throw new PruneLensError(e.code, `${what}: ${e.detail}`, e.location);
+      }
+      throw e;
+    }
     const ir = proto.ir_version === undefined ? undefined : toNumber(proto.ir_version);
     if (ir === undefined || ir < 1 || ir > 1000) {
       throw new PruneLensError('not-onnx', `not an ONNX model: ${ir === undefined ? 'no ir_version' : `ir_version ${ir} is not a known version`}`, { field: 'ir_version' });

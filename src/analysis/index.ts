@@ -1,0 +1,130 @@
+// The layer table: for every prunable layer its channels, per-filter and
+// per-input-channel norms, BN gammas, sparsity, params and MACs, plus model
+// totals. One pure function of a model; the CLI, the extension, the webview
+// and the pruning engine all read the same table.
+
+import { GraphIndex } from '../onnx/graph';
+import { loadModel, OnnxModel } from '../onnx/model';
+import { withFile } from '../onnx/errors';
+import { inferShapes, type Dim, type ShapeInfo } from '../onnx/shapes';
+import { DataType, dataTypeName, elementCount, tensorDims, tensorFloats } from '../onnx/tensor';
+import { findPrunableLayers, type PrunableLayer } from './layers';
+import { axisStats, meanNormalized, sqrtAll } from './norms';
+import type { ChannelNorms, LayerInfo, LayerTable } from './types';
+
+export * from './types';
+export { findPrunableLayers, displayName, type PrunableLayer } from './layers';
+
+export async function analyzeFile(file: string, opts: { signal?: AbortSignal } = {}): Promise<LayerTable> {
+  const model = await loadModel(file, opts);
+  return analyzeModel(model);
+}
+
+export function analyzeModel(model: OnnxModel): LayerTable {
+  try {
+    const index = new GraphIndex(model.graph);
+    const shapes = inferShapes(model, index);
+    const layers = findPrunableLayers(index).map((l) => describeLayer(model, l, shapes));
+    return {
+      file: model.file ?? '',
+      producer: [model.proto.producer_name, model.proto.producer_version].filter(Boolean).join(' '),
+      opset: model.opset(),
+      inputs: model.graph.input.filter((v) => v.name && !index.initializer(v.name)).map((v) => valueDesc(v.name!, shapes)),
+      outputs: model.graph.output.map((v) => valueDesc(v.name ?? '', shapes)),
+      layers,
+      totals: totals(model, index, layers),
+    };
+  } catch (e) {
+    throw model.file ? withFile(e, model.file) : e;
+  }
+}
+
+/** The names a user may call a layer by: node name, module path, weight name. */
+export function layerAliases(l: Pick<LayerInfo, 'name' | 'displayName' | 'weightName'>): string[] {
+  return [...new Set([l.name, l.displayName, l.weightName])];
+}
+
+function valueDesc(name: string, info: ShapeInfo) {
+  const s = info.shapes.get(name);
+  return { name, shape: s?.dims ?? [], dtype: dataTypeName(s?.elemType) };
+}
+
+function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo): LayerInfo {
+  const stats = axisStats(l.weight.tensor, l.dims, l.groups, model.external);
+  // axis 0 stats are per index of dims[0]; axis 1 stats are widened by groups to real channels.
+  const a: ChannelNorms = norms(Array.from(stats.l1a), sqrtAll(stats.l2a));
+  const b: ChannelNorms = norms(Array.from(stats.l1b), sqrtAll(stats.l2b));
+  const out = l.outAxis === 0 ? a : b;
+  const inn = l.outAxis === 0 ? b : a;
+  const weightCount = elementCount(l.dims);
+  const biasCount = l.bias ? safeCount(l.bias.tensor) : 0;
+  const gamma = l.batchNorm?.scale ? Array.from(tensorFloats(l.batchNorm.scale.tensor, model.external)) : undefined;
+  return {
+    name: l.name,
+    displayName: l.displayName,
+    op: l.op,
+    weightName: l.weightName,
+    biasName: l.biasName,
+    weightShape: l.dims,
+    inChannels: inn.l1.length,
+    outChannels: out.l1.length,
+    groups: l.groups,
+    out,
+    in: inn,
+    batchNorm: l.batchNorm && gamma ? { node: l.batchNorm.name, scaleName: l.batchNorm.scale!.holder, gamma } : undefined,
+    params: weightCount + biasCount,
+    macs: layerMacs(l, weightCount, info),
+    zeros: stats.zeros,
+    sparsity: weightCount ? stats.zeros / weightCount : 0,
+  };
+}
+
+function norms(l1: number[], l2: number[]): ChannelNorms {
+  return { l1, l2, l1Normalized: meanNormalized(l1), l2Normalized: meanNormalized(l2) };
+}
+
+function safeCount(t: Parameters<typeof tensorDims>[0]): number {
+  try {
+    return elementCount(tensorDims(t));
+  } catch {
+    return 0;
+  }
+}
+
+/** Multiply-accumulates per sample (a symbolic batch counts as 1). */
+export function layerMacs(l: PrunableLayer, weightCount: number, info: ShapeInfo): number {
+  const numeric = (d: Dim[] | undefined) => (d ?? []).reduce<number>((p, v) => p * (typeof v === 'number' ? v : 1), 1);
+  const outDims = info.shapes.get(l.node.output[0])?.dims;
+  const inDims = info.shapes.get(l.node.input[0])?.dims;
+  switch (l.op) {
+    case 'Conv': return weightCount * numeric(outDims?.slice(2));
+    case 'ConvTranspose': return weightCount * numeric(inDims?.slice(2));
+    case 'Gemm': {
+      const rows = outDims?.[0];
+      return weightCount * (typeof rows === 'number' ? rows : 1);
+    }
+    case 'MatMul': return weightCount * numeric(outDims?.slice(0, -1));
+  }
+}
+
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
+
+function totals(model: OnnxModel, index: GraphIndex, layers: LayerInfo[]) {
+  // Every floating-point constant counts once, however many nodes share it.
+  let params = 0;
+  for (const t of model.graph.initializer) if (FLOAT_TYPES.has(t.data_type ?? 0)) params += safeCount(t);
+  for (const n of index.nodes) {
+    if (n.op_type !== 'Constant') continue;
+    const c = index.constant(n.output[0]);
+    if (c && FLOAT_TYPES.has(c.tensor.data_type ?? 0)) params += safeCount(c.tensor);
+  }
+  let zeros = 0;
+  let weights = 0;
+  let macs = 0;
+  for (const l of layers) {
+    zeros += l.zeros;
+    weights += elementCount(l.weightShape);
+    macs += l.macs;
+  }
+  return { params, macs, zeros, sparsity: weights ? zeros / weights : 0, bytes: model.bytes.length };
+}

@@ -1,0 +1,117 @@
+// Per-channel statistics of a weight tensor in one pass: L1, L2 and exact zeros
+// along its first two axes. The data is visited in blocks of whole rows, so an
+// unaligned or non-fp32 tensor is converted a block at a time and memory stays
+// flat however large the tensor is.
+
+import { bytesToFloats, DataType, elementSize, tensorBytes, type ExternalReader } from '../onnx/tensor';
+import type { TensorProto } from '../onnx/schema';
+
+export interface AxisStats {
+  /** Per index of axis 0. */
+  l1a: Float64Array;
+  l2a: Float64Array;
+  /** Per index of axis 1, widened by groups: index = group(axis0) * d1 + i1. */
+  l1b: Float64Array;
+  l2b: Float64Array;
+  zeros: number;
+  count: number;
+}
+
+const BLOCK_ELEMENTS = 1 << 20;
+
+/**
+ * Statistics of a tensor seen as [d0, d1, inner]. `groups` splits axis 0 into
+ * equal groups, each with its own d1 indices (grouped convolution weights).
+ */
+export function axisStats(t: TensorProto, dims: number[], groups: number, external?: ExternalReader): AxisStats {
+  const d0 = dims[0] ?? 1;
+  const d1 = dims.length > 1 ? dims[1] : 1;
+  let inner = 1;
+  for (let i = 2; i < dims.length; i++) inner *= dims[i];
+  const g = groups > 0 && d0 % groups === 0 ? groups : 1;
+  const perGroup = d0 / g;
+  const s: AxisStats = {
+    l1a: new Float64Array(d0), l2a: new Float64Array(d0),
+    l1b: new Float64Array(g * d1), l2b: new Float64Array(g * d1), zeros: 0, count: d0 * d1 * inner,
+  };
+  const rowLen = d1 * inner;
+  if (rowLen === 0 || d0 === 0) return s;
+  const bytes = tensorBytes(t, external);
+  const dt = t.data_type ?? DataType.FLOAT;
+  const esize = elementSize(dt);
+  const rowsPerBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / rowLen));
+  const direct = dt === DataType.FLOAT && bytes.byteOffset % 4 === 0;
+  const all = direct ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : undefined;
+  let scratch: Uint8Array | undefined;
+  for (let r0 = 0; r0 < d0; r0 += rowsPerBlock) {
+    const rows = Math.min(rowsPerBlock, d0 - r0);
+    let block: Float32Array;
+    if (all) block = all.subarray(r0 * rowLen, (r0 + rows) * rowLen);
+    else {
+      const part = bytes.subarray(r0 * rowLen * esize, (r0 + rows) * rowLen * esize);
+      if (dt === DataType.FLOAT) {
+        // Unaligned fp32: copy into an aligned scratch block and view it.
+        scratch ??= new Uint8Array(rowsPerBlock * rowLen * 4);
+        scratch.set(part);
+        block = new Float32Array(scratch.buffer, 0, part.length / 4);
+      } else {
+        block = bytesToFloats(part, dt, t.name);
+      }
+    }
+    s.zeros += accumulate(block, r0, rows, d1, inner, perGroup, s);
+  }
+  return s;
+}
+
+function accumulate(block: Float32Array, r0: number, rows: number, d1: number, inner: number, perGroup: number, s: AxisStats): number {
+  const { l1a, l2a, l1b, l2b } = s;
+  let zeros = 0;
+  let p = 0;
+  for (let r = 0; r < rows; r++) {
+    const i0 = r0 + r;
+    const bBase = Math.floor(i0 / perGroup) * d1;
+    let rowL1 = 0;
+    let rowL2 = 0;
+    if (inner === 1) {
+      for (let i1 = 0; i1 < d1; i1++) {
+        const x = block[p++];
+        const a = x < 0 ? -x : x;
+        const q = x * x;
+        rowL1 += a;
+        rowL2 += q;
+        l1b[bBase + i1] += a;
+        l2b[bBase + i1] += q;
+        if (x === 0) zeros++;
+      }
+    } else {
+      for (let i1 = 0; i1 < d1; i1++) {
+        let c1 = 0;
+        let c2 = 0;
+        for (let k = 0; k < inner; k++) {
+          const x = block[p++];
+          c1 += x < 0 ? -x : x;
+          c2 += x * x;
+          if (x === 0) zeros++;
+        }
+        rowL1 += c1;
+        rowL2 += c2;
+        l1b[bBase + i1] += c1;
+        l2b[bBase + i1] += c2;
+      }
+    }
+    l1a[i0] += rowL1;
+    l2a[i0] += rowL2;
+  }
+  return zeros;
+}
+
+/** L2 norms from sums of squares. */
+export function sqrtAll(a: Float64Array): number[] {
+  return Array.from(a, Math.sqrt);
+}
+
+/** Each value divided by the mean (1.0 = an average channel). */
+export function meanNormalized(v: number[]): number[] {
+  const mean = v.reduce((a, b) => a + b, 0) / (v.length || 1);
+  return v.map((x) => (mean > 0 ? x / mean : 0));
+}

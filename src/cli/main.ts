@@ -1,0 +1,47 @@
+// The terminal front end: `prune-lens analyze | prune | validate | sensitivity`.
+// Each command lives in its own file and shares the core with the extension.
+
+import { isPruneLensError } from '../onnx/errors';
+import { analyzeCommand } from './analyze';
+
+const HELP = `prune-lens: inspect and prune ONNX models
+
+usage:
+  prune-lens analyze MODEL [--json]            the layer table: channels, norms, BN gammas, params, MACs
+  prune-lens help                              this text
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  analyze: analyzeCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(HELP);
+    return cmd ? 0 : 2;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    process.stderr.write(`prune-lens: unknown command "${cmd}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    const err = e as Error & { usage?: boolean };
+    if (err.usage) {
+      process.stderr.write(`prune-lens ${cmd}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`prune-lens ${cmd}: ${isPruneLensError(e) ? e.message : err.stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  // exitCode, not exit(): a piped stdout must drain before the process ends.
+  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}
