@@ -45,4 +45,8 @@ export interface ValidationReport {
   cosine: number;
   /** original p50 / pruned p50. */
   speedup: number;
+  /** Name of the output compared (each model's first output). */
+  output?: string;
+  /** Things the user should know: a batch size forced by the model, samples dropped. */
+  warnings?: string[];
 }

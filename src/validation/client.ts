@@ -1,0 +1,218 @@
+// Spawns and supervises the validation worker. Every request settles: with
+// the worker's answer, or with an error when the worker crashes, is killed,
+// stays silent too long, or is cancelled. A dead worker is replaced by a
+// fresh one on the next request.
+
+import { ChildProcess, fork } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PruneLensError } from '../onnx/errors';
+import { CUDA_PATH_ENV, FromWorker, JobResult, ProgressEvent, ToWorker, ValidateJob } from './protocol';
+
+export interface ValidationClientOptions {
+  /** The bundled worker script; by default `worker.js` beside this bundle. */
+  workerPath?: string;
+  /** Node binary for the worker; by default the current one. */
+  execPath?: string;
+  /** A folder holding libonnxruntime_providers_cuda.so (and the CUDA libraries it needs). */
+  cudaLibraryPath?: string;
+  /** How long one provider may take to create a session before it is given up on. */
+  sessionTimeoutMs?: number;
+  /** The longest silence allowed from a busy worker (one batch of both models). */
+  idleTimeoutMs?: number;
+  /** After a cancel, how long the worker has to stop before it is killed. */
+  cancelGraceMs?: number;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** The worker died or was killed: `kind` says how, `lastEvent` what it was doing. */
+export class WorkerFailure extends PruneLensError {
+  constructor(
+    readonly kind: 'crash' | 'timeout' | 'spawn',
+    detail: string,
+    readonly lastEvent?: ProgressEvent,
+    readonly stderrTail = '',
+  ) {
+    super('internal', detail + (stderrTail ? `\nworker stderr (last lines):\n${stderrTail}` : ''));
+  }
+}
+
+export const DEFAULTS = { sessionTimeoutMs: 60_000, idleTimeoutMs: 300_000, cancelGraceMs: 2_000 };
+const STDERR_TAIL_BYTES = 4096;
+
+export class ValidationClient {
+  private worker?: ChildProcess;
+  private stderrTail = '';
+  private nextId = 1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly options: Required<Omit<ValidationClientOptions, 'cudaLibraryPath' | 'execPath'>> & ValidationClientOptions;
+
+  constructor(options: ValidationClientOptions = {}) {
+    this.options = {
+      ...DEFAULTS,
+      ...options,
+      workerPath: options.workerPath ?? path.join(__dirname, 'worker.js'),
+    };
+  }
+
+  /** The worker's process id, while one is running. */
+  get pid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  /** Runs jobs one after another: the worker holds one pair of sessions at a time. */
+  run(job: ValidateJob, options: RunOptions = {}): Promise<JobResult> {
+    const result = this.queue.then(() => this.runNow(job, options));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Ends the worker. The client stays usable: the next run starts a new one. */
+  dispose(): void {
+    this.worker?.kill('SIGKILL');
+    this.worker = undefined;
+  }
+
+  private runNow(job: ValidateJob, { signal, onProgress }: RunOptions): Promise<JobResult> {
+    if (signal?.aborted) return Promise.reject(new PruneLensError('cancelled', 'validation cancelled'));
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<JobResult>((resolve, reject) => {
+      let lastEvent: ProgressEvent | undefined;
+      let watchdog: NodeJS.Timeout | undefined;
+      let cancelling = false;
+      const settle = (error: Error | undefined, result?: JobResult) => {
+        clearTimeout(watchdog);
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        signal?.removeEventListener('abort', onAbort);
+        if (this.worker === worker) this.idle(worker);
+        if (error) reject(error); else resolve(result!);
+      };
+      const arm = (ms: number, onExpire: () => void) => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(onExpire, ms);
+      };
+      const killFor = (error: Error) => {
+        this.kill(worker);
+        settle(error);
+      };
+      const armForEvent = () => {
+        if (cancelling) return;
+        if (lastEvent?.stage === 'session') {
+          const { provider, model } = lastEvent;
+          arm(this.options.sessionTimeoutMs, () => killFor(new WorkerFailure('timeout',
+            `creating the ${model} model's session on ${provider} did not finish within ${this.options.sessionTimeoutMs / 1000} s`, lastEvent, this.stderrTail)));
+        } else {
+          arm(this.options.idleTimeoutMs, () => killFor(new WorkerFailure('timeout',
+            `the validation worker sent nothing for ${this.options.idleTimeoutMs / 1000} s${lastEvent ? ` (last: ${describe(lastEvent)})` : ''}`, lastEvent, this.stderrTail)));
+        }
+      };
+      const onMessage = (message: FromWorker) => {
+        if (message.id !== id) return;
+        if (message.type === 'progress') {
+          lastEvent = message.event;
+          armForEvent();
+          if (!cancelling) onProgress?.(message.event);
+        } else if (cancelling) {
+          settle(new PruneLensError('cancelled', 'validation cancelled'));
+        } else if (message.type === 'result') {
+          settle(undefined, message.result);
+        } else {
+          const { code, detail, location, file } = message.error;
+          settle(new PruneLensError(code, detail, location, file));
+        }
+      };
+      const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
+        const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
+        const hint = sig === 'SIGKILL' ? ' (out of memory, or killed from outside)' : '';
+        settle(cancelling
+          ? new PruneLensError('cancelled', 'validation cancelled')
+          : new WorkerFailure('crash', `the validation worker ${how}${hint}${lastEvent ? ` while ${describe(lastEvent)}` : ''}`, lastEvent, this.stderrTail));
+      };
+      const onAbort = () => {
+        if (cancelling) return;
+        cancelling = true;
+        this.send(worker, { type: 'cancel', id });
+        // The worker checks between batches; one that does not answer in time is stopped for good.
+        arm(this.options.cancelGraceMs, () => killFor(new PruneLensError('cancelled', 'validation cancelled (the worker did not stop in time and was killed)')));
+      };
+      worker.on('message', onMessage);
+      worker.on('exit', onExit);
+      signal?.addEventListener('abort', onAbort);
+      this.busy(worker);
+      armForEvent();
+      this.send(worker, { type: 'validate', id, job });
+    });
+  }
+
+  private ensureWorker(): ChildProcess {
+    if (this.worker && this.worker.exitCode === null && this.worker.signalCode === null && this.worker.connected) return this.worker;
+    const workerPath = this.options.workerPath;
+    if (!fs.existsSync(workerPath)) {
+      throw new WorkerFailure('spawn', `the validation worker script is missing: ${workerPath} (run the build)`);
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    const cuda = this.options.cudaLibraryPath;
+    if (cuda) {
+      env[CUDA_PATH_ENV] = path.resolve(cuda);
+      // The CUDA provider's own dependencies (cudart, cublas, cudnn) are found by the dynamic
+      // loader, which reads LD_LIBRARY_PATH (PATH on Windows) only when the process starts.
+      const key = process.platform === 'win32' ? 'Path' : 'LD_LIBRARY_PATH';
+      env[key] = [path.resolve(cuda), env[key]].filter(Boolean).join(path.delimiter);
+    }
+    const worker = fork(workerPath, [], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env,
+      // Not the parent's flags: under tsx or a debugger they would follow the worker.
+      execArgv: [],
+      execPath: this.options.execPath,
+    });
+    this.stderrTail = '';
+    const keepTail = (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_BYTES);
+    };
+    worker.stderr?.on('data', keepTail);
+    worker.stdout?.on('data', keepTail);
+    worker.on('error', () => { /* reported through 'exit' or a failed send */ });
+    worker.on('exit', () => { if (this.worker === worker) this.worker = undefined; });
+    this.worker = worker;
+    return worker;
+  }
+
+  private send(worker: ChildProcess, message: ToWorker): void {
+    if (worker.connected) worker.send(message);
+  }
+
+  private kill(worker: ChildProcess): void {
+    worker.kill('SIGKILL');
+    if (this.worker === worker) this.worker = undefined;
+  }
+
+  // An idle worker must not keep the CLI (or a test run) alive; a busy one must.
+  private busy(worker: ChildProcess): void {
+    worker.ref();
+    (worker.channel as { ref?(): void } | undefined)?.ref?.();
+    for (const s of [worker.stdout, worker.stderr]) (s as unknown as { ref?(): void } | null)?.ref?.();
+  }
+
+  private idle(worker: ChildProcess): void {
+    worker.unref();
+    (worker.channel as { unref?(): void } | undefined)?.unref?.();
+    for (const s of [worker.stdout, worker.stderr]) (s as unknown as { unref?(): void } | null)?.unref?.();
+  }
+}
+
+function describe(event: ProgressEvent): string {
+  switch (event.stage) {
+    case 'session': return `creating the ${event.model} model's session on ${event.provider}`;
+    case 'skipped': return `skipping ${event.attempt.provider}`;
+    case 'data': return 'opening the data';
+    case 'warmup': return 'warming up';
+    case 'batch': return `running batches (${event.done} of ${event.total} samples done)`;
+  }
+}

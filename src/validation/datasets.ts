@@ -1,0 +1,328 @@
+// Where validation samples come from, turned into batches that fit the model:
+// an .npy file, an .npz archive, a folder of .npy files, or seeded random
+// inputs that follow the model's input shapes. Every source is read in order,
+// one batch at a time.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PruneLensError } from '../onnx/errors';
+import { ArraySource, RowReader, asOneRow, concatArrays, offsetArray } from './arrays';
+import { DTYPE_BYTES, NpyDtype } from './npy';
+import { readNpz } from './npz';
+
+/** A model input as the session reports it; symbolic dimensions are strings. */
+export interface ModelInput {
+  name: string;
+  type: string;
+  shape: (number | string)[];
+}
+
+export interface DataSpec {
+  /** An .npy file, an .npz file or a folder of .npy files; generated inputs when absent. */
+  data?: string;
+  /** An .npy of integer class labels, one per sample. */
+  labels?: string;
+  /** Use at most this many samples (generated data: exactly this many). */
+  samples?: number;
+  seed?: number;
+  /** Sizes for symbolic dimensions other than the batch axis, for generated inputs. */
+  dims?: Record<string, number>;
+  batchSize: number;
+}
+
+export interface InputBatch { type: NpyDtype; dims: number[]; data: Buffer }
+
+export interface Batch {
+  rows: number;
+  inputs: Record<string, InputBatch>;
+  labels?: Int32Array;
+}
+
+export interface BatchReader {
+  next(): Promise<Batch | undefined>;
+  close(): void;
+}
+
+export interface Dataset {
+  /** For the report: a path, or "generated (seed N)". */
+  description: string;
+  samples: number;
+  batchSize: number;
+  hasLabels: boolean;
+  warnings: string[];
+  open(): BatchReader;
+}
+
+export const DEFAULT_GENERATED_SAMPLES = 256;
+const LABEL_NAMES = ['labels', 'label', 'y'];
+
+export function openDataset(spec: DataSpec, inputs: ModelInput[]): Dataset {
+  const warnings: string[] = [];
+  const { batchSize, fixed } = fitBatchSize(spec.batchSize, inputs, warnings);
+  if (!spec.data) {
+    if (spec.labels) throw new PruneLensError('validation', 'labels were given without data; give --data too');
+    return generatedDataset(inputs, spec, batchSize, fixed, warnings);
+  }
+  const { arrays, labels: bundledLabels } = arraysOf(spec.data, inputs);
+  const labels = spec.labels ? labelArray(spec.labels) : bundledLabels;
+  const assigned = assignArrays(inputs, arrays, spec.data);
+  const available = Math.min(...[...assigned.values(), ...(labels ? [labels] : [])].map((a) => a.shape[0]));
+  for (const a of [...assigned.values(), ...(labels ? [labels] : [])]) {
+    if (a.shape[0] !== available) {
+      throw new PruneLensError('validation', `${a.label} has ${a.shape[0]} samples but the other arrays have ${available}; they must match`);
+    }
+  }
+  const samples = wholeBatches(Math.min(available, spec.samples ?? Infinity), batchSize, fixed, warnings);
+  return {
+    description: spec.data,
+    samples,
+    batchSize,
+    hasLabels: !!labels,
+    warnings,
+    open: () => arrayBatches(inputs, assigned, labels, samples, batchSize),
+  };
+}
+
+/** A fixed batch dimension in the model overrides the requested batch size. */
+function fitBatchSize(requested: number, inputs: ModelInput[], warnings: string[]): { batchSize: number; fixed: boolean } {
+  if (!Number.isInteger(requested) || requested < 1) throw new PruneLensError('validation', `batch size must be a positive integer, not ${requested}`);
+  const fixed = inputs.map((i) => i.shape[0]).find((d): d is number => typeof d === 'number' && d > 0);
+  if (fixed !== undefined && fixed !== requested) {
+    warnings.push(`the model's batch dimension is fixed at ${fixed}; using batches of ${fixed} instead of ${requested}`);
+  }
+  return { batchSize: fixed ?? requested, fixed: fixed !== undefined };
+}
+
+/** With a fixed batch dimension, a last partial batch cannot run: drop it. */
+function wholeBatches(samples: number, batchSize: number, fixed: boolean, warnings: string[]): number {
+  if (!fixed || samples % batchSize === 0) return samples;
+  const kept = samples - (samples % batchSize);
+  if (kept === 0) throw new PruneLensError('validation', `the model needs batches of exactly ${batchSize} samples; only ${samples} were given`);
+  warnings.push(`using ${kept} of ${samples} samples, a whole number of batches of ${batchSize}`);
+  return kept;
+}
+
+function arraysOf(data: string, inputs: ModelInput[]): { arrays: Map<string, ArraySource>; labels?: ArraySource } {
+  let stat: fs.Stats;
+  try { stat = fs.statSync(data); } catch { throw new PruneLensError('io', 'data file not found', {}, data); }
+  let arrays: Map<string, ArraySource>;
+  if (stat.isDirectory()) arrays = folderArrays(data, inputs);
+  else if (data.endsWith('.npz')) arrays = readNpz(data);
+  else if (data.endsWith('.npy')) arrays = new Map([[path.basename(data, '.npy'), offsetArray(data, data)]]);
+  else throw new PruneLensError('validation', 'data must be an .npy file, an .npz file or a folder of .npy files', {}, data);
+  const labelName = LABEL_NAMES.find((n) => arrays.has(n) && !inputs.some((i) => i.name === n));
+  const labels = labelName ? arrays.get(labelName) : undefined;
+  if (labelName) arrays.delete(labelName);
+  return { arrays, labels };
+}
+
+/**
+ * A folder holds either one file per model input (`input.npy`, like an
+ * unpacked .npz), or, for a one-input model, samples or shards of samples
+ * read in name order (`0001.npy`, `0002.npy`, ...). `labels.npy` is the labels.
+ */
+function folderArrays(folder: string, inputs: ModelInput[]): Map<string, ArraySource> {
+  const files = fs.readdirSync(folder).filter((f) => f.endsWith('.npy'))
+    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const named = new Map(files.map((f) => [path.basename(f, '.npy'), path.join(folder, f)]));
+  const arrays = new Map<string, ArraySource>();
+  for (const n of LABEL_NAMES) if (named.has(n)) arrays.set(n, offsetArray(named.get(n)!, named.get(n)!));
+  if (inputs.every((i) => named.has(i.name))) {
+    for (const i of inputs) arrays.set(i.name, offsetArray(named.get(i.name)!, named.get(i.name)!));
+    return arrays;
+  }
+  if (inputs.length !== 1) {
+    throw new PruneLensError('validation', `the model has inputs ${inputs.map((i) => i.name).join(', ')}; the folder needs one .npy file named after each`, {}, folder);
+  }
+  const rank = inputs[0].shape.length;
+  const parts = files.filter((f) => !LABEL_NAMES.includes(path.basename(f, '.npy'))).map((f) => {
+    const file = path.join(folder, f);
+    const array = offsetArray(file, file);
+    return array.shape.length === rank - 1 ? asOneRow(array) : array;
+  });
+  if (parts.length === 0) throw new PruneLensError('validation', 'the folder holds no .npy files', {}, folder);
+  for (const p of parts) {
+    if (p.dtype !== parts[0].dtype || p.shape.slice(1).join() !== parts[0].shape.slice(1).join()) {
+      throw new PruneLensError('validation', `shape [${p.shape.slice(1)}] (${p.dtype}) differs from the first file's [${parts[0].shape.slice(1)}] (${parts[0].dtype})`, {}, p.label);
+    }
+  }
+  arrays.set(inputs[0].name, concatArrays(folder, parts));
+  return arrays;
+}
+
+function labelArray(file: string): ArraySource {
+  if (!fs.existsSync(file)) throw new PruneLensError('io', 'labels file not found', {}, file);
+  if (!file.endsWith('.npy')) throw new PruneLensError('validation', 'labels must be an .npy file', {}, file);
+  return offsetArray(file, file);
+}
+
+function assignArrays(inputs: ModelInput[], arrays: Map<string, ArraySource>, where: string): Map<string, ArraySource> {
+  const assigned = new Map<string, ArraySource>();
+  if (inputs.every((i) => arrays.has(i.name))) {
+    for (const i of inputs) assigned.set(i.name, arrays.get(i.name)!);
+  } else if (inputs.length === 1 && arrays.size === 1) {
+    assigned.set(inputs[0].name, [...arrays.values()][0]);
+  } else {
+    throw new PruneLensError('validation',
+      `the model's inputs are ${inputs.map((i) => `'${i.name}'`).join(', ')} but the data holds ${[...arrays.keys()].map((n) => `'${n}'`).join(', ') || 'no arrays'}; name the arrays after the inputs`, {}, where);
+  }
+  for (const input of inputs) checkFits(input, assigned.get(input.name)!);
+  return assigned;
+}
+
+function shapeText(shape: readonly (number | string)[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Throws a clear error when an array cannot feed `input`: rank, fixed dimensions, element type. */
+function checkFits(input: ModelInput, array: ArraySource): void {
+  const expected = input.shape;
+  const mismatch = array.shape.length !== expected.length ||
+    expected.some((d, k) => k > 0 && typeof d === 'number' && d >= 0 && d !== array.shape[k]);
+  const typeOk = array.dtype === input.type || (array.dtype === 'float64' && input.type === 'float32');
+  if (mismatch || !typeOk) {
+    throw new PruneLensError('validation',
+      `input '${input.name}' expects shape ${shapeText(expected)} of ${input.type}, but the data has shape ${shapeText(array.shape)} of ${array.dtype}`, {}, array.label);
+  }
+}
+
+function arrayBatches(inputs: ModelInput[], arrays: Map<string, ArraySource>, labels: ArraySource | undefined, samples: number, batchSize: number): BatchReader {
+  const readers = new Map<string, RowReader>([...arrays].map(([name, a]) => [name, a.open()]));
+  const labelReader = labels?.open();
+  let done = 0;
+  return {
+    async next() {
+      const rows = Math.min(batchSize, samples - done);
+      if (rows <= 0) return undefined;
+      const batch: Batch = { rows, inputs: {} };
+      for (const input of inputs) {
+        const array = arrays.get(input.name)!;
+        let data = await readers.get(input.name)!.read(rows);
+        let type = array.dtype;
+        // NumPy's default float64 is common in saved data; the model wants float32.
+        if (type === 'float64' && input.type === 'float32') { data = float64To32(data); type = 'float32'; }
+        batch.inputs[input.name] = { type, dims: [rows, ...array.shape.slice(1)], data };
+      }
+      if (labels && labelReader) batch.labels = toLabels(await labelReader.read(rows), labels);
+      done += rows;
+      return batch;
+    },
+    close() {
+      for (const r of readers.values()) r.close();
+      labelReader?.close();
+    },
+  };
+}
+
+function float64To32(bytes: Buffer): Buffer {
+  const from = typedView(bytes, 'float64') as Float64Array;
+  return Buffer.from(Float32Array.from(from).buffer);
+}
+
+/** A typed array over `bytes` (copied when the Buffer's offset is not aligned to the element size). */
+export function typedView(bytes: Buffer, dtype: NpyDtype): ArrayBufferView & ArrayLike<number | bigint> {
+  const size = DTYPE_BYTES[dtype];
+  const aligned = bytes.byteOffset % size === 0 ? bytes : Buffer.from(bytes);
+  const buffer = aligned.buffer;
+  const offset = aligned.byteOffset;
+  const n = aligned.length / size;
+  switch (dtype) {
+    case 'float32': return new Float32Array(buffer, offset, n);
+    case 'float64': return new Float64Array(buffer, offset, n);
+    case 'int8': return new Int8Array(buffer, offset, n);
+    case 'uint8': return new Uint8Array(buffer, offset, n);
+    case 'bool': return new Uint8Array(buffer, offset, n);
+    case 'int16': return new Int16Array(buffer, offset, n);
+    case 'uint16': return new Uint16Array(buffer, offset, n);
+    case 'int32': return new Int32Array(buffer, offset, n);
+    case 'uint32': return new Uint32Array(buffer, offset, n);
+    case 'int64': return new BigInt64Array(buffer, offset, n);
+    case 'uint64': return new BigUint64Array(buffer, offset, n);
+  }
+}
+
+function toLabels(bytes: Buffer, labels: ArraySource): Int32Array {
+  if (labels.shape.length > 2 || (labels.shape.length === 2 && labels.shape[1] !== 1)) {
+    throw new PruneLensError('validation', `labels must be one class index per sample (shape [N] or [N, 1]), not ${shapeText(labels.shape)}`, {}, labels.label);
+  }
+  const view = typedView(bytes, labels.dtype);
+  const out = new Int32Array(view.length);
+  for (let i = 0; i < view.length; i++) {
+    const v = Number(view[i]);
+    if (!Number.isInteger(v)) throw new PruneLensError('validation', `label ${v} is not a class index`, {}, labels.label);
+    out[i] = v;
+  }
+  return out;
+}
+
+/** mulberry32: a small, fast, seedable PRNG; the same seed gives the same inputs everywhere. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function generatedDataset(inputs: ModelInput[], spec: DataSpec, batchSize: number, fixed: boolean, warnings: string[]): Dataset {
+  const seed = spec.seed ?? 0;
+  const samples = wholeBatches(spec.samples ?? DEFAULT_GENERATED_SAMPLES, batchSize, fixed, warnings);
+  const perSample = inputs.map((input) => ({ input, dims: input.shape.slice(1).map((d, k) => resolveDim(input, d, k + 1, spec.dims ?? {})) }));
+  for (const { input } of perSample) {
+    if (!(input.type in DTYPE_BYTES)) throw new PruneLensError('validation', `input '${input.name}' has type ${input.type}, which cannot be generated; give --data`);
+  }
+  return {
+    description: `generated (seed ${seed})`,
+    samples,
+    batchSize,
+    hasLabels: false,
+    warnings,
+    open() {
+      const random = seededRandom(seed);
+      let done = 0;
+      return {
+        async next() {
+          const rows = Math.min(batchSize, samples - done);
+          if (rows <= 0) return undefined;
+          const batch: Batch = { rows, inputs: {} };
+          for (const { input, dims } of perSample) {
+            const type = input.type as NpyDtype;
+            const count = rows * dims.reduce((a, b) => a * b, 1);
+            batch.inputs[input.name] = { type, dims: [rows, ...dims], data: randomValues(type, count, random) };
+          }
+          done += rows;
+          return batch;
+        },
+        close() { /* nothing held */ },
+      };
+    },
+  };
+}
+
+function resolveDim(input: ModelInput, dim: number | string, axis: number, dims: Record<string, number>): number {
+  if (typeof dim === 'number' && dim > 0) return dim;
+  const given = typeof dim === 'string' ? dims[dim] : undefined;
+  if (given !== undefined && Number.isInteger(given) && given > 0) return given;
+  const name = typeof dim === 'string' && dim ? `'${dim}'` : `(unnamed)`;
+  throw new PruneLensError('validation',
+    `input '${input.name}' has symbolic dimension ${name} on axis ${axis} (shape ${shapeText(input.shape)}); give its size (--dim ${typeof dim === 'string' && dim ? dim : 'NAME'}=SIZE) or give --data`);
+}
+
+/** Standard-normal floats (Box-Muller), small non-negative integers, or booleans. */
+function randomValues(type: NpyDtype, count: number, random: () => number): Buffer {
+  const bytes = Buffer.alloc(count * DTYPE_BYTES[type]);
+  const view = typedView(bytes, type);
+  for (let i = 0; i < count; i++) {
+    if (type === 'float32' || type === 'float64') {
+      (view as Float32Array)[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    } else if (type === 'int64' || type === 'uint64') {
+      (view as BigInt64Array)[i] = BigInt(Math.floor(random() * 10));
+    } else {
+      (view as Int32Array)[i] = type === 'bool' ? (random() < 0.5 ? 0 : 1) : Math.floor(random() * 10);
+    }
+  }
+  return bytes;
+}

@@ -1,0 +1,128 @@
+// One validation inside the worker: open both models on the best provider,
+// then run them on the same batches, timing each run and folding outputs into
+// the comparison. Between batches it checks for cancellation.
+
+import * as fs from 'node:fs';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { PruneLensError } from '../onnx/errors';
+import { Batch, ModelInput, openDataset, typedView } from './datasets';
+import { ComparisonAccumulator, latencyStats } from './metrics';
+import type { JobResult, ProgressEvent, ValidateJob } from './protocol';
+import { OrtRuntime, openSessionPair } from './providers';
+
+export interface JobIO {
+  progress(event: ProgressEvent): void;
+  isCancelled(): boolean;
+}
+
+export async function runJob(ort: OrtRuntime, job: ValidateJob, io: JobIO): Promise<JobResult> {
+  for (const file of [job.original, job.pruned]) checkModelFile(file);
+  const attempts = [...(job.priorAttempts ?? [])];
+  const pair = await openSessionPair(ort, job, job.providers, {
+    trying: (provider, model) => io.progress({ stage: 'session', provider, model }),
+    skipped: (attempt) => io.progress({ stage: 'skipped', attempt }),
+  }, attempts);
+  try {
+    const inputs = modelInputs(pair.original, job.original);
+    checkSameInputs(inputs, modelInputs(pair.pruned, job.pruned), job.pruned);
+    const dataset = openDataset(job, inputs);
+    io.progress({ stage: 'data', description: dataset.description, samples: dataset.samples, batchSize: dataset.batchSize });
+
+    const output = pair.original.outputNames[0];
+    const prunedOutput = pair.pruned.outputNames[0];
+    const run = async (session: InferenceSession, name: string, batch: Batch) => {
+      const feeds: Record<string, Tensor> = {};
+      for (const [input, b] of Object.entries(batch.inputs)) feeds[input] = ort.makeTensor(b.type, typedView(b.data, b.type), b.dims);
+      const start = process.hrtime.bigint();
+      const result = await session.run(feeds, [name]);
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      return { ms, values: asNumbers(result[name]) };
+    };
+
+    const comparison = new ComparisonAccumulator();
+    const timings = { original: [] as number[], pruned: [] as number[] };
+    let timedSamples = 0;
+    let done = 0;
+    const reader = dataset.open();
+    try {
+      for (let batch = await reader.next(), index = 0; batch; batch = await reader.next(), index++) {
+        if (io.isCancelled()) throw new PruneLensError('cancelled', 'validation cancelled');
+        if (index === 0 && job.warmup > 0) {
+          io.progress({ stage: 'warmup' });
+          for (let w = 0; w < job.warmup; w++) {
+            await run(pair.original, output, batch);
+            await run(pair.pruned, prunedOutput, batch);
+          }
+        }
+        const a = await run(pair.original, output, batch);
+        const b = await run(pair.pruned, prunedOutput, batch);
+        if (a.values.length !== b.values.length) {
+          throw new PruneLensError('validation', `the models' outputs differ in size (${a.values.length / batch.rows} and ${b.values.length / batch.rows} values per sample); they cannot be compared`);
+        }
+        checkLabelRange(batch, a.values.length / batch.rows);
+        comparison.add(a.values, b.values, batch.rows, batch.labels);
+        // A short last batch would skew per-batch latency; time full batches only.
+        if (batch.rows === dataset.batchSize || dataset.samples < dataset.batchSize) {
+          timings.original.push(a.ms);
+          timings.pruned.push(b.ms);
+          timedSamples += batch.rows;
+        }
+        done += batch.rows;
+        io.progress({ stage: 'batch', done, total: dataset.samples });
+        // Let a 'cancel' message in before the next batch.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      reader.close();
+    }
+    return {
+      provider: pair.provider,
+      attempts: pair.attempts,
+      data: dataset.description,
+      samples: done,
+      batchSize: dataset.batchSize,
+      labels: dataset.hasLabels,
+      output,
+      comparison: comparison.result(),
+      latency: { original: latencyStats(timings.original, timedSamples), pruned: latencyStats(timings.pruned, timedSamples) },
+      warnings: dataset.warnings,
+    };
+  } finally {
+    await Promise.all([pair.original.release(), pair.pruned.release()]);
+  }
+}
+
+function checkModelFile(file: string): void {
+  let size: number;
+  try { size = fs.statSync(file).size; } catch { throw new PruneLensError('io', 'model file not found', {}, file); }
+  if (size === 0) throw new PruneLensError('validation', 'model file is empty', {}, file);
+}
+
+function modelInputs(session: InferenceSession, file: string): ModelInput[] {
+  return session.inputMetadata.map((m) => {
+    if (!m.isTensor) throw new PruneLensError('unsupported', `input '${m.name}' is not a tensor`, {}, file);
+    return { name: m.name, type: m.type, shape: [...m.shape] };
+  });
+}
+
+function checkSameInputs(original: ModelInput[], pruned: ModelInput[], prunedFile: string): void {
+  const describe = (inputs: ModelInput[]) => inputs.map((i) => `${i.name} [${i.shape.join(', ')}] ${i.type}`).join('; ');
+  const key = (inputs: ModelInput[]) => inputs.map((i) => `${i.name}:${i.type}:${i.shape.slice(1).join(',')}`).join('|');
+  if (key(original) !== key(pruned)) {
+    throw new PruneLensError('validation', `the pruned model's inputs (${describe(pruned)}) differ from the original's (${describe(original)})`, {}, prunedFile);
+  }
+}
+
+function checkLabelRange(batch: Batch, classes: number): void {
+  if (!batch.labels) return;
+  for (const label of batch.labels) {
+    if (label < 0 || label >= classes) throw new PruneLensError('validation', `label ${label} is outside the model's ${classes} classes`);
+  }
+}
+
+function asNumbers(tensor: Tensor): ArrayLike<number> {
+  const data = tensor.data;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, Number);
+  if (Array.isArray(data)) throw new PruneLensError('unsupported', `output of type ${tensor.type} cannot be compared`);
+  return data as ArrayLike<number>;
+}
