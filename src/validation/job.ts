@@ -54,8 +54,11 @@ export async function runJob(ort: OrtRuntime, job: ValidateJob, io: JobIO): Prom
             await run(pair.pruned, prunedOutput, batch);
           }
         }
-        const a = await run(pair.original, output, batch);
-        const b = await run(pair.pruned, prunedOutput, batch);
+        // Alternate which model goes first, so caches and clock boosts favour neither.
+        const originalFirst = index % 2 === 0;
+        const first = await (originalFirst ? run(pair.original, output, batch) : run(pair.pruned, prunedOutput, batch));
+        const second = await (originalFirst ? run(pair.pruned, prunedOutput, batch) : run(pair.original, output, batch));
+        const [a, b] = originalFirst ? [first, second] : [second, first];
         if (a.values.length !== b.values.length) {
           throw new PruneLensError('validation', `the models' outputs differ in size (${a.values.length / batch.rows} and ${b.values.length / batch.rows} values per sample); they cannot be compared`);
         }

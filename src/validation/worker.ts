@@ -14,6 +14,7 @@ if (!process.send) {
 }
 
 const send = (message: FromWorker) => process.send!(message);
+const running = new Set<number>();
 const cancelled = new Set<number>();
 let ort: OrtRuntime | undefined;
 
@@ -23,6 +24,7 @@ function serialize(e: unknown): SerializedError {
 }
 
 async function validate(id: number, job: Extract<ToWorker, { type: 'validate' }>['job']): Promise<void> {
+  running.add(id);
   try {
     ort ??= loadOrt(process.env[CUDA_PATH_ENV] || undefined);
     const result = await runJob(ort, job, {
@@ -33,14 +35,18 @@ async function validate(id: number, job: Extract<ToWorker, { type: 'validate' }>
   } catch (e) {
     send({ type: 'error', id, error: serialize(e) });
   } finally {
+    running.delete(id);
     cancelled.delete(id);
   }
 }
 
 process.on('message', (message: ToWorker) => {
-  if (message.type === 'cancel') cancelled.add(message.id);
+  if (message.type === 'cancel') { if (running.has(message.id)) cancelled.add(message.id); }
   else if (message.type === 'validate') void validate(message.id, message.job);
 });
 
 // The client going away (extension host closed, CLI killed) ends the worker too.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal reaches the whole process group; the client decides
+// when the worker stops (it cancels, then kills), so the worker ignores it.
+process.on('SIGINT', () => undefined);
