@@ -3,11 +3,14 @@
 
 import { isPruneLensError } from '../onnx/errors';
 import { analyzeCommand } from './analyze';
+import { validateCommand } from './validate';
 
 const HELP = `prune-lens: inspect and prune ONNX models
 
 usage:
   prune-lens analyze MODEL [--json]            the layer table: channels, norms, BN gammas, params, MACs
+  prune-lens validate ORIGINAL PRUNED [--data X.npy --labels Y.npy] [--ep cuda,webgpu,cpu] [--batch N] [--json]
+                                               accuracy, agreement and latency of a pruned model against its original
   prune-lens help                              this text
 `;
 
@@ -15,6 +18,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   analyze: analyzeCommand,
+  validate: validateCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
