@@ -26,6 +26,19 @@ export interface FrozenGroup {
   reason: string;
 }
 
+/** One step of a plan, as it ran. */
+export interface PruneStepSummary {
+  /** 1-based, as in messages. */
+  step: number;
+  /** What the step did, readable: "l1, global, 20% of weights". */
+  label: string;
+  structured: boolean;
+  /** Layers the step touched (LayerInfo.name). */
+  layers: string[];
+  /** Mask steps: weights and biases set to zero by this step. */
+  zeroed?: number;
+}
+
 export interface PruneReport {
   source: string;
   output: string;
@@ -40,7 +53,12 @@ export interface PruneReport {
     macsAfter: number;
     bytesBefore: number;
     bytesAfter: number;
+    /** Zero weights over all prunable layers (mask pruning), before and after. */
+    zerosBefore?: number;
+    zerosAfter?: number;
   };
+  /** Plans: what each step did. */
+  steps?: PruneStepSummary[];
   /** Per-layer reconstruction error before/after recovery, when it ran. */
   recovery?: { layer: string; errorBefore: number; errorAfter: number }[];
   warnings: string[];
