@@ -44,6 +44,13 @@ export function formatScore(x: number): string {
   return trim(x.toPrecision(4));
 }
 
+/** Cosines of a good prune are all 0.9999…; show how far from 1 instead of rounding to "1". */
+export function formatCosine(c: number): string {
+  if (!Number.isFinite(c)) return '—';
+  const gap = 1 - c;
+  return gap > 0 && gap < 1e-3 ? `1 − ${gap.toExponential(1)}` : formatScore(c);
+}
+
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   return ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(1)} ms`;

@@ -52,7 +52,8 @@ const status = h('div', { class: 'status', role: 'status' });
 const controls = buildControls();
 const panels = Object.fromEntries(TABS.map((t) => [t, h('div', { class: 'panel-body' })])) as Record<Tab, HTMLElement>;
 const tabTitles: Record<Tab, string> = { layers: 'Layers', compare: 'Before / after', validation: 'Validation', sensitivity: 'Sensitivity' };
-const tabBadges = Object.fromEntries(TABS.map((t) => [t, h('vscode-badge', { variant: 'counter', slot: 'content-after' })])) as Record<Tab, HTMLElement>;
+// Result tabs carry a badge with the headline number once their data arrives.
+const tabBadges = Object.fromEntries(TABS.map((t) => [t, h('vscode-badge', { variant: 'counter', slot: 'content-after', hidden: true })])) as Record<Tab, HTMLElement>;
 const tabs = h(
   'vscode-tabs',
   { 'selected-index': TABS.indexOf(settings.tab) },
@@ -183,7 +184,7 @@ function renderLayers(plan: CutPlan | undefined): void {
       'div',
       { class: 'layers-view' },
       renderLayerTable(rows, settings.sortKey, settings.sortDirection, settings.selectedLayer, { onSort: sortBy, onSelect: selectLayer }),
-      renderHistogram(selected, settings.criterion, selected && plan.layers.get(selected.name)),
+      renderHistogram(selected, settings.criterion, selected && plan.layers.get(selected.name), settings.histogramScale, (scale) => update({ histogramScale: scale })),
     ),
   );
   // Re-rendering replaced the rows; keep keyboard users on the selected one.

@@ -6,6 +6,7 @@ import type { LayerTable } from '../src/analysis/types';
 import type { PruneReport, SensitivityReport } from '../src/pruning/report';
 import type { ValidationReport } from '../src/validation/report';
 import { CRITERIA, SCOPES, type Criterion, type Scope } from '../src/protocol';
+import type { HistogramScale } from './histogram';
 import { SORT_KEYS, type SortDirection, type SortKey } from './layerRows';
 
 export const TABS = ['layers', 'compare', 'validation', 'sensitivity'] as const;
@@ -19,6 +20,8 @@ export interface ViewSettings {
   sortKey: SortKey;
   sortDirection: SortDirection;
   tab: Tab;
+  /** The histogram's x axis; auto picks log when the scores span over three decades. */
+  histogramScale: 'auto' | HistogramScale;
 }
 
 export interface ViewData {
@@ -40,6 +43,7 @@ export const DEFAULT_SETTINGS: Readonly<ViewSettings> = {
   sortKey: 'index',
   sortDirection: 'asc',
   tab: 'layers',
+  histogramScale: 'auto',
 };
 
 /** The ratio control's range: removing every channel of a layer is never a useful preview. */
@@ -64,6 +68,7 @@ export function restoreSettings(saved: unknown): ViewSettings {
     sortKey: pick(s.sortKey, SORT_KEYS, DEFAULT_SETTINGS.sortKey),
     sortDirection: pick(s.sortDirection, ['asc', 'desc'] as const, DEFAULT_SETTINGS.sortDirection),
     tab: pick(s.tab, TABS, DEFAULT_SETTINGS.tab),
+    histogramScale: pick(s.histogramScale, ['auto', 'linear', 'log'] as const, DEFAULT_SETTINGS.histogramScale),
   };
 }
 

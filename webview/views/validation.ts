@@ -3,7 +3,7 @@
 
 import type { ValidationReport } from '../../src/validation/report';
 import { h } from '../dom';
-import { formatBytes, formatCount, formatMs, formatPercent, formatScore } from '../format';
+import { formatBytes, formatCosine, formatCount, formatMs, formatPercent, formatScore } from '../format';
 
 function stat(label: string, value: string, title?: string): HTMLElement {
   return h('div', { class: 'stat', title }, h('span', { class: 'stat-value' }, value), h('span', { class: 'stat-label' }, label));
@@ -67,7 +67,7 @@ export function renderValidation(report: ValidationReport): HTMLElement {
       { class: 'stats' },
       stat('top-1 agreement', formatPercent(report.agreement), 'Samples whose top-1 class is the same in both models'),
       stat('speedup (p50)', `${report.speedup.toFixed(2)}×`, 'original p50 latency / pruned p50 latency'),
-      stat('cosine', formatScore(report.cosine), 'Cosine similarity of the outputs'),
+      stat('cosine', formatCosine(report.cosine), `Cosine similarity of the outputs: ${report.cosine}`),
       stat('max |diff|', formatScore(report.maxAbsDiff)),
       stat('mean |diff|', formatScore(report.meanAbsDiff)),
     ),

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { formatBytes, formatCount, formatPercent, formatScore } from '../../../webview/format';
+import { formatBytes, formatCosine, formatCount, formatPercent, formatScore } from '../../../webview/format';
 import { linearScale, niceTicks } from '../../../webview/scale';
 
 describe('webview formatting and scales', () => {
@@ -19,6 +19,9 @@ describe('webview formatting and scales', () => {
     assert.equal(formatScore(4.77e-9), '4.77e-9');
     assert.equal(formatScore(12.2893), '12.29');
     assert.equal(formatScore(NaN), '—');
+    assert.equal(formatCosine(0.9999999), '1 − 1.0e-7'); // not a rounded "1"
+    assert.equal(formatCosine(0.93), '0.93');
+    assert.equal(formatCosine(1), '1');
   });
 
   it('picks round ticks that cover the domain', () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { scanLayerTable } from '../../../scripts/webview-preview/onnx-scan';
-import { binScores, defaultBinCount } from '../../../webview/histogram';
+import { binScores, defaultBinCount, preferredScale } from '../../../webview/histogram';
 import { layerScores, planCut } from '../../../webview/threshold';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -19,10 +19,12 @@ describe('webview histogram', () => {
     assert.deepEqual(h.kept, [1, 1]);
   });
 
-  it('stretches the domain to show a threshold beyond the data', () => {
-    const h = binScores([1, 2, 3], 5, 5);
-    assert.equal(h.edges[h.edges.length - 1], 5);
+  it('spans the data, stretched to show a threshold beyond it', () => {
+    assert.deepEqual(binScores([10, 12, 14], 11, 4).edges, [10, 11, 12, 13, 14]);
+    const h = binScores([1, 2, 3], 5, 4);
+    assert.deepEqual(h.edges, [1, 2, 3, 4, 5]);
     assert.equal(sum(h.removed), 3);
+    assert.equal(binScores([1, 2, 3], 0.5, 5).edges[0], 0.5);
   });
 
   it('draws all-zero scores in a non-degenerate domain', () => {
@@ -30,6 +32,7 @@ describe('webview histogram', () => {
     assert.equal(h.edges[0], 0);
     assert.ok(h.edges[5] > 0);
     assert.equal(h.removed[0], 3);
+    assert.ok(binScores([2, 2], 2, 3).edges[3] > 2);
   });
 
   it('rejects non-finite scores and bad bin counts', () => {
@@ -37,11 +40,39 @@ describe('webview histogram', () => {
     assert.throws(() => binScores([1], 0, 0), RangeError);
   });
 
-  it('chooses about sqrt(n) bins, between 5 and 40', () => {
-    assert.equal(defaultBinCount(16), 5);
-    assert.equal(defaultBinCount(64), 8);
-    assert.equal(defaultBinCount(512), 23);
+  it('chooses about 1.5 sqrt(n) bins, between 6 and 40', () => {
+    assert.equal(defaultBinCount(4), 6);
+    assert.equal(defaultBinCount(64), 12);
+    assert.equal(defaultBinCount(512), 34);
     assert.equal(defaultBinCount(100000), 40);
+  });
+
+  it('bins in decades on a log scale and counts zeros apart', () => {
+    const h = binScores([0, 1e-8, 1e-7, 0.01, 0.1], 1e-7, 7, 'log'); // one bin per decade
+    assert.equal(h.edges[0], 1e-8);
+    assert.ok(Math.abs(h.edges[7] - 0.1) < 1e-12);
+    assert.deepEqual(h.zero, { kept: 0, removed: 1 });
+    assert.deepEqual(h.removed, [1, 1, 0, 0, 0, 0, 0]); // 1e-8 and 1e-7 are <= the threshold
+    assert.deepEqual(h.kept, [0, 0, 0, 0, 0, 0, 2]);
+  });
+
+  it('prefers a log axis only when positive scores span over three decades', () => {
+    assert.equal(preferredScale([0.5, 1, 2, 40]), 'linear');
+    assert.equal(preferredScale([0, 0, 1e-9, 0.03]), 'log');
+    assert.equal(preferredScale([0, 0]), 'linear');
+  });
+
+  it('shows the slimmed |gamma| of digits_vgg_slim_s1e-2 on a log axis, cut between the clusters', () => {
+    const table = scanLayerTable('../shared/models/digits_vgg_slim_s1e-2.onnx');
+    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+    const layer = table.layers.find((l) => l.displayName === 'features.3.0')!;
+    const scores = layerScores(layer, 'gamma')!;
+    assert.equal(preferredScale(scores), 'log');
+    const h = binScores(scores, plan.globalThreshold!, undefined, 'log');
+    assert.equal(sum(h.removed) + h.zero.removed, 37);
+    // On the linear axis every removed channel lands in the first bin; the log axis spreads them out.
+    assert.equal(binScores(scores, plan.globalThreshold!).removed[0], 37);
+    assert.ok(h.removed.filter((c) => c > 0).length >= 3, `removed per bin ${h.removed}`);
   });
 
   it('agrees with the cut plan on every layer of digits_resnet_slim_s1e-2', () => {
