@@ -1,0 +1,100 @@
+// Shared by the ONNX and analysis tests: where the real models are, a .npy
+// reader for their data, a seeded random generator, temporary folders, and a
+// tree comparison for decoded messages that ignores the codec's book-keeping.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readNpyHeader } from '../../src/validation/npy';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const MODELS = path.resolve(ROOT, '..', 'shared', 'models');
+export const modelPath = (name: string): string => path.join(MODELS, name);
+
+/** Every *.onnx in the shared models folder, sorted by name. */
+export function realModelNames(): string[] {
+  return fs.readdirSync(MODELS).filter((f) => f.endsWith('.onnx')).sort();
+}
+
+export const DIGITS_MODELS = ['digits_lenet.onnx', 'digits_mlp.onnx', 'digits_resnet_slim_s1e-2.onnx', 'digits_vgg_slim_s1e-2.onnx'];
+
+/** A float32 .npy file: shape and values. */
+export function readNpyFloat32(file: string): { shape: number[]; data: Float32Array } {
+  const h = readNpyHeader(file);
+  if (h.dtype !== 'float32') throw new Error(`${file}: expected float32, found ${h.dtype}`);
+  const bytes = fs.readFileSync(file).subarray(h.dataOffset);
+  const count = h.shape.reduce((a, b) => a * b, 1);
+  // Copy into a fresh, aligned buffer.
+  const data = new Float32Array(count);
+  new Uint8Array(data.buffer).set(bytes.subarray(0, count * 4));
+  return { shape: h.shape, data };
+}
+
+/** Mulberry32: small, fast and good enough to make test inputs reproducible. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh temporary folder, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `prune-lens-${prefix}-`));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Removes every `$raw` in a decoded tree, so the encoder must re-encode every message. */
+export function stripRaw(node: unknown): void {
+  if (!node || typeof node !== 'object' || ArrayBuffer.isView(node)) return;
+  if (Array.isArray(node)) {
+    for (const item of node) stripRaw(item);
+    return;
+  }
+  const obj = node as Record<string, unknown>;
+  delete obj.$raw;
+  for (const [k, v] of Object.entries(obj)) if (k !== '$unknown') stripRaw(v);
+}
+
+/**
+ * The first difference between two decoded trees, as a field path, or
+ * undefined when they are equal. `$raw` is ignored; bytes (including
+ * `$unknown`) compare by content; numbers compare with Object.is, so a
+ * number and a bigint, -0 and 0, or two NaN payloads are told apart by type.
+ */
+export function treeDiff(a: unknown, b: unknown, at = 'model'): string | undefined {
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array)) return `${at}: bytes vs ${typeof b}`;
+    return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
+      ? undefined : `${at}: bytes differ (${a.length} vs ${b.length})`;
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b)) return `${at}: array vs ${typeof b}`;
+    if (a.length !== b.length) return `${at}: length ${a.length} vs ${b.length}`;
+    for (let i = 0; i < a.length; i++) {
+      const d = treeDiff(a[i], b[i], `${at}[${i}]`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)].filter((k) => k !== '$raw'));
+    for (const k of keys) {
+      const d = treeDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b)) return undefined;
+  return Object.is(a, b) ? undefined : `${at}: ${String(a)} (${typeof a}) vs ${String(b)} (${typeof b})`;
+}
+
+/** True when a chunk is a view of `buf`'s memory rather than a fresh copy. */
+export function isViewOf(chunk: Uint8Array, buf: Uint8Array): boolean {
+  return chunk.buffer === buf.buffer;
+}

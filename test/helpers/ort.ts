@@ -1,0 +1,31 @@
+// Runs a model held in memory through onnxruntime-node (CPU), for checks that
+// rewritten models compute exactly what the originals do.
+
+import * as ort from 'onnxruntime-node';
+
+export type Feeds = Record<string, { dims: number[]; data: Float32Array }>;
+
+/** Every output of one run, as float32 values (the models here output float32). */
+export async function runModel(bytes: Uint8Array, feeds: Feeds): Promise<Record<string, Float32Array>> {
+  // One thread: the suite shares two cores, and bit-identical comparisons need no speed.
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', f.data, f.dims);
+    const result = await session.run(inputs);
+    const out: Record<string, Float32Array> = {};
+    for (const [name, t] of Object.entries(result)) out[name] = t.data as Float32Array;
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Index of the first element whose bits differ, or -1. NaN payloads count as bits. */
+export function firstBitDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
