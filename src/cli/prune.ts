@@ -1,0 +1,180 @@
+// `prune-lens prune MODEL (--plan P | --method M ...) [-o OUT] [--force] [--json]`:
+// applies a pruning plan, or a one-step plan built from flags, and writes
+// `<name>.pruned.onnx` (never over the original) plus `<out>.report.json`.
+
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { findPrunableLayers } from '../analysis';
+import { GraphIndex } from '../onnx/graph';
+import { loadModel, type OnnxModel } from '../onnx/model';
+import { elementCount } from '../onnx/tensor';
+import {
+  loadPlanFile, outputPathFor, reportPathFor, runPlan, savePruned, validatePlan,
+  type PlanStep, type PrunePlan,
+} from '../pruning/plan';
+import type { PruneReport } from '../pruning/report';
+import { bytes, human, percent, table } from './format';
+
+const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--force] [--json]
+       prune-lens prune MODEL --method METHOD (--amount F | --count N | --threshold T | --nm N:M | --mask F.npy) [options]
+
+  -o, --out FILE        output model (default: <name>.pruned.onnx next to MODEL); the report goes to FILE.report.json
+  --force               replace an existing output file
+  --json                print the report as JSON
+one-step plans:
+  --method M            l1 | l2 | random | threshold | nm | custom | bn-gamma   (--criterion is the same)
+  --structured          remove channels instead of zeroing weights
+  --global              one ranking across all chosen layers (default: each layer on its own)
+  --granularity G       element | filter | channel | shape   (masks; default element)
+  --layers GLOB         layers by name, module path or glob (repeatable)
+  --op TYPE             only layers of this op type: Conv, ConvTranspose, Gemm, MatMul (repeatable)
+  --ignore GLOB         leave these layers out (repeatable)
+  --amount F  --count N  --threshold T  --nm N:M  --seed S  --bias
+  --round-to K  --max-ratio F  --mask FILE.npy  --importance FILE.npy`;
+
+const OPTIONS = {
+  plan: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  force: { type: 'boolean' },
+  json: { type: 'boolean' },
+  method: { type: 'string' },
+  criterion: { type: 'string' },
+  structured: { type: 'boolean' },
+  global: { type: 'boolean' },
+  granularity: { type: 'string' },
+  layers: { type: 'string', multiple: true },
+  op: { type: 'string', multiple: true },
+  ignore: { type: 'string', multiple: true },
+  amount: { type: 'string' },
+  count: { type: 'string' },
+  threshold: { type: 'string' },
+  nm: { type: 'string' },
+  seed: { type: 'string' },
+  bias: { type: 'boolean' },
+  'round-to': { type: 'string' },
+  'max-ratio': { type: 'string' },
+  mask: { type: 'string' },
+  importance: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+export async function pruneCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw usage(positionals.length ? `give one model (got ${positionals.join(', ')})` : 'missing MODEL');
+  const modelFile = path.resolve(positionals[0]);
+
+  const { plan, planFile } = values.plan ? await fromPlanFile(values) : { plan: planFromFlags(values), planFile: undefined };
+  const model = await loadModel(modelFile);
+  const outFile = values.out ? path.resolve(values.out) : outputPathFor(modelFile, plan.output, planFile);
+
+  const progress = values.json || !process.stderr.isTTY ? undefined
+    : (p: { step: number; steps: number; label: string }) => {
+      if (p.step < p.steps) process.stderr.write(`step ${p.step + 1}/${p.steps}: ${p.label}\n`);
+    };
+  const report = await runPlan(model, plan, { baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress });
+  const saved = await savePruned(model, report, outFile, { overwrite: values.force });
+  out(values.json ? JSON.stringify(saved, null, 2) : render(saved, layerLabels(model)));
+  return 0;
+}
+
+async function fromPlanFile(values: Values): Promise<{ plan: PrunePlan; planFile: string }> {
+  const stepFlags = Object.keys(values).filter((k) => !['plan', 'out', 'force', 'json'].includes(k));
+  if (stepFlags.length) throw usage(`--plan cannot be combined with --${stepFlags[0]}; put the options in the plan's steps`);
+  const planFile = path.resolve(values.plan!);
+  return { plan: await loadPlanFile(planFile), planFile };
+}
+
+/** A one-step plan from the shortcut flags, checked like a plan file. */
+export function planFromFlags(values: Values): PrunePlan {
+  if (values.method && values.criterion && values.method !== values.criterion) {
+    throw usage(`--method ${values.method} and --criterion ${values.criterion} disagree; give one`);
+  }
+  const method = values.method ?? values.criterion;
+  if (!method) throw usage('give --plan FILE, or --method with its options');
+  const number = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw usage(`--${flag} ${v} is not a number`);
+    return n;
+  };
+  const step: Record<string, unknown> = {
+    method,
+    structured: values.structured,
+    scope: values.global ? 'global' : undefined,
+    granularity: values.granularity,
+    layers: values.layers,
+    ops: values.op,
+    ignore: values.ignore,
+    amount: number('amount', values.amount),
+    count: number('count', values.count),
+    threshold: number('threshold', values.threshold),
+    nm: values.nm,
+    seed: number('seed', values.seed),
+    bias: values.bias,
+    round_to: number('round-to', values['round-to']),
+    max_ratio: number('max-ratio', values['max-ratio']),
+    mask: values.mask,
+    importance: values.importance,
+  };
+  for (const k of Object.keys(step)) if (step[k] === undefined) delete step[k];
+  const plan = { steps: [step as unknown as PlanStep] };
+  const errors = validatePlan(plan).filter((i) => i.severity === 'error');
+  // Messages name plan fields; say "--flag" instead, which is what the user typed.
+  if (errors.length) throw usage(errors.map((e) => e.message.replace(/^step 1: /, '').replace(/"(\w+)"/g, (_, k: string) => `--${k.replace(/_/g, '-')}`)).join('; '));
+  return plan;
+}
+
+interface LayerLabel { displayName: string; weights: number }
+
+/** Module paths and weight sizes of the pruned model's layers, for the summary. */
+function layerLabels(model: OnnxModel): Map<string, LayerLabel> {
+  return new Map(findPrunableLayers(new GraphIndex(model.graph))
+    .map((l) => [l.name, { displayName: l.displayName, weights: elementCount(l.dims) }]));
+}
+
+export function render(r: PruneReport, labels: Map<string, LayerLabel>): string {
+  const rows = r.layers.map((l) => {
+    const label = labels.get(l.layer);
+    const elems = label?.weights ?? 0;
+    const shape = l.outBefore !== l.outAfter || l.inBefore !== l.inAfter
+      ? `${l.inBefore}→${l.outBefore}  ⇒  ${l.inAfter}→${l.outAfter}` : `${l.inAfter}→${l.outAfter}`;
+    return [
+      label?.displayName ?? l.layer, l.op, shape, `${human(l.paramsBefore)} → ${human(l.paramsAfter)}`,
+      `${l.zerosBefore ?? 0} → ${l.zerosAfter ?? 0}`, elems ? percent((l.zerosAfter ?? 0) / elems) : '-',
+    ];
+  });
+  const t = r.totals;
+  const lines = [
+    `${path.basename(r.source)} → ${r.output}`,
+    ...(r.steps ?? []).map((s) => `  step ${s.step}: ${s.label}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'}${s.zeroed !== undefined ? `, ${s.zeroed} set to zero` : ''}`),
+    '',
+    table(['layer', 'op', 'in→out', 'params', 'zero weights', 'sparsity'], rows),
+    '',
+    `params ${human(t.paramsBefore)} → ${human(t.paramsAfter)} · MACs ${human(t.macsBefore)} → ${human(t.macsAfter)}` +
+      (t.zerosAfter !== undefined ? ` · zero weights ${t.zerosBefore} → ${t.zerosAfter}` : '') +
+      ` · ${bytes(t.bytesBefore)} → ${bytes(t.bytesAfter)}`,
+    `report: ${reportPathFor(r.output)}`,
+    ...r.warnings.map((w) => `warning: ${w}`),
+  ];
+  return lines.join('\n');
+}
+
+function usage(why: string): Error {
+  return Object.assign(new Error(`${why}\n${USAGE}`), { usage: true });
+}

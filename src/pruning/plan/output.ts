@@ -1,0 +1,62 @@
+// Files around a plan run: reading a plan file, choosing the output name, and
+// writing the pruned model and its report. Both files are written atomically;
+// if the report cannot be written, the model written just before is removed,
+// so a run leaves both files or neither.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PruneLensError, withFile } from '../../onnx/errors';
+import { saveModel, writeAtomic, type OnnxModel } from '../../onnx/model';
+import type { PruneReport } from '../report';
+import type { PrunePlan } from './types';
+import { parsePlanText } from './validate';
+
+export async function loadPlanFile(file: string): Promise<PrunePlan> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    throw withFile(e, file);
+  }
+  return parsePlanText(text, file);
+}
+
+/**
+ * Where the pruned model goes: the plan's `output` pattern ({name}: the
+ * model's file name without .onnx; {plan}: the plan's without .prune.json),
+ * resolved against the model's folder; by default `<name>.pruned.onnx` next to
+ * the model.
+ */
+export function outputPathFor(modelFile: string, pattern?: string, planFile?: string): string {
+  const name = path.basename(modelFile).replace(/\.onnx$/i, '');
+  const plan = planFile ? path.basename(planFile).replace(/(\.prune)?\.json$/i, '') : 'plan';
+  const file = (pattern ?? '{name}.pruned.onnx').replace(/\{name\}/g, name).replace(/\{plan\}/g, plan);
+  return path.resolve(path.dirname(modelFile), file);
+}
+
+export function reportPathFor(outFile: string): string {
+  return `${outFile}.report.json`;
+}
+
+export interface SaveOptions {
+  /** Replace existing output and report files (never the source model). */
+  overwrite?: boolean;
+}
+
+/** Writes the pruned model and `<out>.report.json`; fills in the report's output and size. */
+export async function savePruned(model: OnnxModel, report: PruneReport, outFile: string, opts: SaveOptions = {}): Promise<PruneReport> {
+  const out = path.resolve(outFile);
+  const reportFile = reportPathFor(out);
+  if (!opts.overwrite && fs.existsSync(reportFile)) {
+    throw new PruneLensError('io', 'the report file already exists (use --force to replace it)', {}, reportFile);
+  }
+  await saveModel(model, out, { overwrite: opts.overwrite });
+  try {
+    const final: PruneReport = { ...report, output: out, totals: { ...report.totals, bytesAfter: fs.statSync(out).size } };
+    await writeAtomic(reportFile, [Buffer.from(JSON.stringify(final, null, 2) + '\n')]);
+    return final;
+  } catch (e) {
+    await fs.promises.rm(out, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,180 @@
+// The plan runner: the one entry point the CLI and the extension call to prune.
+// It checks the whole plan against the model first (every step's layers and
+// files), then runs the steps in order, mask steps here and structured steps
+// in the structured engine, and describes the result as a PruneReport.
+//
+// The model is changed in place. Files are written only by savePruned
+// (output.ts), so a failure never leaves a half-written file; after a failure
+// the in-memory model may be partly pruned and should be discarded.
+
+import { analyzeModel, findPrunableLayers, type LayerInfo, type LayerTable } from '../../analysis';
+import type { PrunableLayer } from '../../analysis/layers';
+import { PruneLensError } from '../../onnx/errors';
+import { GraphIndex } from '../../onnx/graph';
+import type { OnnxModel } from '../../onnx/model';
+import type { LayerChange, PruneReport, PruneStepSummary } from '../report';
+import { applyMaskStep, type MaskStep } from '../unstructured';
+import { loadCustomArrays, selectStepLayers } from './resolve';
+import type { PlanStep, PrunePlan } from './types';
+import { validatePlan } from './validate';
+
+export interface PlanProgress {
+  /** 0-based index of the step starting now; equals `steps` when all are done. */
+  step: number;
+  steps: number;
+  label: string;
+}
+
+export interface RunPlanOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: PlanProgress) => void;
+  /** Folder that relative files in the plan (masks, importance) resolve against: the plan's folder. */
+  baseDir?: string;
+}
+
+interface Prepared {
+  index: number;
+  step: PlanStep;
+  /** Selected layers, by PrunableLayer.name (stable across steps; objects are re-found). */
+  names: string[];
+  arrays?: Map<string, Float32Array>;
+  warnings: string[];
+}
+
+export async function runPlan(model: OnnxModel, plan: PrunePlan, opts: RunPlanOptions = {}): Promise<PruneReport> {
+  const modelName = model.displayName;
+  const planErrors = validatePlan(plan).filter((i) => i.severity === 'error');
+  if (planErrors.length) throw new PruneLensError('plan', planErrors.map((i) => i.message).join('; '));
+  const before = analyzeModel(model);
+  const prepared = prepare(model, plan, modelName, opts.baseDir ?? process.cwd());
+
+  const warnings: string[] = [];
+  const summaries: PruneStepSummary[] = [];
+  const touched = new Set<string>();
+  const removed = new Map<string, number[]>();
+  for (const p of prepared) {
+    if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { step: p.index });
+    const label = describeStep(p.step);
+    opts.onProgress?.({ step: p.index, steps: prepared.length, label });
+    warnings.push(...p.warnings);
+    if (p.step.structured) {
+      throw new PruneLensError('unsupported', `step ${p.index + 1}: structured steps need the structured engine, which is not available in this build`);
+    }
+    const layers = currentLayers(model, p.names);
+    const result = applyMaskStep(model, layers, toMaskStep(p.step, p.arrays));
+    warnings.push(...result.warnings.map((w) => `step ${p.index + 1}: ${w}`));
+    let zeroed = 0;
+    for (const c of result.layers) {
+      zeroed += c.zerosAfter - c.zerosBefore + (c.biasZerosAfter ?? 0) - (c.biasZerosBefore ?? 0);
+      touched.add(c.layer);
+    }
+    summaries.push({ step: p.index + 1, label, structured: false, layers: result.layers.map((c) => c.layer), zeroed });
+    // Let the event loop breathe between steps, so cancellation and progress reach the caller.
+    await new Promise((r) => setImmediate(r));
+  }
+  opts.onProgress?.({ step: prepared.length, steps: prepared.length, label: 'done' });
+
+  const after = analyzeModel(model);
+  return buildReport(model, plan, before, after, touched, removed, summaries, warnings);
+}
+
+/** Resolves every step before anything is changed, so plan errors surface at once. */
+function prepare(model: OnnxModel, plan: PrunePlan, modelName: string, baseDir: string): Prepared[] {
+  const all = findPrunableLayers(new GraphIndex(model.graph));
+  if (all.length === 0) throw new PruneLensError('plan', `${modelName} has no prunable layers (Conv, ConvTranspose, Gemm, MatMul with constant weights)`);
+  return plan.steps.map((step, index) => {
+    const { layers, issues } = selectStepLayers(step, index, all, modelName);
+    const errors = issues.filter((i) => i.severity === 'error');
+    if (errors.length) throw new PruneLensError('plan', errors.map((i) => i.message).join('; '));
+    const arrays = step.method === 'custom' ? loadCustomArrays(step, index, layers, baseDir) : undefined;
+    return { index, step, names: layers.map((l) => l.name), arrays, warnings: issues.map((i) => i.message) };
+  });
+}
+
+/** The layers named, as they are in the model now (a structured step may have replaced tensors). */
+function currentLayers(model: OnnxModel, names: string[]): PrunableLayer[] {
+  const byName = new Map(findPrunableLayers(new GraphIndex(model.graph)).map((l) => [l.name, l]));
+  return names.map((n) => byName.get(n)).filter((l): l is PrunableLayer => l !== undefined);
+}
+
+function toMaskStep(s: PlanStep, arrays?: Map<string, Float32Array>): MaskStep {
+  const nm = s.nm ? s.nm.split(':').map(Number) : undefined;
+  return {
+    method: s.method,
+    granularity: s.granularity ?? 'element',
+    scope: s.scope ?? 'local',
+    amount: s.amount !== undefined ? { fraction: s.amount } : s.count !== undefined ? { count: s.count } : undefined,
+    threshold: s.threshold,
+    nm: nm ? { n: nm[0], m: nm[1] } : undefined,
+    seed: s.seed,
+    bias: s.bias,
+    maxRatio: s.max_ratio,
+    roundTo: s.round_to,
+    masks: s.mask !== undefined ? arrays : undefined,
+    importance: s.importance !== undefined ? arrays : undefined,
+  };
+}
+
+/** "l1, global, 20% of weights" — for progress, the report and the terminal. */
+export function describeStep(s: PlanStep): string {
+  const units = s.structured ? 'channels' : ({ element: 'weights', filter: 'filters', channel: 'input channels', shape: 'kernel positions' })[s.granularity ?? 'element'];
+  const parts: string[] = [s.name ? `${s.name}: ${s.method}` : s.method];
+  if (s.structured) parts.push('structured');
+  if (s.scope === 'global') parts.push('global');
+  if (s.amount !== undefined) parts.push(`${+(s.amount * 100).toFixed(2)}% of ${units}`);
+  else if (s.count !== undefined) parts.push(`${s.count} ${units}`);
+  else if (s.threshold !== undefined) parts.push(`${units} with ${s.granularity && s.granularity !== 'element' ? 'norm' : '|w|'} <= ${s.threshold}`);
+  else if (s.nm) parts.push(`${s.nm} along the input`);
+  else if (s.mask !== undefined) parts.push('custom mask');
+  if (s.bias) parts.push('with biases');
+  return parts.join(', ');
+}
+
+function buildReport(model: OnnxModel, plan: PrunePlan, before: LayerTable, after: LayerTable, touched: Set<string>,
+  removed: Map<string, number[]>, steps: PruneStepSummary[], warnings: string[]): PruneReport {
+  const afterByName = new Map(after.layers.map((l) => [l.name, l]));
+  const layers: LayerChange[] = before.layers
+    .filter((l) => touched.has(l.name))
+    .map((b) => layerChange(b, afterByName.get(b.name), removed.get(b.name) ?? []));
+  const methods = [...new Set(plan.steps.map((s) => s.method))];
+  return {
+    source: model.file ?? '',
+    output: '',
+    method: methods.join(' + '),
+    structured: plan.steps.some((s) => s.structured === true),
+    layers,
+    frozen: [],
+    totals: {
+      paramsBefore: before.totals.params,
+      paramsAfter: after.totals.params,
+      macsBefore: before.totals.macs,
+      macsAfter: after.totals.macs,
+      bytesBefore: model.bytes.length,
+      // Known once written (savePruned); until then, the source's size.
+      bytesAfter: model.bytes.length,
+      zerosBefore: before.totals.zeros,
+      zerosAfter: after.totals.zeros,
+    },
+    steps,
+    warnings,
+  };
+}
+
+function layerChange(b: LayerInfo, a: LayerInfo | undefined, removed: number[]): LayerChange {
+  const now = a ?? b;
+  return {
+    layer: b.name,
+    op: b.op,
+    outBefore: b.outChannels,
+    outAfter: a ? now.outChannels : 0,
+    inBefore: b.inChannels,
+    inAfter: a ? now.inChannels : 0,
+    paramsBefore: b.params,
+    paramsAfter: a ? now.params : 0,
+    macsBefore: b.macs,
+    macsAfter: a ? now.macs : 0,
+    removed,
+    zerosBefore: b.zeros,
+    zerosAfter: a ? now.zeros : 0,
+  };
+}

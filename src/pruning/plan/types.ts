@@ -1,0 +1,81 @@
+// A pruning plan (`*.prune.json`): an ordered list of steps applied to one
+// model. The JSON schema in schemas/prune-plan.schema.json describes the same
+// shape for editors; validate.ts checks it in code with precise messages.
+// Field names are snake_case where they are more than one word, as in the file.
+
+import type { LayerKind } from '../../analysis/types';
+import type { Granularity } from '../unstructured/units';
+
+/** How a step ranks (or picks) what it prunes. */
+export type StepMethod = 'l1' | 'l2' | 'random' | 'threshold' | 'nm' | 'custom' | 'bn-gamma';
+export const STEP_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma'];
+/** Methods a structured step (channels removed) can rank by. */
+export const STRUCTURED_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'bn-gamma'];
+
+export const LAYER_KINDS: readonly LayerKind[] = ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'];
+
+/** Reserved for recovery (a later issue): data to calibrate with. */
+export interface CalibrationOptions {
+  /** .npy/.npz file or folder of inputs, relative to the plan. */
+  data: string;
+  labels?: string;
+  samples?: number;
+}
+
+/** Reserved for recovery (a later issue): how to repair a layer after pruning. */
+export interface RecoveryOptions {
+  method: 'least-squares' | 'bn-recalibration' | 'none';
+  samples?: number;
+}
+
+export interface PlanStep {
+  /** A label for messages and the report. */
+  name?: string;
+  method: StepMethod;
+  /** true: channels are removed (shapes shrink); false (default): weights are set to zero. */
+  structured?: boolean;
+  /** Layer names or globs (node name, module path or weight name); all prunable layers when absent. */
+  layers?: string[];
+  /** Only layers of these op types. */
+  ops?: LayerKind[];
+  /** Layers left out, by name or glob. */
+  ignore?: string[];
+  scope?: 'local' | 'global';
+  /** Fraction of the still-unpruned units to prune, in [0, 1]. */
+  amount?: number;
+  /** Number of still-unpruned units to prune (torch's integer amount). */
+  count?: number;
+  /** method threshold: prune units whose |w| (or norm) is at most this. */
+  threshold?: number;
+  granularity?: Granularity;
+  /** method nm: "N:M", N kept out of every M along the input dimension. */
+  nm?: string;
+  seed?: number;
+  bias?: boolean;
+  round_to?: number;
+  max_ratio?: number;
+  /** method custom: a keep-mask .npy (1 keep, 0 prune), or one per layer. */
+  mask?: string | Record<string, string>;
+  /** method custom: an importance .npy (lowest pruned), or one per layer. */
+  importance?: string | Record<string, string>;
+  calibration?: CalibrationOptions;
+  recovery?: RecoveryOptions;
+}
+
+export interface PrunePlan {
+  $schema?: string;
+  version?: 1;
+  description?: string;
+  /** Output file name pattern: {name} is the model's name without .onnx, {plan} the plan's. */
+  output?: string;
+  steps: PlanStep[];
+}
+
+/** A problem found in a plan, with the JSON path of the offending value. */
+export interface PlanIssue {
+  severity: 'error' | 'warning';
+  message: string;
+  /** Index into `steps`, when the issue belongs to a step. */
+  step?: number;
+  path: (string | number)[];
+}

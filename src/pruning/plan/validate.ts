@@ -1,0 +1,241 @@
+// Reading and checking a plan file without a model: JSON syntax (with line and
+// column), unknown keys (with a suggestion), types, ranges, and which options
+// go with which method. Checks that need the model (do the layers exist, do
+// mask shapes fit) are in resolve.ts.
+
+import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { PruneLensError } from '../../onnx/errors';
+import { GRANULARITIES } from '../unstructured/units';
+import { LAYER_KINDS, STEP_METHODS, STRUCTURED_METHODS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
+
+const PLAN_KEYS = ['$schema', 'version', 'description', 'output', 'steps'];
+const STEP_KEYS = [
+  'name', 'method', 'structured', 'layers', 'ops', 'ignore', 'scope', 'amount', 'count', 'threshold', 'granularity',
+  'nm', 'seed', 'bias', 'round_to', 'max_ratio', 'mask', 'importance', 'calibration', 'recovery',
+];
+
+/** Parses plan text; throws a 'plan' error naming the file, with line:column for syntax errors. */
+export function parsePlanText(text: string, file: string): PrunePlan {
+  const errors: ParseError[] = [];
+  const value: unknown = parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  if (errors.length) {
+    const e = errors[0];
+    const { line, column } = lineColumn(text, e.offset);
+    throw new PruneLensError('plan', `invalid JSON at line ${line}, column ${column}: ${syntaxWords(e.error)}`, {}, file);
+  }
+  const issues = validatePlan(value);
+  const errs = issues.filter((i) => i.severity === 'error');
+  if (errs.length) {
+    const more = errs.length > 1 ? ` (and ${errs.length - 1} more: ${errs.slice(1, 4).map((i) => i.message).join('; ')})` : '';
+    throw new PruneLensError('plan', `${errs[0].message}${more}`, {}, file);
+  }
+  return value as PrunePlan;
+}
+
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: offset - start + 1 };
+}
+
+function syntaxWords(code: number): string {
+  const name = printParseErrorCode(code);
+  const words: Record<string, string> = {
+    InvalidSymbol: 'unexpected character', InvalidNumberFormat: 'malformed number', PropertyNameExpected: 'expected a "quoted" property name',
+    ValueExpected: 'expected a value', ColonExpected: 'expected a colon', CommaExpected: 'expected a comma',
+    CloseBraceExpected: 'expected }', CloseBracketExpected: 'expected ]', EndOfFileExpected: 'unexpected text after the end',
+    InvalidCommentToken: 'comments are not allowed in plan files', UnexpectedEndOfComment: 'unterminated comment',
+    UnexpectedEndOfString: 'unterminated string', UnexpectedEndOfNumber: 'unterminated number',
+    InvalidUnicode: 'invalid \\u escape', InvalidEscapeCharacter: 'invalid escape character', InvalidCharacter: 'invalid character in string',
+  };
+  return words[name] ?? name;
+}
+
+/** All problems of a parsed plan value; an empty list means it can run (given a model it fits). */
+export function validatePlan(value: unknown): PlanIssue[] {
+  const issues: PlanIssue[] = [];
+  const err = (path: (string | number)[], message: string, step?: number) =>
+    issues.push({ severity: 'error', message: step === undefined ? message : `step ${step + 1}: ${message}`, step, path });
+  if (!isObject(value)) {
+    err([], 'a plan is a JSON object with a "steps" list');
+    return issues;
+  }
+  unknownKeys(value, PLAN_KEYS, [], 'plan', err);
+  if (value.version !== undefined && value.version !== 1) err(['version'], `version ${JSON.stringify(value.version)} is not known (this tool reads version 1)`);
+  if (value.output !== undefined && (typeof value.output !== 'string' || !value.output.trim())) err(['output'], '"output" must be a non-empty file name pattern');
+  if (!Array.isArray(value.steps)) {
+    err(['steps'], value.steps === undefined ? 'the plan has no "steps" list' : '"steps" must be a list');
+    return issues;
+  }
+  if (value.steps.length === 0) err(['steps'], '"steps" is empty; a plan needs at least one step');
+  value.steps.forEach((s, i) => validateStep(s, i, issues));
+  return issues;
+}
+
+type Err = (path: (string | number)[], message: string, step?: number) => void;
+
+function validateStep(raw: unknown, i: number, issues: PlanIssue[]): void {
+  const at = (k: string | number, ...rest: (string | number)[]) => ['steps', i, k, ...rest];
+  const err = (path: (string | number)[], message: string) =>
+    issues.push({ severity: 'error', message: `step ${i + 1}: ${message}`, step: i, path });
+  const warn = (path: (string | number)[], message: string) =>
+    issues.push({ severity: 'warning', message: `step ${i + 1}: ${message}`, step: i, path });
+  if (!isObject(raw)) {
+    err(['steps', i], 'a step is an object with at least a "method"');
+    return;
+  }
+  unknownKeys(raw, STEP_KEYS, ['steps', i], 'step', (p, m) => err(p, m));
+  const s = raw as Partial<PlanStep> & Record<string, unknown>;
+
+  if (s.name !== undefined && typeof s.name !== 'string') err(at('name'), '"name" must be a string');
+  if (s.method === undefined) {
+    err(['steps', i], `"method" is missing (one of ${STEP_METHODS.join(', ')})`);
+    return;
+  }
+  if (!STEP_METHODS.includes(s.method)) {
+    err(at('method'), `method ${JSON.stringify(s.method)} is not known (one of ${STEP_METHODS.join(', ')})`);
+    return;
+  }
+  checkType(s, 'structured', 'boolean', at, err);
+  checkType(s, 'bias', 'boolean', at, err);
+  stringList(s, 'layers', at, err);
+  stringList(s, 'ignore', at, err);
+  if (stringList(s, 'ops', at, err) && s.ops) {
+    s.ops.forEach((op, j) => {
+      if (!LAYER_KINDS.includes(op)) err(at('ops', j), `op ${JSON.stringify(op)} is not a prunable op type (${LAYER_KINDS.join(', ')})`);
+    });
+  }
+  if (s.scope !== undefined && s.scope !== 'local' && s.scope !== 'global') err(at('scope'), '"scope" is "local" or "global"');
+  if (s.granularity !== undefined && !GRANULARITIES.includes(s.granularity)) {
+    err(at('granularity'), `granularity ${JSON.stringify(s.granularity)} is not known (one of ${GRANULARITIES.join(', ')})`);
+  }
+  const num = (k: keyof PlanStep, ok: (v: number) => boolean, what: string) => {
+    const v = s[k];
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) err(at(k), `"${k}" must be ${what} (got ${JSON.stringify(v)})`);
+  };
+  num('amount', (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]; use "count" for a number of weights or channels');
+  num('count', (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer');
+  num('threshold', (v) => v >= 0, 'a number >= 0');
+  num('seed', (v) => Number.isSafeInteger(v) && v >= 0 && v < 2 ** 32, 'an integer in [0, 2^32)');
+  num('round_to', (v) => Number.isSafeInteger(v) && v >= 1, 'a positive integer');
+  num('max_ratio', (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]');
+  if (s.nm !== undefined) {
+    const nm = typeof s.nm === 'string' ? /^(\d+):(\d+)$/.exec(s.nm) : null;
+    if (!nm) err(at('nm'), `"nm" is written "N:M", for example "2:4" (got ${JSON.stringify(s.nm)})`);
+    else if (+nm[2] < 1 || +nm[1] > +nm[2]) err(at('nm'), `"nm" ${s.nm}: N must be at most M, and M at least 1`);
+  }
+  for (const k of ['mask', 'importance'] as const) {
+    const v = s[k];
+    if (v === undefined) continue;
+    const ok = (typeof v === 'string' && v.length > 0) || (isObject(v) && Object.values(v).every((f) => typeof f === 'string' && f.length > 0));
+    if (!ok) err(at(k), `"${k}" is a .npy file path, or an object mapping layer names to .npy file paths`);
+  }
+  if (s.calibration !== undefined && (!isObject(s.calibration) || typeof s.calibration.data !== 'string')) {
+    err(at('calibration'), '"calibration" is an object with a "data" file');
+  }
+  if (s.recovery !== undefined) {
+    if (!isObject(s.recovery) || !['least-squares', 'bn-recalibration', 'none'].includes(s.recovery.method as string)) {
+      err(at('recovery'), '"recovery" is an object with "method": "least-squares", "bn-recalibration" or "none"');
+    } else if (s.recovery.method !== 'none') {
+      warn(at('recovery'), 'recovery is not available yet; the step runs without it');
+    }
+  }
+  checkCombination(s as PlanStep, at, err);
+}
+
+/** Which options go with which method; one message per conflict. */
+function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], err: Err): void {
+  const has = (k: keyof PlanStep) => s[k] !== undefined;
+  const granularity = s.granularity ?? 'element';
+  const only = (k: keyof PlanStep, allowed: boolean, why: string) => {
+    if (has(k) && !allowed) err(at(k), `"${k}" ${why}`);
+  };
+  if (s.structured) {
+    if (!STRUCTURED_METHODS.includes(s.method)) {
+      err(at('method'), `structured steps rank channels by ${STRUCTURED_METHODS.join(', ')}; ${s.method} works only on masks (structured: false)`);
+    }
+    only('granularity', false, 'applies to masks only; structured steps always remove whole channels');
+  }
+  only('nm', s.method === 'nm', 'is only for method "nm"');
+  only('threshold', s.method === 'threshold', 'is only for method "threshold"');
+  only('mask', s.method === 'custom', 'is only for method "custom"');
+  only('importance', s.method === 'custom', 'is only for method "custom"');
+  only('seed', s.method === 'random', 'is only for method "random"');
+  only('round_to', !!s.structured || granularity === 'filter' || granularity === 'channel',
+    'needs structured: true or granularity "filter"/"channel" (there are no channels to round at element granularity)');
+
+  const ranked = ['l1', 'l2', 'random', 'bn-gamma'].includes(s.method) || (s.method === 'custom' && has('importance'));
+  if (ranked) {
+    if (has('amount') === has('count')) err(at(has('amount') ? 'count' : 'method'), `method ${s.method} needs exactly one of "amount" (a fraction) or "count"`);
+  } else {
+    only('amount', false, `does not apply to method ${s.method}${s.method === 'custom' ? ' with a mask' : ''}`);
+    only('count', false, `does not apply to method ${s.method}${s.method === 'custom' ? ' with a mask' : ''}`);
+  }
+  if (s.method === 'threshold' && !has('threshold')) err(at('method'), 'method threshold needs "threshold"');
+  if (s.method === 'nm' && !has('nm')) err(at('method'), 'method nm needs "nm", for example "2:4"');
+  if (s.method === 'nm' && granularity !== 'element') err(at('granularity'), 'N:M sparsity works on single weights (granularity "element")');
+  if (s.method === 'custom' && has('mask') === has('importance')) err(at('method'), 'method custom needs exactly one of "mask" or "importance"');
+  if (s.method === 'custom' && has('mask') && granularity !== 'element') err(at('granularity'), 'a custom mask is element-wise; leave out "granularity"');
+  if (s.method === 'bn-gamma' && !s.structured && granularity !== 'filter') {
+    err(at('granularity'), 'bn-gamma ranks whole filters: use granularity "filter" (or structured: true)');
+  }
+  if (has('max_ratio') && !ranked) err(at('max_ratio'), `"max_ratio" limits ranked pruning; it does not apply to method ${s.method}`);
+}
+
+function unknownKeys(o: Record<string, unknown>, known: string[], path: (string | number)[], what: string, err: Err): void {
+  for (const k of Object.keys(o)) {
+    if (known.includes(k)) continue;
+    const near = closest(k, known);
+    err([...path, k], `unknown ${what} option "${k}"${near ? ` (did you mean "${near}"?)` : ''}`);
+  }
+}
+
+function checkType(s: Record<string, unknown>, k: string, type: string, at: (k: string) => (string | number)[], err: Err): void {
+  if (s[k] !== undefined && typeof s[k] !== type) err(at(k), `"${k}" must be ${type === 'boolean' ? 'true or false' : `a ${type}`}`);
+}
+
+function stringList(s: Record<string, unknown>, k: string, at: (k: string) => (string | number)[], err: Err): boolean {
+  const v = s[k];
+  if (v === undefined) return true;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x.length > 0)) {
+    err(at(k), `"${k}" must be a list of non-empty strings`);
+    return false;
+  }
+  return true;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The known key within edit distance 2, for "did you mean". */
+function closest(word: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const k of known) {
+    const d = editDistance(word.toLowerCase(), k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}
