@@ -4,27 +4,52 @@
 // and the pruning engine all read the same table.
 
 import { GraphIndex } from '../onnx/graph';
-import { loadModel, OnnxModel } from '../onnx/model';
+import { OnnxModel, parseModel, readFileChunked } from '../onnx/model';
+import { TensorScanner } from '../onnx/scan';
 import { withFile } from '../onnx/errors';
 import { inferShapes, type Dim, type ShapeInfo } from '../onnx/shapes';
 import { DataType, dataTypeName, elementCount, tensorDims, tensorFloats } from '../onnx/tensor';
 import { findPrunableLayers, type PrunableLayer } from './layers';
-import { axisStats, meanNormalized, sqrtAll } from './norms';
+import { AxisAccumulator, axisStats, meanNormalized, sqrtAll, type AxisStats } from './norms';
 import type { ChannelNorms, LayerInfo, LayerTable } from './types';
 
 export * from './types';
 export { findPrunableLayers, displayName, type PrunableLayer } from './layers';
 
-export async function analyzeFile(file: string, opts: { signal?: AbortSignal } = {}): Promise<LayerTable> {
-  const model = await loadModel(file, opts);
-  return analyzeModel(model);
+/**
+ * Reads and analyses a model file. Weight norms are computed while the file is
+ * still being read (see TensorScanner), so analysing costs little more than reading.
+ */
+export async function analyzeFile(file: string, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<LayerTable> {
+  const early = new Map<number, AxisAccumulator>();
+  const active: { acc: AxisAccumulator; start: number }[] = [];
+  let scanner: TensorScanner | undefined;
+  const bytes = await readFileChunked(file, {
+    ...opts,
+    onData: (buf, available) => {
+      scanner ??= new TensorScanner(buf, buf.length, (t) => {
+        if (!FLOAT_TYPES.has(t.dataType) || t.dims.length < 2) return;
+        const acc = new AxisAccumulator(buf.subarray(t.start, t.end), t.dims, 1, t.dataType);
+        early.set(t.start, acc);
+        active.push({ acc, start: t.start });
+      });
+      scanner.advance(available);
+      for (const a of active) if (!a.acc.done) a.acc.feed(available - a.start);
+    },
+  });
+  return analyzeModel(parseModel(bytes, file), { early });
 }
 
-export function analyzeModel(model: OnnxModel): LayerTable {
+export interface AnalyzeOptions {
+  /** Stats computed while reading, by the file offset of the tensor's raw_data. */
+  early?: Map<number, AxisAccumulator>;
+}
+
+export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): LayerTable {
   try {
     const index = new GraphIndex(model.graph);
     const shapes = inferShapes(model, index);
-    const layers = findPrunableLayers(index).map((l) => describeLayer(model, l, shapes));
+    const layers = findPrunableLayers(index).map((l) => describeLayer(model, l, shapes, opts));
     return {
       file: model.file ?? '',
       producer: [model.proto.producer_name, model.proto.producer_version].filter(Boolean).join(' '),
@@ -49,8 +74,8 @@ function valueDesc(name: string, info: ShapeInfo) {
   return { name, shape: s?.dims ?? [], dtype: dataTypeName(s?.elemType) };
 }
 
-function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo): LayerInfo {
-  const stats = axisStats(l.weight.tensor, l.dims, l.groups, model.external);
+function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts: AnalyzeOptions): LayerInfo {
+  const stats = earlyStats(model, l, opts) ?? axisStats(l.weight.tensor, l.dims, l.groups, model.external);
   // axis 0 stats are per index of dims[0]; axis 1 stats are widened by groups to real channels.
   const a: ChannelNorms = norms(Array.from(stats.l1a), sqrtAll(stats.l2a));
   const b: ChannelNorms = norms(Array.from(stats.l1b), sqrtAll(stats.l2b));
@@ -77,6 +102,15 @@ function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo): Lay
     zeros: stats.zeros,
     sparsity: weightCount ? stats.zeros / weightCount : 0,
   };
+}
+
+/** Stats computed during the read, if they are for exactly this tensor and layout. */
+function earlyStats(model: OnnxModel, l: PrunableLayer, opts: AnalyzeOptions): AxisStats | undefined {
+  const raw = l.weight.tensor.raw_data;
+  if (!opts.early || !raw || l.groups !== 1 || raw.buffer !== model.bytes.buffer) return undefined;
+  const acc = opts.early.get(raw.byteOffset - model.bytes.byteOffset);
+  if (!acc || !acc.done || acc.dims.join() !== l.dims.join()) return undefined;
+  return acc.stats;
 }
 
 function norms(l1: number[], l2: number[]): ChannelNorms {

@@ -24,43 +24,70 @@ const BLOCK_ELEMENTS = 1 << 20;
  * equal groups, each with its own d1 indices (grouped convolution weights).
  */
 export function axisStats(t: TensorProto, dims: number[], groups: number, external?: ExternalReader): AxisStats {
-  const d0 = dims[0] ?? 1;
-  const d1 = dims.length > 1 ? dims[1] : 1;
-  let inner = 1;
-  for (let i = 2; i < dims.length; i++) inner *= dims[i];
-  const g = groups > 0 && d0 % groups === 0 ? groups : 1;
-  const perGroup = d0 / g;
-  const s: AxisStats = {
-    l1a: new Float64Array(d0), l2a: new Float64Array(d0),
-    l1b: new Float64Array(g * d1), l2b: new Float64Array(g * d1), zeros: 0, count: d0 * d1 * inner,
-  };
-  const rowLen = d1 * inner;
-  if (rowLen === 0 || d0 === 0) return s;
-  const bytes = tensorBytes(t, external);
-  const dt = t.data_type ?? DataType.FLOAT;
-  const esize = elementSize(dt);
-  const rowsPerBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / rowLen));
-  const direct = dt === DataType.FLOAT && bytes.byteOffset % 4 === 0;
-  const all = direct ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : undefined;
-  let scratch: Uint8Array | undefined;
-  for (let r0 = 0; r0 < d0; r0 += rowsPerBlock) {
-    const rows = Math.min(rowsPerBlock, d0 - r0);
-    let block: Float32Array;
-    if (all) block = all.subarray(r0 * rowLen, (r0 + rows) * rowLen);
-    else {
-      const part = bytes.subarray(r0 * rowLen * esize, (r0 + rows) * rowLen * esize);
-      if (dt === DataType.FLOAT) {
-        // Unaligned fp32: copy into an aligned scratch block and view it.
-        scratch ??= new Uint8Array(rowsPerBlock * rowLen * 4);
-        scratch.set(part);
-        block = new Float32Array(scratch.buffer, 0, part.length / 4);
-      } else {
-        block = bytesToFloats(part, dt, t.name);
-      }
-    }
-    s.zeros += accumulate(block, r0, rows, d1, inner, perGroup, s);
+  const acc = new AxisAccumulator(tensorBytes(t, external), dims, groups, t.data_type ?? DataType.FLOAT, t.name);
+  acc.feed(Infinity);
+  return acc.stats;
+}
+
+/**
+ * Accumulates AxisStats row by row as the tensor's bytes become available, so
+ * analysis can run while the file is still being read.
+ */
+export class AxisAccumulator {
+  readonly stats: AxisStats;
+  private row = 0;
+  private readonly d0: number;
+  private readonly d1: number;
+  private readonly inner: number;
+  private readonly perGroup: number;
+  private readonly esize: number;
+  private readonly all?: Float32Array;
+  private scratch?: Uint8Array;
+
+  constructor(private readonly bytes: Uint8Array, readonly dims: number[], groups: number, private readonly dt: number, private readonly name?: string) {
+    this.d0 = dims[0] ?? 1;
+    this.d1 = dims.length > 1 ? dims[1] : 1;
+    let inner = 1;
+    for (let i = 2; i < dims.length; i++) inner *= dims[i];
+    this.inner = inner;
+    const g = groups > 0 && this.d0 % groups === 0 ? groups : 1;
+    this.perGroup = this.d0 / g;
+    this.esize = elementSize(dt);
+    this.stats = {
+      l1a: new Float64Array(this.d0), l2a: new Float64Array(this.d0),
+      l1b: new Float64Array(g * this.d1), l2b: new Float64Array(g * this.d1), zeros: 0, count: this.d0 * this.d1 * inner,
+    };
+    if (dt === DataType.FLOAT && bytes.byteOffset % 4 === 0) this.all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   }
-  return s;
+
+  get done(): boolean {
+    return this.row >= this.d0 || this.d1 * this.inner === 0;
+  }
+
+  /** Processes every complete row within the first `available` bytes of the tensor's data. */
+  feed(available: number): void {
+    const rowLen = this.d1 * this.inner;
+    if (this.done) return;
+    const rowBytes = rowLen * this.esize;
+    const ready = Math.min(this.d0, Math.floor(Math.min(available, this.bytes.length) / rowBytes));
+    const rowsPerBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / rowLen));
+    while (this.row < ready) {
+      const r0 = this.row;
+      const rows = Math.min(rowsPerBlock, ready - r0);
+      this.stats.zeros += accumulate(this.block(r0, rows, rowLen), r0, rows, this.d1, this.inner, this.perGroup, this.stats);
+      this.row += rows;
+    }
+  }
+
+  private block(r0: number, rows: number, rowLen: number): Float32Array {
+    if (this.all) return this.all.subarray(r0 * rowLen, (r0 + rows) * rowLen);
+    const part = this.bytes.subarray(r0 * rowLen * this.esize, (r0 + rows) * rowLen * this.esize);
+    if (this.dt !== DataType.FLOAT) return bytesToFloats(part, this.dt, this.name);
+    // Unaligned fp32: copy into an aligned scratch block and view it.
+    if (!this.scratch || this.scratch.length < part.length) this.scratch = new Uint8Array(part.length);
+    this.scratch.set(part);
+    return new Float32Array(this.scratch.buffer, 0, part.length / 4);
+  }
 }
 
 // Branch-free on purpose: with real weights the sign is random, and a mispredicted

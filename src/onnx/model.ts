@@ -70,6 +70,11 @@ export function parseModel(bytes: Uint8Array, file?: string): OnnxModel {
 export interface LoadOptions {
   /** Called with bytes read so far and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Called after each chunk with the whole buffer and how much of it is filled,
+   * while the next chunk is already being read: work done here overlaps the disk.
+   */
+  onData?: (buf: Uint8Array, available: number) => void;
   signal?: AbortSignal;
 }
 
@@ -89,26 +94,35 @@ export function loadModelSync(file: string): OnnxModel {
   return parseModel(bytes, file);
 }
 
-const CHUNK = 16 * 1024 * 1024;
+const CHUNK = 4 * 1024 * 1024;
 
-/** Reads a whole file into one buffer, in chunks, so progress and cancellation work. */
+/** Reads a whole file into one buffer, in chunks, so progress, cancellation and overlapped work are possible. */
 export async function readFileChunked(file: string, opts: LoadOptions = {}): Promise<Uint8Array> {
   let fh: fs.promises.FileHandle | undefined;
+  let pending: Promise<{ bytesRead: number }> | undefined;
   try {
     fh = await fs.promises.open(file, 'r');
     const { size } = await fh.stat();
     if (size > 2 ** 32) throw new PruneLensError('limit', `the file is ${size} bytes; ONNX files are at most 2 GiB (larger models keep weights in external data files)`);
     const buf = Buffer.allocUnsafe(size);
+    const handle = fh;
+    const readAt = (at: number) => handle.read(buf, at, Math.min(CHUNK, size - at), at);
     let done = 0;
-    while (done < size) {
-      if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'cancelled');
-      const { bytesRead } = await fh.read(buf, done, Math.min(CHUNK, size - done), done);
+    pending = size > 0 ? readAt(0) : undefined;
+    while (pending) {
+      const { bytesRead } = await pending;
+      pending = undefined;
       if (bytesRead === 0) throw new PruneLensError('io', `the file shrank while it was read (${done} of ${size} bytes)`);
       done += bytesRead;
+      if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'cancelled');
+      // Start the next read before handing this chunk out, so the two overlap.
+      if (done < size) pending = readAt(done);
       opts.onProgress?.(done, size);
+      opts.onData?.(buf, done);
     }
     return buf;
   } catch (e) {
+    await pending?.catch(() => undefined);
     throw withFile(e, file);
   } finally {
     await fh?.close();

@@ -1,0 +1,142 @@
+// `npm run bench`: performance figures, printed, never asserted in tests.
+// Each measurement runs in a fresh child process so its peak memory is its own.
+//
+//   node dist/bench.js                 all sections
+//   node dist/bench.js analyze         one section
+//   node dist/bench.js --child ...     (internal) one measurement
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { analyzeFile } from '../src/analysis';
+import { floatTensor, newGraph, newModel, newNode, newValueInfo } from '../src/onnx/build';
+import { OnnxModel, saveModel } from '../src/onnx/model';
+import { DataType } from '../src/onnx/tensor';
+
+const ROOT = path.resolve(__dirname, '..');
+const MODELS = path.resolve(ROOT, '../shared/models');
+const CACHE = path.join(ROOT, '.cache', 'bench');
+const MB = 1024 * 1024;
+
+interface Measure {
+  /** Best of several runs, in ms. */
+  ms: number;
+  /** Peak resident memory of the whole process, in bytes. */
+  peak: number;
+  /** Resident memory before the measured work started. */
+  base: number;
+}
+
+// ---- child side --------------------------------------------------------------
+
+async function child(args: string[]): Promise<void> {
+  const [what, file, runsArg] = args;
+  const runs = Number(runsArg ?? 5);
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+  gc();
+  const base = process.memoryUsage().rss;
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    if (what === 'read') await fs.promises.readFile(file);
+    else if (what === 'analyze') await analyzeFile(file);
+    else throw new Error(`unknown measurement ${what}`);
+    best = Math.min(best, performance.now() - t);
+    gc();
+  }
+  const m: Measure = { ms: best, peak: peakRss(), base };
+  process.stdout.write(JSON.stringify(m));
+}
+
+/**
+ * The process's own peak resident memory (VmHWM). Not getrusage's maxRSS: Linux
+ * carries that across exec, so a child would report its parent's peak.
+ */
+function peakRss(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+function measure(what: string, file: string, runs = 5): Measure {
+  const r = spawnSync(process.execPath, ['--expose-gc', __filename, '--child', what, file, String(runs)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`bench child ${what} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Measure;
+}
+
+// ---- generated large model -----------------------------------------------------
+
+/** A 553 MB MLP (4096→8192→8192→4096→1000), generated once into .cache/bench. */
+async function bigModel(): Promise<string> {
+  const file = path.join(CACHE, 'mlp-553mb.onnx');
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(CACHE, { recursive: true });
+  let seed = 12345;
+  const rand = (n: number, scale: number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) | 0;
+      a[i] = ((seed >>> 8) / 16777216 - 0.5) * scale;
+    }
+    return a;
+  };
+  const widths = [4096, 8192, 8192, 4096, 1000];
+  const nodes = [];
+  const inits = [];
+  let x = 'input';
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const [k, n] = [widths[i], widths[i + 1]];
+    inits.push(floatTensor(`fc${i + 1}.weight`, [n, k], rand(n * k, 0.02)), floatTensor(`fc${i + 1}.bias`, [n], rand(n, 0.02)));
+    const y = i + 2 < widths.length ? `fc${i + 1}_out` : 'logits';
+    nodes.push(newNode('Gemm', [x, `fc${i + 1}.weight`, `fc${i + 1}.bias`], [y], `/fc${i + 1}/Gemm`, { transB: 1 }));
+    x = y;
+    if (i + 2 < widths.length) {
+      nodes.push(newNode('Relu', [y], [`relu${i + 1}`], `/relu${i + 1}/Relu`));
+      x = `relu${i + 1}`;
+    }
+  }
+  const graph = newGraph('bench_mlp', nodes, [newValueInfo('input', DataType.FLOAT, ['N', 4096])],
+    [newValueInfo('logits', DataType.FLOAT, ['N', 1000])], inits);
+  await saveModel(new OnnxModel(newModel(graph), new Uint8Array(0)), file);
+  return file;
+}
+
+// ---- sections -------------------------------------------------------------------
+
+function row(label: string, m: Measure, extra = ''): string {
+  return `  ${label.padEnd(34)} ${m.ms.toFixed(1).padStart(8)} ms   peak RSS ${(m.peak / MB).toFixed(0).padStart(5)} MiB (+${((m.peak - m.base) / MB).toFixed(0)} MiB over start)${extra}`;
+}
+
+async function analyzeSection(): Promise<void> {
+  console.log('analyze: layer table vs a plain fs.readFile of the same file (best of 5, fresh process each)');
+  for (const file of [path.join(MODELS, 'resnet18_seed0_bn.onnx'), await bigModel()]) {
+    const size = fs.statSync(file).size;
+    const read = measure('read', file);
+    const analyze = measure('analyze', file);
+    console.log(`  ${path.basename(file)} (${(size / MB).toFixed(1)} MiB)`);
+    console.log(row('fs.readFile', read));
+    console.log(row('analyzeFile', analyze, `   ratio ${(analyze.ms / read.ms).toFixed(2)}x (target ≤ 1.25x)`));
+    const growth = analyze.peak - analyze.base;
+    console.log(`  memory growth over the file size: ${((growth - size) / MB).toFixed(1)} MiB`);
+  }
+}
+
+const SECTIONS: Record<string, () => Promise<void>> = {
+  analyze: analyzeSection,
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') return child(args.slice(1));
+  const pick = args.length ? args : Object.keys(SECTIONS);
+  for (const name of pick) {
+    const run = SECTIONS[name];
+    if (!run) throw new Error(`unknown bench section ${name}; sections: ${Object.keys(SECTIONS).join(', ')}`);
+    await run();
+    console.log('');
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});
