@@ -12,6 +12,12 @@ export const model = (name: string) => path.join(MODELS, name);
 
 let built: Promise<string> | undefined;
 
+// Everything the tests write, removed in one go when the run ends.
+const leftovers: string[] = [];
+process.once('exit', () => {
+  for (const p of leftovers) fs.rmSync(p, { recursive: true, force: true });
+});
+
 /**
  * Bundles src/validation/worker.ts. The bundle goes under node_modules/.cache
  * so that `require('onnxruntime-node')` (kept external, as in the real build)
@@ -30,7 +36,7 @@ export function buildWorker(): Promise<string> {
       external: ['onnxruntime-node'],
       logLevel: 'warning',
     });
-    process.on('exit', () => fs.rmSync(outfile, { force: true }));
+    leftovers.push(outfile);
     return outfile;
   })();
   return built;
@@ -39,6 +45,6 @@ export function buildWorker(): Promise<string> {
 /** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `prune-lens-${prefix}-`));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  leftovers.push(dir);
   return dir;
 }
