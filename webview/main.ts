@@ -92,7 +92,7 @@ function buildControls() {
 
   const total = h('span', { class: 'cut-total' });
   const prune = h('vscode-button', { title: 'Prune with these settings (asks for confirmation)' }, 'Prune…');
-  prune.addEventListener('click', () => post({ type: 'requestPrune', ratio: settings.ratio, scope: settings.scope, criterion: settings.criterion }));
+  prune.addEventListener('click', requestPrune);
 
   const root = h(
     'section',
@@ -104,6 +104,15 @@ function buildControls() {
     prune,
   );
   return { root, criterion, slider, ratioField, total, prune };
+}
+
+function canPrune(plan = currentPlan()): boolean {
+  return plan !== undefined && plan.layers.size > 0 && busy === undefined;
+}
+
+function requestPrune(): void {
+  // A disabled vscode-button still receives programmatic clicks; check again.
+  if (canPrune()) post({ type: 'requestPrune', ratio: settings.ratio, scope: settings.scope, criterion: settings.criterion });
 }
 
 // ---- Rendering.
@@ -146,7 +155,9 @@ function renderControls(plan: CutPlan | undefined): void {
   controls.slider.value = String(settings.ratio);
   if (Number(controls.ratioField.value) !== settings.ratio) controls.ratioField.value = String(settings.ratio);
   if (controls.criterion.value !== settings.criterion) controls.criterion.value = settings.criterion;
-  controls.prune.toggleAttribute('disabled', !plan || plan.layers.size === 0 || busy !== undefined);
+  controls.prune.toggleAttribute('disabled', !canPrune(plan));
+  // Without a model there is nothing to set up.
+  controls.root.hidden = !plan;
   if (!plan) {
     controls.total.textContent = '';
     return;
@@ -197,17 +208,17 @@ function renderReports(): void {
   panels.compare.replaceChildren(
     prune
       ? renderCompare(prune.report, prune.after, names)
-      : emptyState('Run Prune to compare channels, parameters and MACs before and after here.', data.table ? { label: 'Prune…', run: () => controls.prune.click() } : undefined),
+      : emptyState('Run Prune to compare channels, parameters and MACs before and after here.', canPrune() ? { label: 'Prune…', run: requestPrune } : undefined),
   );
   panels.validation.replaceChildren(
     data.validation
       ? renderValidation(data.validation)
-      : emptyState('Run Validate Pruned Model to see accuracy, agreement and latency here.', prune ? { label: 'Validate', run: () => post({ type: 'requestValidate' }) } : undefined),
+      : emptyState('Run Validate Pruned Model to see accuracy, agreement and latency here.', prune && !busy ? { label: 'Validate', run: () => post({ type: 'requestValidate' }) } : undefined),
   );
   panels.sensitivity.replaceChildren(
     data.sensitivity && data.sensitivity.curves.length > 0
       ? renderSensitivity(data.sensitivity, names, settings.selectedLayer, selectLayer)
-      : emptyState('Run Sensitivity Analysis to see how much each layer tolerates pruning.', data.table ? { label: 'Run sensitivity analysis', run: () => post({ type: 'requestSensitivity' }) } : undefined),
+      : emptyState('Run Sensitivity Analysis to see how much each layer tolerates pruning.', data.table && !busy ? { label: 'Run sensitivity analysis', run: () => post({ type: 'requestSensitivity' }) } : undefined),
   );
   setBadge('compare', prune ? formatPercent(prune.report.totals.paramsAfter / prune.report.totals.paramsBefore - 1, 0) : undefined);
   const v = data.validation;

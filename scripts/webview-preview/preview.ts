@@ -152,6 +152,9 @@ async function drive({ origin, vggTable, resnetTable, bundleBytes }: DriveInput)
     // The Torch-Pruning reference for this cut: 32,32,64,64 → 17,19,27,33 (96 of 192 removed).
     const total = await page.locator('.cut-total').textContent();
     check(total?.includes('96 of 192') ?? false, `${name}: global |gamma| 0.5 summary is "${total}", expected 96 of 192`);
+    await page.locator('.controls vscode-button', { hasText: 'Prune' }).click();
+    const request = (await posted(page)).find((m) => m.type === 'requestPrune');
+    check(JSON.stringify(request) === JSON.stringify({ type: 'requestPrune', ratio: 0.5, scope: 'global', criterion: 'gamma' }), `${name}: Prune… posted ${JSON.stringify(request)}`);
     await page.locator('table.layers th', { hasText: 'MACs' }).click();
     const first = await page.locator('table.layers tbody tr').first().getAttribute('data-layer');
     check(first === vggTable.layers.reduce((a, b) => (b.macs > a.macs ? b : a)).name, `${name}: MACs sort put ${first} first`);
@@ -189,6 +192,7 @@ async function drive({ origin, vggTable, resnetTable, bundleBytes }: DriveInput)
     await shot(page, `resnet-${theme}-layers`);
     await tab(page, 'Before / after');
     check((await page.locator('.empty').first().textContent())?.includes('Run Prune') ?? false, `resnet-${theme}: compare empty state`);
+    check((await page.locator('vscode-tab-panel:not([hidden]) .empty vscode-button').count()) === 0, `resnet-${theme}: offers Prune while busy`);
     await shot(page, `resnet-${theme}-compare-empty`);
     await tab(page, 'Validation');
     check((await page.locator('vscode-tab-panel:not([hidden]) .empty').textContent())?.includes('Run Validate Pruned Model') ?? false, `resnet-${theme}: validation empty state`);
@@ -196,6 +200,7 @@ async function drive({ origin, vggTable, resnetTable, bundleBytes }: DriveInput)
 
     page = await open(`empty-${theme}`);
     await page.waitForTimeout(300);
+    check(await page.locator('.controls').isHidden(), `empty-${theme}: controls shown without a model`);
     await shot(page, `empty-${theme}`);
     await finish(page, `empty-${theme}`);
   }
