@@ -3,12 +3,15 @@
 
 import { isPruneLensError } from '../onnx/errors';
 import { analyzeCommand } from './analyze';
+import { pruneCommand } from './prune';
 import { validateCommand } from './validate';
 
 const HELP = `prune-lens: inspect and prune ONNX models
 
 usage:
   prune-lens analyze MODEL [--json]            the layer table: channels, norms, BN gammas, params, MACs
+  prune-lens prune MODEL (--plan P.prune.json | --method M --amount A [--structured] [--global] [--ignore NAME]...) [-o OUT] [--json]
+                                               apply a pruning plan or a one-step shortcut; writes a new file, never the original
   prune-lens validate ORIGINAL PRUNED [--data X.npy --labels Y.npy] [--ep cuda,webgpu,cpu] [--batch N] [--json]
                                                accuracy, agreement and latency of a pruned model against its original
   prune-lens help                              this text
@@ -18,6 +21,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   analyze: analyzeCommand,
+  prune: pruneCommand,
   validate: validateCommand,
 };
 
