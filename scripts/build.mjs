@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'es2022' };
-const node = { ...common, platform: 'node', format: 'cjs', external: ['vscode', 'onnxruntime-node'] };
+// mainFields: prefer ESM builds; jsonc-parser's UMD main hides its requires from esbuild.
+const node = { ...common, platform: 'node', format: 'cjs', mainFields: ['module', 'main'], external: ['vscode', 'onnxruntime-node'] };
 
 const entries = [
   { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js' },
