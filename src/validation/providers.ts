@@ -12,7 +12,13 @@ import type { ProviderAttempt } from './report';
 export const KNOWN_PROVIDERS = ['cuda', 'tensorrt', 'webgpu', 'dml', 'coreml', 'cpu'] as const;
 export type ProviderName = (typeof KNOWN_PROVIDERS)[number];
 
-/** CUDA first, then the GPU provider onnxruntime-node bundles for the platform, then CPU. */
+/**
+ * CUDA first, then the GPU provider onnxruntime-node bundles for the platform, then CPU.
+ * WebGPU on a Linux machine without a GPU fails fast (tens of ms, "Failed to get
+ * a WebGPU adapter: No supported adapters"), also with Mesa's software Vulkan
+ * (lavapipe) installed, which Dawn rejects for missing features. A provider
+ * that hangs instead is cut off by the client's per-provider session timeout.
+ */
 export function defaultProviders(platform: NodeJS.Platform = process.platform): ProviderName[] {
   switch (platform) {
     case 'win32': return ['cuda', 'dml', 'cpu'];
