@@ -1,0 +1,122 @@
+// Activation cost of the bundled extension (dist/extension.js): loading the
+// bundle plus activate(), with `vscode` replaced by an inert stand-in that
+// accepts every registration. Also counts .onnx files opened during it, which
+// must be zero: activation parses nothing.
+//
+//   const { ms, parsedFiles } = await measureActivation();   // target: ms <= 50, parsedFiles == 0
+
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as path from 'node:path';
+
+export async function measureActivation(): Promise<{ ms: number; parsedFiles: number }> {
+  const root = repoRoot();
+  const bundle = path.join(root, 'dist', 'extension.js');
+  if (!fs.existsSync(bundle)) throw new Error(`${bundle} not found: run node scripts/build.mjs first`);
+
+  const opened = new Set<string>();
+  const restoreFs = watchModelReads(opened);
+  const restoreVscode = provideVscode(inertApi());
+  try {
+    delete require.cache[bundle];
+    const start = process.hrtime.bigint();
+    const ext = require(bundle) as { activate(ctx: unknown): unknown };
+    const api = ext.activate(fakeContext(root));
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    // Anything activate() scheduled (timers, promises) gets the chance to read files too.
+    await new Promise((r) => setTimeout(r, 200));
+    const analyses = (api as { services?: { cache?: { analyses?: number } } })?.services?.cache?.analyses ?? 0;
+    return { ms, parsedFiles: Math.max(opened.size, analyses) };
+  } finally {
+    restoreVscode();
+    restoreFs();
+  }
+}
+
+function repoRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'prune-lens') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no prune-lens package.json above ${__dirname}`);
+  }
+}
+
+/** Records every .onnx path opened through fs while active. */
+function watchModelReads(opened: Set<string>): () => void {
+  // The module object itself (an `import * as` namespace has read-only getters).
+  const realFs = require('node:fs') as typeof fs;
+  const targets: [Record<string, unknown>, string][] = [
+    [realFs as unknown as Record<string, unknown>, 'readFile'],
+    [realFs as unknown as Record<string, unknown>, 'readFileSync'],
+    [realFs as unknown as Record<string, unknown>, 'open'],
+    [realFs as unknown as Record<string, unknown>, 'openSync'],
+    [realFs as unknown as Record<string, unknown>, 'createReadStream'],
+    [realFs.promises as unknown as Record<string, unknown>, 'readFile'],
+    [realFs.promises as unknown as Record<string, unknown>, 'open'],
+  ];
+  const originals = targets.map(([obj, key]) => obj[key] as (...a: unknown[]) => unknown);
+  targets.forEach(([obj, key], i) => {
+    obj[key] = function (this: unknown, file: unknown, ...rest: unknown[]) {
+      if (typeof file === 'string' && file.toLowerCase().endsWith('.onnx')) opened.add(path.resolve(file));
+      return originals[i].call(this, file, ...rest);
+    };
+  });
+  return () => targets.forEach(([obj, key], i) => (obj[key] = originals[i]));
+}
+
+/** Makes `require('vscode')` return `api` until the returned function is called. */
+function provideVscode(api: unknown): () => void {
+  const M = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+  const load = M._load;
+  M._load = function (request: string, ...rest: unknown[]) {
+    return request === 'vscode' ? api : load.call(this, request, ...rest);
+  };
+  return () => (M._load = load);
+}
+
+/**
+ * An object every access and call on succeeds: properties are further inert
+ * objects, calls and `new` return one, iteration is empty. Registrations
+ * (createTreeView, registerCommand, EventEmitter) all cost next to nothing,
+ * as the real ones do before anything is shown.
+ */
+function inertApi(): unknown {
+  const handler: ProxyHandler<(...args: unknown[]) => unknown> = {
+    get(_t, key) {
+      if (key === Symbol.iterator) return function* () {};
+      if (key === Symbol.toPrimitive) return () => '';
+      if (key === 'then') return undefined;
+      return inert;
+    },
+    apply: () => inert,
+    construct: () => inert,
+  };
+  const inert: unknown = new Proxy(function () {}, handler);
+  // The bundle copies the module's own keys (esbuild's __toESM), so the top
+  // level names what the extension uses; everything below it is inert.
+  const names = ['commands', 'env', 'extensions', 'l10n', 'languages', 'window', 'workspace', 'CancellationError', 'CodeLens',
+    'CompletionItem', 'CompletionItemKind', 'Diagnostic', 'DiagnosticSeverity', 'Disposable', 'EventEmitter', 'Hover',
+    'MarkdownString', 'Position', 'ProgressLocation', 'Range', 'StatusBarAlignment', 'TabInputCustom', 'TabInputText',
+    'ThemeIcon', 'TreeItem', 'TreeItemCollapsibleState', 'Uri', 'ViewColumn'];
+  return Object.fromEntries(names.map((n) => [n, inert]));
+}
+
+function fakeContext(root: string) {
+  return {
+    subscriptions: [] as { dispose(): void }[],
+    extensionPath: root,
+    extensionUri: { fsPath: root, path: root, scheme: 'file' },
+    globalState: { get: () => undefined, update: async () => undefined },
+    workspaceState: { get: () => undefined, update: async () => undefined },
+  };
+}
+
+if (require.main === module) {
+  measureActivation().then(
+    (r) => console.log(`activation: ${r.ms.toFixed(1)} ms, ${r.parsedFiles} models parsed (target: <= 50 ms, 0 parsed)`),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,30 @@
+// A worker thread that analyses one large model at a time, so the extension
+// host (which also serves every other extension) is not blocked for the
+// hundreds of milliseconds a big file takes. Bundled as dist/analysisWorker.js.
+
+import { parentPort } from 'node:worker_threads';
+import { analyzeFile } from '../analysis';
+import { isPruneLensError } from '../onnx/errors';
+
+export interface AnalysisRequest {
+  id: number;
+  file: string;
+}
+
+export type AnalysisResponse =
+  | { id: number; ok: true; table: import('../analysis/types').LayerTable }
+  | { id: number; ok: false; error: { code: string; detail: string; location: object; file?: string; message: string } };
+
+parentPort?.on('message', async ({ id, file }: AnalysisRequest) => {
+  let response: AnalysisResponse;
+  try {
+    response = { id, ok: true, table: await analyzeFile(file) };
+  } catch (e) {
+    // Classes do not survive postMessage: send the fields and rebuild the error there.
+    const err = e as Error;
+    response = isPruneLensError(e)
+      ? { id, ok: false, error: { code: e.code, detail: e.detail, location: e.location, file: e.file, message: e.message } }
+      : { id, ok: false, error: { code: 'internal', detail: err?.message ?? String(e), location: {}, file, message: err?.message ?? String(e) } };
+  }
+  parentPort!.postMessage(response);
+});

@@ -1,0 +1,26 @@
+// Every command runs inside guard(): a cancellation ends quietly, any other
+// error reaches the user as one sentence with "Show Log". Calls made with an
+// options object (tests, other extensions) also get the error thrown back, so
+// they can tell failure from success.
+
+import { isCancellation, log, showError } from '../log';
+
+export async function guard<T>(title: string, programmatic: boolean, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (err) {
+    if (isCancellation(err)) {
+      log().info(`${title}: cancelled`);
+      if (programmatic) throw err;
+      return undefined;
+    }
+    void showError(title, err);
+    if (programmatic) throw err;
+    return undefined;
+  }
+}
+
+/** An options object (not a tree node or uri) in a command's arguments marks a programmatic call. */
+export function isOptions(arg: unknown): arg is Record<string, unknown> {
+  return typeof arg === 'object' && arg !== null && !Array.isArray(arg) && !('scheme' in arg) && !('kind' in arg);
+}

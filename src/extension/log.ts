@@ -1,0 +1,40 @@
+// The "Prune Lens" output channel, and the one way errors reach the user: a
+// notification with the core's sentence and a "Show Log" action, the detail
+// (stack, worker stderr) in the log.
+
+import * as vscode from 'vscode';
+import { isPruneLensError } from '../onnx/errors';
+
+let channel: vscode.LogOutputChannel | undefined;
+
+/** Created on first use, so activation does not pay for it. */
+export function log(): vscode.LogOutputChannel {
+  channel ??= vscode.window.createOutputChannel('Prune Lens', { log: true });
+  return channel;
+}
+
+export function disposeLog(): void {
+  channel?.dispose();
+  channel = undefined;
+}
+
+/** A cancelled operation is not an error: callers check this and stay quiet. */
+export function isCancellation(err: unknown): boolean {
+  if (err instanceof vscode.CancellationError) return true;
+  if (isPruneLensError(err)) return err.code === 'cancelled';
+  return (err as Error)?.name === 'AbortError';
+}
+
+/** The sentence to show: the core's message (file and location included), or the error's own. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0];
+  return String(err);
+}
+
+/** Logs the error in full and shows its first line with "Show Log". Resolves when the toast closes. */
+export async function showError(context: string, err: unknown): Promise<void> {
+  const message = errorMessage(err);
+  log().error(`${context}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  const choice = await vscode.window.showErrorMessage(`${context}: ${message}`, 'Show Log');
+  if (choice === 'Show Log') log().show(true);
+}

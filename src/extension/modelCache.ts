@@ -1,0 +1,119 @@
+// uri + (mtime, size) → LayerTable. Each file is analysed once per version,
+// on demand (a tree expansion, a hover, a plan), and the result is shared by
+// the tree, the hovers, the plan features and the report webview. Large files
+// are analysed in a worker thread so the extension host stays responsive.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as vscode from 'vscode';
+import type { LayerInfo, LayerTable } from '../analysis/types';
+import { PruneLensError, type ErrorCode } from '../onnx/errors';
+import type { AnalysisRequest, AnalysisResponse } from './analysisWorker';
+
+/** Files at least this big are analysed off the extension host's thread. */
+export const WORKER_THRESHOLD_BYTES = 8 * 1024 * 1024;
+
+interface Entry {
+  mtimeMs: number;
+  size: number;
+  table: Promise<LayerTable>;
+}
+
+export class ModelCache implements vscode.Disposable {
+  private readonly entries = new Map<string, Entry>();
+  private worker?: Worker;
+  private readonly pending = new Map<number, { resolve(t: LayerTable): void; reject(e: Error): void }>();
+  private nextId = 1;
+  /** How many analyses ran (not cache hits): the bench and tests read it. */
+  analyses = 0;
+
+  constructor(private readonly workerPath: string) {}
+
+  /** The analysis of the file's current version; analyses it when not cached. */
+  async get(uri: vscode.Uri): Promise<LayerTable> {
+    const file = uri.fsPath;
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(file);
+    } catch (e) {
+      this.entries.delete(file);
+      throw new PruneLensError('io', (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message, {}, file);
+    }
+    const cached = this.entries.get(file);
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.table;
+    const table = this.analyze(file, stat.size);
+    this.entries.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, table });
+    // A failed analysis is not cached: the user may fix the file, or it was a transient read error.
+    table.catch(() => {
+      if (this.entries.get(file)?.table === table) this.entries.delete(file);
+    });
+    return table;
+  }
+
+  /** The cached analysis if it is ready and current, without reading anything. */
+  peek(uri: vscode.Uri): Promise<LayerTable> | undefined {
+    return this.entries.get(uri.fsPath)?.table;
+  }
+
+  invalidate(uri: vscode.Uri): void {
+    this.entries.delete(uri.fsPath);
+  }
+
+  /** Finds a layer by node name, module path or weight name. */
+  async layer(uri: vscode.Uri, name: string): Promise<LayerInfo | undefined> {
+    const table = await this.get(uri);
+    return table.layers.find((l) => l.name === name || l.displayName === name || l.weightName === name);
+  }
+
+  private analyze(file: string, size: number): Promise<LayerTable> {
+    this.analyses++;
+    if (size < WORKER_THRESHOLD_BYTES) {
+      // Imported here so activation never loads the analysis code.
+      return import('../analysis').then((a) => a.analyzeFile(file));
+    }
+    return this.analyzeInWorker(file);
+  }
+
+  private analyzeInWorker(file: string): Promise<LayerTable> {
+    const worker = this.startWorker();
+    const id = this.nextId++;
+    return new Promise<LayerTable>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, file } satisfies AnalysisRequest);
+    });
+  }
+
+  private startWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.workerPath);
+    worker.on('message', (m: AnalysisResponse) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.table);
+      else p.reject(new PruneLensError(m.error.code as ErrorCode, m.error.detail, m.error.location, m.error.file));
+    });
+    const fail = (why: string) => {
+      for (const p of this.pending.values()) p.reject(new PruneLensError('internal', `the analysis worker ${why}`));
+      this.pending.clear();
+      if (this.worker === worker) this.worker = undefined;
+    };
+    worker.on('error', (e) => fail(`failed: ${e.message}`));
+    worker.on('exit', (code) => fail(`exited (code ${code})`));
+    // An idle worker must not keep the extension host alive on shutdown.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  dispose(): void {
+    void this.worker?.terminate();
+    this.worker = undefined;
+    this.entries.clear();
+  }
+}
+
+export function analysisWorkerPath(extensionPath: string): string {
+  return path.join(extensionPath, 'dist', 'analysisWorker.js');
+}

@@ -1,0 +1,233 @@
+// The report webview's host side: a panel per model ("Show Layer Report") and
+// a read-only custom editor for *.onnx ("Open With… → Prune Lens Report").
+// Both bind a webview to a model through a ReportSession, which sends plain
+// data per src/protocol.ts and answers the webview's requests by running our
+// commands. The webview never reads files.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LayerTable } from '../analysis/types';
+import { isFromWebview, type FromWebview, type ToWebview } from '../protocol';
+import type { PruneReport } from '../pruning/report';
+import type { ValidationReport } from '../validation/report';
+import { createNonce, reportHtml } from './report/html';
+import { errorMessage, isCancellation, log } from './log';
+import type { ModelCache } from './modelCache';
+import { defaultOutputPath, readSettings } from './settings';
+import { readReportFor } from './pruneOps';
+
+export const REPORT_EDITOR_VIEW_TYPE = 'pruneLens.report';
+const PANEL_VIEW_TYPE = 'pruneLens.reportPanel';
+
+export interface ShowOptions {
+  layer?: string;
+  report?: PruneReport;
+  validation?: ValidationReport;
+}
+
+/** One webview showing one model. */
+class ReportSession implements vscode.Disposable {
+  private report?: PruneReport;
+  private after?: LayerTable;
+  private validation?: ValidationReport;
+  private layer?: string;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    readonly model: vscode.Uri,
+    readonly panel: vscode.WebviewPanel,
+    private readonly cache: ModelCache,
+    extensionUri: vscode.Uri,
+    onDispose: () => void,
+  ) {
+    const webview = panel.webview;
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
+    webview.html = reportHtml({
+      cspSource: webview.cspSource,
+      nonce: createNonce(),
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'report.css')).toString(),
+      title: `Prune Lens: ${path.basename(model.fsPath)}`,
+    });
+    this.subscriptions.push(
+      webview.onDidReceiveMessage((m) => void this.receive(m)),
+      panel.onDidDispose(() => {
+        onDispose();
+        this.dispose();
+      }),
+    );
+  }
+
+  update(options: ShowOptions): void {
+    if (options.report) void this.setReport(options.report);
+    if (options.validation) this.setValidation(options.validation);
+    if (options.layer) {
+      this.layer = options.layer;
+      this.post({ type: 'selectLayer', layer: options.layer });
+    }
+  }
+
+  async setReport(report: PruneReport): Promise<void> {
+    this.report = report;
+    this.after = await this.cache.get(vscode.Uri.file(report.output)).catch(() => undefined);
+    this.post({ type: 'pruneReport', report, after: this.after });
+  }
+
+  setValidation(report: ValidationReport): void {
+    this.validation = report;
+    this.post({ type: 'validation', report });
+  }
+
+  private post(message: ToWebview): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    if (!isFromWebview(raw)) {
+      log().warn(`report webview sent an unknown message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    const msg: FromWebview = raw;
+    switch (msg.type) {
+      case 'ready':
+        return this.sendAll();
+      case 'selectLayer':
+        this.layer = msg.layer;
+        return;
+      case 'requestPrune':
+        return this.busy('Pruning…', () => this.prune(msg.ratio, msg.scope, msg.criterion));
+      case 'requestValidate':
+        return this.busy('Validating…', () => this.validate());
+      case 'requestSensitivity':
+        this.post({ type: 'error', message: 'Sensitivity analysis is not available in this version of Prune Lens.' });
+        return;
+    }
+  }
+
+  /** Everything the webview shows; sent on every 'ready' (the webview reloads when it is moved or hidden). */
+  private async sendAll(): Promise<void> {
+    let table: LayerTable;
+    try {
+      this.post({ type: 'busy', label: `Reading ${path.basename(this.model.fsPath)}…` });
+      table = await this.cache.get(this.model);
+    } catch (e) {
+      this.post({ type: 'idle' });
+      this.post({ type: 'error', message: errorMessage(e) });
+      return;
+    }
+    this.post({ type: 'idle' });
+    this.post({ type: 'model', table });
+    if (this.report) this.post({ type: 'pruneReport', report: this.report, after: this.after });
+    if (this.validation) this.post({ type: 'validation', report: this.validation });
+    if (this.layer) this.post({ type: 'selectLayer', layer: this.layer });
+  }
+
+  private async busy(label: string, work: () => Promise<void>): Promise<void> {
+    this.post({ type: 'busy', label });
+    try {
+      await work();
+    } catch (e) {
+      if (!isCancellation(e)) this.post({ type: 'error', message: errorMessage(e) });
+    } finally {
+      this.post({ type: 'idle' });
+    }
+  }
+
+  private async prune(ratio: number, scope: 'local' | 'global', criterion: 'l1' | 'l2' | 'gamma'): Promise<void> {
+    const s = readSettings(this.model);
+    const method = criterion === 'gamma' ? 'bn-gamma' : criterion;
+    const how = `${method}, ${Math.round(ratio * 1000) / 10}%, ${scope}, ${s.defaultStructured ? 'structured' : 'unstructured'}`;
+    const { askOutput } = await import('./commands/prune');
+    const out = await askOutput(this.model, defaultOutputPath(this.model.fsPath, s.outputName, { method, amount: ratio }), `Prune ${path.basename(this.model.fsPath)} (${how})`);
+    if (!out) return;
+    // The command posts the report back to this session (postPruneReport).
+    await vscode.commands.executeCommand('pruneLens.pruneModel', this.model, {
+      method, amount: ratio, scope, structured: s.defaultStructured, output: out.output, overwrite: out.overwrite,
+    });
+  }
+
+  private async validate(): Promise<void> {
+    if (!this.report) {
+      this.post({ type: 'error', message: 'Prune the model first: validation compares the pruned model with this one.' });
+      return;
+    }
+    await vscode.commands.executeCommand('pruneLens.validate', vscode.Uri.file(this.report.output), { original: this.model.fsPath });
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+  }
+}
+
+export class ReportPanels implements vscode.CustomReadonlyEditorProvider, vscode.Disposable {
+  private readonly sessions = new Map<string, Set<ReportSession>>();
+  private readonly panels = new Map<string, ReportSession>();
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly cache: ModelCache) {}
+
+  /** Opens (or reveals) the report panel of a model. */
+  async show(model: vscode.Uri, options: ShowOptions = {}): Promise<vscode.WebviewPanel> {
+    const key = model.toString();
+    let session = this.panels.get(key);
+    if (session) {
+      session.panel.reveal(undefined, false);
+    } else {
+      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Report: ${path.basename(model.fsPath)}`, vscode.ViewColumn.Active, {
+        enableScripts: true,
+        enableFindWidget: true,
+      });
+      session = this.attach(model, panel, () => this.panels.delete(key));
+      this.panels.set(key, session);
+      // A pruned model opened on its own still shows what was done to it.
+      if (!options.report) {
+        const report = await readReportFor(model.fsPath);
+        if (report) options = { ...options, report };
+      }
+    }
+    session.update(options);
+    return session.panel;
+  }
+
+  postPruneReport(model: vscode.Uri, report: PruneReport): void {
+    for (const s of this.sessions.get(model.toString()) ?? []) void s.setReport(report);
+  }
+
+  postValidation(model: vscode.Uri, report: ValidationReport): void {
+    for (const s of this.sessions.get(model.toString()) ?? []) s.setValidation(report);
+  }
+
+  /** How many webviews show this model (tests read it). */
+  openCount(model: vscode.Uri): number {
+    return this.sessions.get(model.toString())?.size ?? 0;
+  }
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    this.attach(document.uri, panel, () => undefined);
+  }
+
+  private attach(model: vscode.Uri, panel: vscode.WebviewPanel, onDispose: () => void): ReportSession {
+    const key = model.toString();
+    const set = this.sessions.get(key) ?? new Set<ReportSession>();
+    this.sessions.set(key, set);
+    const session: ReportSession = new ReportSession(model, panel, this.cache, this.extensionUri, () => {
+      set.delete(session);
+      if (set.size === 0) this.sessions.delete(key);
+      onDispose();
+    });
+    set.add(session);
+    return session;
+  }
+
+  dispose(): void {
+    for (const set of this.sessions.values()) for (const s of set) s.panel.dispose();
+    this.sessions.clear();
+    this.panels.clear();
+  }
+}

@@ -1,0 +1,75 @@
+// Typed access to the `pruneLens.*` settings. Read on every use (never cached),
+// so a change in the Settings editor applies to the next command.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Scope } from '../protocol';
+
+export const SECTION = 'pruneLens';
+
+/**
+ * The methods the prune flow offers (the plan's method names); 'bn-gamma'
+ * ranks channels by |BN gamma| (network slimming).
+ */
+export type PruneMethod = 'l1' | 'l2' | 'bn-gamma' | 'random';
+export const PRUNE_METHODS: readonly PruneMethod[] = ['l1', 'l2', 'bn-gamma', 'random'];
+
+export interface Settings {
+  executionProviders: string[];
+  cudaLibraryPath: string;
+  defaultMethod: PruneMethod;
+  defaultAmount: number;
+  defaultScope: Scope;
+  defaultStructured: boolean;
+  outputName: string;
+  validationData: string;
+  validationLabels: string;
+  validationSamples: number;
+  /** |gamma| below this counts as a small (prunable-looking) BN scale in the tree and hovers. */
+  gammaThreshold: number;
+}
+
+export function readSettings(scope?: vscode.Uri): Settings {
+  const c = vscode.workspace.getConfiguration(SECTION, scope);
+  const amount = c.get<number>('defaultAmount', 0.3);
+  const method = c.get<string>('defaultMethod', 'l1');
+  return {
+    executionProviders: c.get<string[]>('executionProviders', []),
+    cudaLibraryPath: c.get<string>('cudaLibraryPath', ''),
+    defaultMethod: (PRUNE_METHODS as readonly string[]).includes(method) ? (method as PruneMethod) : 'l1',
+    // The schema bounds it, but settings.json can hold anything: fall back rather than prune 0% or 100%.
+    defaultAmount: Number.isFinite(amount) && amount > 0 && amount < 1 ? amount : 0.3,
+    defaultScope: c.get<string>('defaultScope') === 'global' ? 'global' : 'local',
+    defaultStructured: c.get<boolean>('defaultStructured', true),
+    outputName: c.get<string>('outputName', '${name}.pruned.onnx') || '${name}.pruned.onnx',
+    validationData: c.get<string>('validation.data', ''),
+    validationLabels: c.get<string>('validation.labels', ''),
+    validationSamples: c.get<number>('validation.samples', 0),
+    gammaThreshold: Math.abs(c.get<number>('gammaThreshold', 0.01)) || 0.01,
+  };
+}
+
+/**
+ * The default output path for a pruned model: the `outputName` pattern
+ * (`${name}` = stem, `${ext}` = extension, `${method}`, `${amount}` in percent),
+ * resolved next to the source. Never the source itself.
+ */
+export function defaultOutputPath(source: string, pattern: string, vars: { method?: string; amount?: number } = {}): string {
+  const ext = path.extname(source);
+  const name = path.basename(source, ext);
+  const file = pattern
+    .replace(/\$\{name\}/g, name)
+    .replace(/\$\{ext\}/g, ext.replace(/^\./, ''))
+    .replace(/\$\{method\}/g, vars.method ?? 'pruned')
+    .replace(/\$\{amount\}/g, vars.amount !== undefined ? String(Math.round(vars.amount * 100)) : '');
+  // Only a file name: a pattern must not send output outside the model's folder.
+  const out = path.join(path.dirname(source), path.basename(file.endsWith('.onnx') ? file : `${file}.onnx`));
+  return path.resolve(out) === path.resolve(source) ? path.join(path.dirname(source), `${name}.pruned.onnx`) : out;
+}
+
+/** A setting's path, resolved against the workspace folder of `near` when relative. */
+export function resolveWorkspacePath(p: string, near?: vscode.Uri): string {
+  if (!p || path.isAbsolute(p)) return p;
+  const folder = (near && vscode.workspace.getWorkspaceFolder(near)) ?? vscode.workspace.workspaceFolders?.[0];
+  return folder ? path.join(folder.uri.fsPath, p) : path.resolve(p);
+}

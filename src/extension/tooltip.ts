@@ -1,0 +1,89 @@
+// The layer hover, shared by the model tree's tooltips and the hovers on layer
+// names in *.prune.json files: importance scores (L1/L2 per filter, BN gammas),
+// size and cost, and what the current default prune would remove.
+
+import * as vscode from 'vscode';
+import type { LayerInfo, LayerTable } from '../analysis/types';
+import type { Criterion } from '../protocol';
+import { compact, countBelow, fmt, lowest, percent, previewPrune, summarize } from './layerStats';
+import type { PruneMethod, Settings } from './settings';
+
+const LOWEST_SHOWN = 5;
+
+export interface TooltipOptions {
+  settings: Pick<Settings, 'defaultMethod' | 'defaultAmount' | 'defaultScope' | 'defaultStructured'>;
+  gammaThreshold: number;
+  /** Layers whose channels are coupled with this one, when the dependency graph is known. */
+  group?: { members: string[]; frozen?: string };
+}
+
+export function layerTooltip(layer: LayerInfo, table: LayerTable, options: TooltipOptions): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.supportHtml = false;
+  md.appendMarkdown(`**${esc(layer.displayName)}** — ${layer.op} ${layer.inChannels}→${layer.outChannels}`);
+  if (layer.groups > 1) md.appendMarkdown(`, ${layer.groups} groups`);
+  md.appendMarkdown(`\n\nweight \`${layer.weightName}\` [${layer.weightShape.join('×')}]`);
+  if (layer.name !== layer.displayName) md.appendMarkdown(` · node \`${layer.name}\``);
+  md.appendMarkdown('\n\n');
+
+  const rows: string[] = ['| per filter | min | median | max |', '| --- | ---: | ---: | ---: |'];
+  const row = (label: string, values: readonly number[]) => {
+    const s = summarize(values);
+    if (s) rows.push(`| ${label} | ${fmt(s.min)} | ${fmt(s.median)} | ${fmt(s.max)} |`);
+  };
+  row('L1', layer.out.l1);
+  row('L2', layer.out.l2);
+  const gamma = layer.batchNorm?.gamma;
+  if (gamma) row('BN γ (abs)', gamma.map(Math.abs));
+  md.appendMarkdown(rows.join('\n') + '\n\n');
+
+  const lows = (label: string, values: readonly number[]) =>
+    `${label}: ${lowest(values, LOWEST_SHOWN).map((c) => `#${c.index} ${fmt(c.value)}`).join(', ')}`;
+  const lowLines = [lows('Lowest L1', layer.out.l1), lows('Lowest L2', layer.out.l2)];
+  if (gamma) lowLines.push(lows('Lowest |γ|', gamma.map(Math.abs)));
+  md.appendMarkdown(lowLines.join('  \n') + '\n\n');
+
+  if (gamma && layer.batchNorm) {
+    const below = countBelow(gamma, options.gammaThreshold);
+    md.appendMarkdown(`BN \`${esc(layer.batchNorm.node)}\`: ${gamma.length} gammas, **${below} below ${fmt(options.gammaThreshold)}**\n\n`);
+  }
+
+  md.appendMarkdown(`Params ${compact(layer.params)} · MACs ${compact(layer.macs)} · Sparsity ${percent(layer.sparsity)} (${layer.zeros} zeros)\n\n`);
+  md.appendMarkdown(defaultPruneLine(layer, table, options) + '\n');
+  if (options.group) {
+    const g = options.group;
+    md.appendMarkdown(`\nGroup: ${g.members.map((m) => `\`${m}\``).join(' + ')}${g.frozen ? ` — frozen: ${esc(g.frozen)}` : ''}\n`);
+  }
+  return md;
+}
+
+/** What the default settings would do to this layer, in one sentence. */
+export function defaultPruneLine(layer: LayerInfo, table: LayerTable, options: TooltipOptions): string {
+  const { defaultMethod: method, defaultAmount: ratio, defaultScope: scope, defaultStructured: structured } = options.settings;
+  const how = `${methodLabel(method)}, ${percent(ratio)}, ${scope}, ${structured ? 'structured' : 'unstructured'}`;
+  if (!structured) {
+    const weights = layer.weightShape.reduce((p, d) => p * d, 1);
+    const alive = weights - layer.zeros;
+    if (scope === 'local') return `Default prune (${how}) would zero **${Math.round(ratio * alive)} of ${alive}** nonzero weights.`;
+    return `Default prune (${how}) ranks weights across all ${table.layers.length} layers.`;
+  }
+  if (method === 'random') {
+    return `Default prune (${how}) would remove **${Math.round(ratio * layer.outChannels)} of ${layer.outChannels}** filters, chosen at random.`;
+  }
+  const criterion: Criterion = method === 'bn-gamma' ? 'gamma' : method;
+  if (criterion === 'gamma' && !layer.batchNorm) return `Default prune (${how}) leaves this layer alone: it has no BatchNorm to score it.`;
+  const preview = previewPrune(table, criterion, scope, ratio);
+  const removed = preview.removed.get(layer.name) ?? [];
+  const list = removed.slice(0, 12).map((i) => `#${i}`).join(', ') + (removed.length > 12 ? ', …' : '');
+  const group = layer.batchNorm ? ` (group: \`${esc(layer.displayName)}\` + BN \`${esc(layer.batchNorm.node)}\`)` : '';
+  return `Default prune (${how}) would remove **${removed.length} of ${layer.outChannels}** filters${group}${removed.length ? `: ${list}` : ''}.`;
+}
+
+export function methodLabel(m: PruneMethod): string {
+  return m === 'bn-gamma' ? 'BN γ' : m === 'random' ? 'random' : m.toUpperCase();
+}
+
+/** Escapes Markdown in names that come from the model file. */
+function esc(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}

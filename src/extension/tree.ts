@@ -1,0 +1,199 @@
+// The "Pruning: Models" view: every model in the workspace; a model expands to
+// its layers, nested by module path (`layer1 › conv1`). Nothing is parsed until
+// a model is expanded; tooltips are built only when hovered (resolveTreeItem),
+// so a model with thousands of layers costs one pass to build the tree.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LayerInfo, LayerKind, LayerTable } from '../analysis/types';
+import { errorMessage, log } from './log';
+import { layerDescription } from './layerStats';
+import type { ModelCache } from './modelCache';
+import type { ModelIndex } from './modelIndex';
+import { readSettings } from './settings';
+import { layerTooltip } from './tooltip';
+
+export type ModelTreeNode =
+  | { kind: 'model'; uri: vscode.Uri }
+  | { kind: 'group'; uri: vscode.Uri; label: string; path: string; children: ModelTreeNode[] }
+  | { kind: 'layer'; uri: vscode.Uri; label: string; layer: LayerInfo }
+  | { kind: 'message'; uri: vscode.Uri; label: string; detail?: string; error: boolean };
+
+const LAYER_ICONS: Record<LayerKind, string> = {
+  Conv: 'symbol-array',
+  ConvTranspose: 'symbol-interface',
+  Gemm: 'symbol-field',
+  MatMul: 'symbol-operator',
+};
+
+export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ModelTreeNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly modelNodes = new Map<string, ModelTreeNode>();
+  private readonly subscriptions: vscode.Disposable[] = [this.changed];
+
+  constructor(private readonly index: ModelIndex, private readonly cache: ModelCache) {
+    this.subscriptions.push(
+      index.onDidChange(() => this.changed.fire(undefined)),
+      index.onDidChangeFile((uri) => {
+        cache.invalidate(uri);
+        const node = this.modelNodes.get(uri.toString());
+        if (node) this.changed.fire(node);
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        // Descriptions and tooltips show the gamma threshold and the default prune.
+        if (e.affectsConfiguration('pruneLens')) this.changed.fire(undefined);
+      }),
+    );
+  }
+
+  refresh(): void {
+    this.index.refresh();
+  }
+
+  async getChildren(node?: ModelTreeNode): Promise<ModelTreeNode[]> {
+    if (!node) {
+      const models = await this.index.list();
+      return models.map((uri) => this.modelNode(uri));
+    }
+    if (node.kind === 'group') return node.children;
+    if (node.kind !== 'model') return [];
+    let table: LayerTable;
+    try {
+      table = await this.cache.get(node.uri);
+    } catch (e) {
+      log().error(`analysing ${node.uri.fsPath}: ${(e as Error).stack ?? e}`);
+      return [{ kind: 'message', uri: node.uri, label: 'Could not read this model', detail: errorMessage(e), error: true }];
+    }
+    if (table.layers.length === 0) {
+      return [{ kind: 'message', uri: node.uri, label: 'No prunable layers (Conv, ConvTranspose, Gemm, MatMul with constant weights)', error: false }];
+    }
+    return nestLayers(node.uri, table.layers);
+  }
+
+  getParent(node: ModelTreeNode): ModelTreeNode | undefined {
+    return node.kind === 'model' ? undefined : this.modelNode(node.uri);
+  }
+
+  getTreeItem(node: ModelTreeNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'model': {
+        const item = new vscode.TreeItem(node.uri, vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = node.uri.toString();
+        item.contextValue = 'pruneLens.model';
+        const folder = vscode.workspace.asRelativePath(path.dirname(node.uri.fsPath), false);
+        item.description = folder === path.dirname(node.uri.fsPath) || folder === '.' ? undefined : folder;
+        item.tooltip = node.uri.fsPath;
+        return item;
+      }
+      case 'group': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `${node.uri.toString()}#${node.path}`;
+        item.iconPath = new vscode.ThemeIcon('symbol-namespace');
+        item.description = `${countLayers(node)} layers`;
+        item.tooltip = node.path;
+        item.contextValue = 'pruneLens.group';
+        return item;
+      }
+      case 'layer': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `${node.uri.toString()}#${node.layer.name}`;
+        item.iconPath = new vscode.ThemeIcon(LAYER_ICONS[node.layer.op]);
+        item.description = layerDescription(node.layer, readSettings(node.uri).gammaThreshold);
+        item.contextValue = 'pruneLens.layer';
+        item.command = {
+          command: 'pruneLens.showLayerReport',
+          title: 'Show Layer Report',
+          arguments: [node.uri, { layer: node.layer.name }],
+        };
+        return item;
+      }
+      case 'message': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.iconPath = new vscode.ThemeIcon(node.error ? 'error' : 'info');
+        item.description = node.detail;
+        item.tooltip = node.detail;
+        return item;
+      }
+    }
+  }
+
+  /** Builds a layer's tooltip only when the user hovers it. */
+  async resolveTreeItem(item: vscode.TreeItem, node: ModelTreeNode): Promise<vscode.TreeItem> {
+    if (node.kind !== 'layer') return item;
+    item.tooltip = await this.tooltip(node.uri, node.layer);
+    return item;
+  }
+
+  async tooltip(uri: vscode.Uri, layer: LayerInfo): Promise<vscode.MarkdownString> {
+    const table = await this.cache.get(uri);
+    const settings = readSettings(uri);
+    return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold });
+  }
+
+  /** One node object per model, so reveal() and refreshes find the same element. */
+  private modelNode(uri: vscode.Uri): ModelTreeNode {
+    const key = uri.toString();
+    let node = this.modelNodes.get(key);
+    if (!node) this.modelNodes.set(key, (node = { kind: 'model', uri }));
+    return node;
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+  }
+}
+
+function countLayers(node: ModelTreeNode): number {
+  if (node.kind === 'layer') return 1;
+  if (node.kind === 'group') return node.children.reduce((n, c) => n + countLayers(c), 0);
+  return 0;
+}
+
+interface Trie {
+  children: Map<string, Trie>;
+  layers: LayerInfo[];
+}
+
+/**
+ * Nests layers by the dotted segments of their module path. A folder holding a
+ * single entry is merged into it (`stem › 0` shows as `stem.0`), so the tree is
+ * only as deep as the model's real structure. Siblings keep the model's order.
+ */
+export function nestLayers(uri: vscode.Uri, layers: readonly LayerInfo[]): ModelTreeNode[] {
+  const root: Trie = { children: new Map(), layers: [] };
+  for (const layer of layers) {
+    const segments = layer.displayName.split('.').filter(Boolean);
+    let t = root;
+    for (const s of segments.slice(0, -1)) {
+      let next = t.children.get(s);
+      if (!next) t.children.set(s, (next = { children: new Map(), layers: [] }));
+      t = next;
+    }
+    const leaf = segments[segments.length - 1] ?? layer.name;
+    let slot = t.children.get(leaf);
+    if (!slot) t.children.set(leaf, (slot = { children: new Map(), layers: [] }));
+    slot.layers.push(layer);
+  }
+  const build = (t: Trie, prefix: string): ModelTreeNode[] => {
+    const out: ModelTreeNode[] = [];
+    for (const [segment, child] of t.children) {
+      const full = prefix ? `${prefix}.${segment}` : segment;
+      const kids = build(child, full);
+      const layerNodes: ModelTreeNode[] = child.layers.map((layer) => ({ kind: 'layer', uri, label: segment, layer }));
+      const entries = [...layerNodes, ...kids];
+      if (entries.length === 1) {
+        // Merge a single entry into its parent's label.
+        const only = entries[0];
+        if (only.kind === 'layer' || only.kind === 'group') {
+          const label = only.label === segment ? segment : `${segment}.${only.label}`;
+          out.push({ ...only, label });
+          continue;
+        }
+      }
+      out.push({ kind: 'group', uri, label: segment, path: full, children: entries });
+    }
+    return out;
+  };
+  return build(root, '');
+}
