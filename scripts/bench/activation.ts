@@ -91,7 +91,7 @@ function inertApi(): unknown {
     apply: () => inert,
     construct: () => inert,
   };
-  const inert: unknown = new Proxy(function () {}, handler);
+  const inert: object = new Proxy(function () {}, handler);
   // The bundle copies the module's own keys (esbuild's __toESM), so the top
   // level names what the extension uses; everything below it is inert.
   const names = ['commands', 'env', 'extensions', 'l10n', 'languages', 'window', 'workspace', 'CancellationError', 'CodeLens',
