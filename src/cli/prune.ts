@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findPrunableLayers } from '../analysis';
+import { isPruneLensError } from '../onnx/errors';
 import { GraphIndex } from '../onnx/graph';
 import { loadModel, type OnnxModel } from '../onnx/model';
 import { elementCount } from '../onnx/tensor';
@@ -87,7 +88,11 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
     : (p: { step: number; steps: number; label: string }) => {
       if (p.step < p.steps) process.stderr.write(`step ${p.step + 1}/${p.steps}: ${p.label}\n`);
     };
-  const report = await runPlan(model, plan, { baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress });
+  const report = await runPlan(model, plan, { baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress })
+    .catch((e: unknown) => {
+      // A plan that does not fit the model is the plan file's problem: name it.
+      throw planFile && isPruneLensError(e) && e.code === 'plan' ? e.inFile(planFile) : e;
+    });
   const saved = await savePruned(model, report, outFile, { overwrite: values.force });
   out(values.json ? JSON.stringify(saved, null, 2) : render(saved, layerLabels(model)));
   return 0;

@@ -47,8 +47,12 @@ export interface SaveOptions {
 export async function savePruned(model: OnnxModel, report: PruneReport, outFile: string, opts: SaveOptions = {}): Promise<PruneReport> {
   const out = path.resolve(outFile);
   const reportFile = reportPathFor(out);
-  if (!opts.overwrite && fs.existsSync(reportFile)) {
-    throw new PruneLensError('io', 'the report file already exists (use --force to replace it)', {}, reportFile);
+  // saveModel refuses the source itself, with its own message; this adds the hint for the rest.
+  const isSource = model.file !== undefined && path.resolve(model.file) === out;
+  for (const file of isSource ? [] : [out, reportFile]) {
+    if (!opts.overwrite && fs.existsSync(file)) {
+      throw new PruneLensError('io', 'the output file already exists (use --force to replace it)', {}, file);
+    }
   }
   await saveModel(model, out, { overwrite: opts.overwrite });
   try {

@@ -8,8 +8,9 @@ import { PruneLensError } from '../../onnx/errors';
 import { GRANULARITIES } from '../unstructured/units';
 import { LAYER_KINDS, STEP_METHODS, STRUCTURED_METHODS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
 
-const PLAN_KEYS = ['$schema', 'version', 'description', 'output', 'steps'];
-const STEP_KEYS = [
+/** The keys a plan and a step may have (the JSON schema lists the same). */
+export const PLAN_KEYS = ['$schema', 'version', 'description', 'output', 'steps'];
+export const STEP_KEYS = [
   'name', 'method', 'structured', 'layers', 'ops', 'ignore', 'scope', 'amount', 'count', 'threshold', 'granularity',
   'nm', 'seed', 'bias', 'round_to', 'max_ratio', 'mask', 'importance', 'calibration', 'recovery',
 ];
