@@ -1,0 +1,239 @@
+// Builds the dependency graph: walks the nodes in topological order, lets the
+// op rules propagate channel units from producers to consumers, then cuts the
+// units into groups (connected sets of layers whose channels are tied) and
+// records why a group must stay whole. Linear in nodes plus channels.
+
+import { displayName, findPrunableLayers, type PrunableLayer } from '../../analysis/layers';
+import { PruneLensError, withFile } from '../../onnx/errors';
+import { type ConstantRef, GraphIndex } from '../../onnx/graph';
+import type { OnnxModel } from '../../onnx/model';
+import { inferShapes, type Dim, type ShapeInfo } from '../../onnx/shapes';
+import type { GraphProto, NodeProto } from '../../onnx/schema';
+import { tensorDims, tensorInts } from '../../onnx/tensor';
+import { resolveLayers } from '../match';
+import type { RuleContext } from './context';
+import { RULES, unknownOp } from './rules';
+import type {
+  ChannelGroup, DepGraph, Fixup, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
+} from './types';
+import { UnitTable } from './units';
+
+export interface BuildOptions {
+  /** Layers whose out-channels are never cut (node name, module path, weight name, or glob). */
+  ignore?: string[];
+}
+
+export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}): DepGraph {
+  try {
+    return new Builder(model, opts).build();
+  } catch (e) {
+    throw model.file ? withFile(e, model.file) : e;
+  }
+}
+
+class Builder {
+  private readonly index: GraphIndex;
+  private readonly shapes: ShapeInfo;
+  private readonly units = new UnitTable();
+  private readonly sources: Source[] = [];
+  private readonly values = new Map<string, ValueChannels>();
+  private readonly members: SliceMember[] = [];
+  private readonly fixups: Fixup[] = [];
+  private readonly layerChannels: LayerChannels[] = [];
+  private readonly constants = new Map<string, ConstantRef | undefined>();
+  private readonly layerOf = new Map<NodeProto, PrunableLayer>();
+  private readonly ignored = new Set<PrunableLayer>();
+
+  constructor(private readonly model: OnnxModel, opts: BuildOptions) {
+    this.index = new GraphIndex(model.graph);
+    this.shapes = inferShapes(model, this.index);
+    const layers = findPrunableLayers(this.index);
+    for (const l of layers) this.layerOf.set(l.node, l);
+    for (const p of opts.ignore ?? []) for (const l of resolveLayers(p, layers)) this.ignored.add(l);
+  }
+
+  build(): DepGraph {
+    this.trackGraphInputs();
+    const opset = this.model.opset();
+    for (const node of this.index.topoOrder()) {
+      const domain = node.domain ?? '';
+      const rule = domain === '' || domain === 'ai.onnx' ? RULES[node.op_type ?? ''] ?? unknownOp : unknownOp;
+      rule(this.context(node, opset));
+      this.freezeSubgraphCaptures(node);
+    }
+    for (const out of this.index.graphOutputs) {
+      const ch = this.values.get(out);
+      if (ch) this.freezeLabels(ch.labels, `it reaches the graph output ${out}, whose shape must not change`);
+    }
+    const { groups, unitGroup } = this.groups();
+    return {
+      groups, unitGroup, values: this.values, members: this.members, fixups: this.fixups,
+      layers: this.layerChannels, sources: this.sources, units: this.units, index: this.index,
+      constants: this.constants, shapes: this.shapes,
+    };
+  }
+
+  /** Graph inputs carry channels too; they can never be cut. */
+  private trackGraphInputs(): void {
+    for (const name of this.index.graphInputs) {
+      const dims = this.shapes.shapes.get(name)?.dims;
+      if (!dims || dims.length < 2 || typeof dims[1] !== 'number') continue;
+      const labels = this.allocate(dims[1], undefined, name);
+      this.freezeLabels(labels, `it reads the graph input ${name}`);
+      this.values.set(name, { axis: 1, labels });
+    }
+  }
+
+  private allocate(n: number, layer: PrunableLayer | undefined, name: string): Int32Array {
+    const first = this.units.allocate(n);
+    this.sources.push({ firstUnit: first, size: n, layer, name });
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) labels[i] = first + i;
+    if (layer && this.ignored.has(layer)) this.freezeLabels(labels, `layer ${layer.displayName} is ignored`);
+    return labels;
+  }
+
+  private freezeLabels(labels: Int32Array, reason: string): void {
+    for (const u of labels) this.units.freeze(u, reason);
+  }
+
+  private constant(value: string | undefined): ConstantRef | undefined {
+    if (!value) return undefined;
+    if (!this.constants.has(value)) this.constants.set(value, this.index.constant(value));
+    return this.constants.get(value);
+  }
+
+  private context(node: NodeProto, opset: number): RuleContext {
+    const name = this.index.nameOf(node);
+    const layer = this.layerOf.get(node);
+    const self = this;
+    return {
+      node, name, index: this.index, opset,
+      channels: (v) => (v ? self.values.get(v) : undefined),
+      dims: (v) => (v ? self.dimsOf(v) : undefined),
+      constant: (v) => self.constant(v),
+      constDims: (v) => {
+        const c = self.constant(v);
+        return c ? tensorDims(c.tensor) : undefined;
+      },
+      ints: (v) => {
+        if (!v) return undefined;
+        const folded = self.shapes.values.get(v);
+        if (folded) return folded;
+        const c = self.constant(v);
+        return c ? tensorInts(c.tensor, self.model.external) : undefined;
+      },
+      layer: () => layer,
+      set: (v, ch) => {
+        if (v) self.values.set(v, ch);
+      },
+      newUnits: (n) => self.allocate(n, layer, layer?.displayName ?? name),
+      union: (a, b) => {
+        if (a.length !== b.length) throw new PruneLensError('internal', `tying ${a.length} channels to ${b.length}`, { node: name });
+        for (let i = 0; i < a.length; i++) self.units.union(a[i], b[i]);
+      },
+      freeze: (labels, reason) => self.freezeLabels(labels, reason),
+      freezeInputs: (reason) => {
+        for (const v of node.input) {
+          const ch = v ? self.values.get(v) : undefined;
+          if (ch) self.freezeLabels(ch.labels, reason);
+        }
+      },
+      member: (input: number, axis: number, labels: Int32Array, role: MemberRole) => {
+        self.members.push({ node, input, axis, labels, role });
+      },
+      layerChannels: (out, inn) => {
+        if (layer) self.layerChannels.push({ layer, out, in: inn });
+      },
+      fixup: (f) => self.fixups.push(f),
+    };
+  }
+
+  private dimsOf(value: string): Dim[] | undefined {
+    const c = this.constant(value);
+    if (c) return tensorDims(c.tensor);
+    return this.shapes.shapes.get(value)?.dims;
+  }
+
+  /** Values a subgraph (If, Loop, Scan) reads from the outer scope by name; their channels stay whole. */
+  private freezeSubgraphCaptures(node: NodeProto): void {
+    const visit = (g: GraphProto) => {
+      for (const n of g.node) {
+        for (const v of n.input) {
+          const ch = v ? this.values.get(v) : undefined;
+          if (ch) this.freezeLabels(ch.labels, `a subgraph of ${this.index.nameOf(node)} reads it`);
+        }
+        for (const a of n.attribute) [a.g, ...a.graphs].forEach((sub) => sub && visit(sub));
+      }
+    };
+    for (const a of node.attribute) [a.g, ...a.graphs].forEach((sub) => sub && visit(sub));
+  }
+
+  /**
+   * Groups are the connected components of sources under the unit unions. A
+   * group's channel i is its i-th distinct unit, in source order, so a plain
+   * Conv group numbers its channels like the Conv's filters.
+   */
+  private groups(): { groups: ChannelGroup[]; unitGroup: DepGraph['unitGroup'] } {
+    const { units, sources } = this;
+    const sourceOf = new Int32Array(units.size);
+    sources.forEach((s, i) => sourceOf.fill(i, s.firstUnit, s.firstUnit + s.size));
+    const parent = sources.map((_, i) => i);
+    const find = (i: number): number => {
+      while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+      return i;
+    };
+    for (let u = 0; u < units.size; u++) {
+      const a = find(sourceOf[u]);
+      const b = find(sourceOf[units.find(u)]);
+      if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+    }
+    const components = new Map<number, number[]>();
+    sources.forEach((_, i) => {
+      const r = find(i);
+      if (!components.has(r)) components.set(r, []);
+      components.get(r)!.push(i);
+    });
+    const groups: ChannelGroup[] = [];
+    const unitGroup = new Map<number, { group: number; index: number }>();
+    for (const comp of components.values()) {
+      const layerSources = comp.map((i) => sources[i]).filter((s) => s.layer);
+      if (!layerSources.length) continue;
+      const id = groups.length;
+      const list: number[] = [];
+      let frozen: string | undefined;
+      for (const i of comp) {
+        const s = sources[i];
+        for (let c = 0; c < s.size; c++) {
+          const r = units.find(s.firstUnit + c);
+          if (unitGroup.has(r)) continue;
+          unitGroup.set(r, { group: id, index: list.length });
+          list.push(r);
+          frozen ??= units.frozenReason(r);
+        }
+      }
+      groups.push({
+        id, size: list.length, units: Int32Array.from(list), frozen, members: [],
+        roots: layerSources.map((s) => s.layer!.displayName),
+        rootNodes: layerSources.map((s) => s.layer!.name),
+      });
+    }
+    this.describeMembers(groups, unitGroup);
+    return { groups, unitGroup };
+  }
+
+  private describeMembers(groups: ChannelGroup[], unitGroup: DepGraph['unitGroup']): void {
+    const seen = groups.map(() => new Set<string>());
+    for (const m of this.members) {
+      const layer = this.layerOf.get(m.node);
+      const who = layer?.displayName ?? displayName(m.node, m.node.input[1] ?? '', this.index.nameOf(m.node));
+      const text = `${who} ${m.role}`;
+      for (const u of m.labels) {
+        const g = unitGroup.get(this.units.find(u))?.group;
+        if (g === undefined || seen[g].has(text)) continue;
+        seen[g].add(text);
+        groups[g].members.push(text);
+      }
+    }
+  }
+}

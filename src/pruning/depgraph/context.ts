@@ -1,0 +1,41 @@
+// What an op rule may ask and do while the dependency graph is built. The
+// builder implements it; rules stay small functions of one node.
+
+import type { PrunableLayer } from '../../analysis/layers';
+import type { ConstantRef, GraphIndex } from '../../onnx/graph';
+import type { Dim } from '../../onnx/shapes';
+import type { NodeProto } from '../../onnx/schema';
+import type { Fixup, MemberRole, ValueChannels } from './types';
+
+export interface RuleContext {
+  readonly node: NodeProto;
+  /** Unique display name of the node, for reasons. */
+  readonly name: string;
+  readonly index: GraphIndex;
+  /** Opset of the default domain. */
+  readonly opset: number;
+  channels(value: string | undefined): ValueChannels | undefined;
+  /** Inferred dims (numbers, or strings for symbolic sizes); undefined when unknown. */
+  dims(value: string | undefined): Dim[] | undefined;
+  constant(value: string | undefined): ConstantRef | undefined;
+  /** Dims of a constant input; undefined when the input is not constant. */
+  constDims(value: string | undefined): number[] | undefined;
+  /** Integer values of a constant or of a folded shape computation. */
+  ints(value: string | undefined): number[] | undefined;
+  /** This node as a prunable layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight). */
+  layer(): PrunableLayer | undefined;
+  set(value: string | undefined, ch: ValueChannels): void;
+  /** Fresh units for this node's out-channels (the node becomes a group root). */
+  newUnits(n: number): Int32Array;
+  /** Ties position i of `a` to position i of `b` (same length). */
+  union(a: Int32Array, b: Int32Array): void;
+  freeze(labels: Int32Array, reason: string): void;
+  /** Freezes the channels of every tracked input; the outputs stay untracked. */
+  freezeInputs(reason: string): void;
+  member(input: number, axis: number, labels: Int32Array, role: MemberRole): void;
+  /** Records which positions of this layer's weight are its out- and in-channels. */
+  layerChannels(out: Int32Array | undefined, inn: Int32Array | undefined): void;
+  fixup(f: Fixup): void;
+}
+
+export type Rule = (ctx: RuleContext) => void;

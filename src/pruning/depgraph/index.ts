@@ -1,0 +1,10 @@
+// The dependency graph of channels: which tensor slices must lose the same
+// channels. See build.ts for how it is built and rules.ts for the per-op rules.
+
+export { buildDependencyGraph, type BuildOptions } from './build';
+export type { RuleContext, Rule } from './context';
+export { RULES } from './rules';
+export type {
+  ChannelGroup, DepGraph, Fixup, FixupContext, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
+} from './types';
+export { UnitTable } from './units';

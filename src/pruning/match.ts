@@ -1,0 +1,41 @@
+// Matching the names users give layers: the node name (`/layer1/conv1/Conv`),
+// the module path (`layer1.conv1`) or the weight name (`layer1.conv1.weight`),
+// each optionally a glob (`layer2.*`, `features.?.0`). Shared by the structured
+// engine (ignore lists, per-layer ratios) and the plan.
+
+import { layerAliases } from '../analysis';
+import { PruneLensError } from '../onnx/errors';
+
+export interface NamedLayer {
+  name: string;
+  displayName: string;
+  weightName: string;
+}
+
+/** `*` matches any run of characters (dots included), `?` one character; the rest is literal. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+export function isGlob(pattern: string): boolean {
+  return /[*?]/.test(pattern);
+}
+
+export function matchesLayer(pattern: string, layer: NamedLayer): boolean {
+  const aliases = layerAliases(layer);
+  if (!isGlob(pattern)) return aliases.includes(pattern);
+  const re = globToRegExp(pattern);
+  return aliases.some((a) => re.test(a));
+}
+
+/** The layers a pattern names. Throws a 'plan' error when it names none, listing a few real names. */
+export function resolveLayers<L extends NamedLayer>(pattern: string, layers: readonly L[], what = 'layer'): L[] {
+  const found = layers.filter((l) => matchesLayer(pattern, l));
+  if (!found.length) {
+    const examples = layers.slice(0, 4).map((l) => l.displayName).join(', ');
+    throw new PruneLensError('plan',
+      `no ${what} matches "${pattern}"${examples ? `; layers are named like ${examples}` : ''}`, { layer: pattern });
+  }
+  return found;
+}

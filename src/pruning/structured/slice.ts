@@ -1,0 +1,41 @@
+// Keeping some indices along several axes of a tensor at once, on raw bytes,
+// so any element type is sliced bit for bit and each tensor is copied once.
+
+import { elementCount } from '../../onnx/tensor';
+
+/** keeps[a] lists the indices of axis a to keep (ascending), or is undefined to keep the whole axis. */
+export function gatherAxes(bytes: Uint8Array, dims: number[], keeps: (number[] | undefined)[], elemSize: number): Uint8Array {
+  let last = -1;
+  keeps.forEach((k, a) => {
+    if (k) last = a;
+  });
+  const outDims = dims.map((d, a) => keeps[a]?.length ?? d);
+  const out = new Uint8Array(elementCount(outDims) * elemSize);
+  if (last < 0) {
+    out.set(bytes);
+    return out;
+  }
+  const stride: number[] = new Array(dims.length);
+  stride[dims.length - 1] = elemSize;
+  for (let a = dims.length - 2; a >= 0; a--) stride[a] = stride[a + 1] * dims[a + 1];
+  // Everything after the last sliced axis is one contiguous block.
+  const block = stride[last];
+  const lists = dims.map((d, a) => keeps[a] ?? Array.from({ length: d }, (_, i) => i));
+  let p = 0;
+  const copy = (a: number, base: number): void => {
+    const list = lists[a];
+    const s = stride[a];
+    if (a === last) {
+      for (const i of list) {
+        const from = base + i * s;
+        if (block >= 64) out.set(bytes.subarray(from, from + block), p);
+        else for (let b = 0; b < block; b++) out[p + b] = bytes[from + b];
+        p += block;
+      }
+      return;
+    }
+    for (const i of list) copy(a + 1, base + i * s);
+  };
+  copy(0, 0);
+  return out;
+}
