@@ -1,5 +1,5 @@
 // Binning of one layer's channel scores for the histogram, with each bin split
-// into the channels the current threshold removes and those it keeps.
+// into the channels the current cut removes and those it keeps.
 
 export type HistogramScale = 'linear' | 'log';
 
@@ -35,17 +35,23 @@ export function preferredScale(values: readonly number[]): HistogramScale {
   return max > 0 && max / min > 1e3 ? 'log' : 'linear';
 }
 
+export interface BinOptions {
+  /** Indices of `values` the cut removes. */
+  removed?: Iterable<number>;
+  /** Drawn as a line, so the domain is stretched to contain it when finite. */
+  threshold?: number;
+  bins?: number;
+  scale?: HistogramScale;
+}
+
 /**
  * Bins `values` over their range, stretched to contain the threshold so the
  * threshold line is drawn inside the plot. Log: over log10 of the positive
  * scores, with zeros counted apart.
  */
-export function binScores(
-  values: readonly number[],
-  threshold: number,
-  bins = defaultBinCount(values.length),
-  scale: HistogramScale = 'linear',
-): Histogram {
+export function binScores(values: readonly number[], options: BinOptions = {}): Histogram {
+  const { threshold = -Infinity, bins = defaultBinCount(values.length), scale = 'linear' } = options;
+  const gone = new Set(options.removed ?? []);
   if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins must be a positive integer, got ${bins}`);
   for (const v of values) if (!Number.isFinite(v)) throw new RangeError(`cannot bin a non-finite score (${v})`);
   const log = scale === 'log';
@@ -67,16 +73,15 @@ export function binScores(
   const kept = new Array<number>(bins).fill(0);
   const removed = new Array<number>(bins).fill(0);
   const zero = { kept: 0, removed: 0 };
-  for (const v of values) {
-    const gone = v <= threshold;
+  values.forEach((v, i) => {
     if (log && v <= 0) {
-      if (gone) zero.removed++;
+      if (gone.has(i)) zero.removed++;
       else zero.kept++;
-      continue;
+      return;
     }
     const bin = Math.min(bins - 1, Math.floor((toAxis(v) - lo) / width));
-    if (gone) removed[bin]++;
+    if (gone.has(i)) removed[bin]++;
     else kept[bin]++;
-  }
+  });
   return { scale, edges, kept, removed, zero };
 }

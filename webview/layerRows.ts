@@ -57,7 +57,7 @@ export function layerRows(table: LayerTable, plan: CutPlan | undefined): LayerRo
       l1Mean: l1.length ? l1.reduce((a, b) => a + b, 0) / l1.length : NaN,
       l1Min: l1.length ? minOf(l1) : NaN,
       gammaMin: gamma && gamma.length ? minOf(gamma.map(Math.abs)) : undefined,
-      removed: plan?.layers.get(layer.name)?.removed,
+      removed: plan?.layers.get(layer.name)?.removed.length,
     };
   });
 }

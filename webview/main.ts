@@ -165,7 +165,7 @@ function renderControls(plan: CutPlan | undefined): void {
   let removed = 0;
   let total = 0;
   for (const cut of plan.layers.values()) {
-    removed += cut.removed;
+    removed += cut.removed.length;
     total += cut.total;
   }
   controls.total.textContent =

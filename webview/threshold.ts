@@ -1,15 +1,23 @@
-// Where the current ratio would cut: per layer, the importance threshold and
-// how many output channels fall at or below it. Pure, so it is unit-tested and
-// mirrors what the pruning engine does (drop the k lowest-scoring channels).
+// Where the current ratio would cut: per layer, which output channels go and
+// the importance threshold that separates them. Pure, so it is unit-tested.
+//
+// Exactly k = floor(ratio * n) channels go, the k lowest scores, and no layer
+// loses its last channel. A plain `score <= threshold` rule (Torch-Pruning's)
+// gives the same result when scores are distinct, but removes every tied
+// channel: an untrained BatchNorm has all gammas equal to 1, and that rule
+// would empty every layer at any ratio. Ties are broken by relative position
+// in the layer (channel / channels), so equal scores are cut evenly across
+// layers rather than emptying the first layers.
 
 import type { LayerInfo } from '../src/analysis/types';
 import type { Criterion, Scope } from '../src/protocol';
 
 export interface LayerCut {
-  /** Channels with a score <= threshold would be removed; -Infinity removes none. */
-  threshold: number;
-  removed: number;
+  /** Output channel indices that go, ascending. */
+  removed: number[];
   total: number;
+  /** The highest removed score (-Infinity when none go), over all layers in global scope: the line on the histogram. */
+  threshold: number;
 }
 
 export interface CutPlan {
@@ -18,7 +26,7 @@ export interface CutPlan {
   scope: Scope;
   /** Only layers that have scores for the criterion (gamma: only layers followed by a BatchNorm). */
   layers: Map<string, LayerCut>;
-  /** The one threshold shared by all layers in global scope. */
+  /** Global scope: the highest removed score over all layers. */
   globalThreshold?: number;
 }
 
@@ -40,49 +48,57 @@ export function removalCount(n: number, ratio: number): number {
   return Math.min(n, Math.floor(ratio * n + 1e-9));
 }
 
+interface Scored {
+  name: string;
+  scores: number[];
+}
+
 /**
- * The score of the k-th lowest channel, k = removalCount(n, ratio): every
- * channel scoring at or below it goes. Ties at the threshold all go, as in
- * Torch-Pruning (`imp <= thres`), so exactly-zero channels are never split.
+ * The k lowest-scoring channels over the given layers, as a removed-index list
+ * per layer, skipping any channel that would be the last of its layer.
  */
-export function ratioThreshold(scores: readonly number[], ratio: number): number {
-  const k = removalCount(scores.length, ratio);
-  if (k === 0) return -Infinity;
-  const sorted = Float64Array.from(scores).sort();
-  return sorted[k - 1];
-}
-
-export function countAtOrBelow(scores: readonly number[], threshold: number): number {
-  let count = 0;
-  for (const s of scores) if (s <= threshold) count++;
-  return count;
+function lowest(layers: readonly Scored[], k: number): { removed: Map<string, number[]>; threshold: number } {
+  const all: { layer: number; channel: number; score: number; position: number }[] = [];
+  layers.forEach((l, layer) => l.scores.forEach((score, channel) => all.push({ layer, channel, score, position: channel / l.scores.length })));
+  all.sort((a, b) => a.score - b.score || a.position - b.position || a.layer - b.layer);
+  const removed = layers.map(() => [] as number[]);
+  let threshold = -Infinity;
+  let taken = 0;
+  for (const c of all) {
+    if (taken === k) break;
+    if (removed[c.layer].length === layers[c.layer].scores.length - 1) continue;
+    removed[c.layer].push(c.channel);
+    threshold = c.score;
+    taken++;
+  }
+  for (const list of removed) list.sort((a, b) => a - b);
+  return { removed: new Map(layers.map((l, i) => [l.name, removed[i]])), threshold };
 }
 
 /**
- * Local: each layer's threshold is the ratio-quantile of its own scores.
- * Global: one threshold, the ratio-quantile over the scores of all layers that
- * have the criterion, so weak layers lose more channels than strong ones.
+ * Local: each layer loses `ratio` of its own channels. Global: `ratio` of all
+ * channels of the layers that have the criterion, the lowest scores wherever
+ * they are, so weak layers lose more than strong ones.
  */
 export function planCut(layers: readonly LayerInfo[], criterion: Criterion, ratio: number, scope: Scope): CutPlan {
-  const scored: { name: string; scores: number[] }[] = [];
+  const scored: Scored[] = [];
   for (const layer of layers) {
     const scores = layerScores(layer, criterion);
     if (scores && scores.length > 0) scored.push({ name: layer.name, scores });
   }
   const plan: CutPlan = { criterion, ratio, scope, layers: new Map() };
   if (scope === 'global') {
-    const threshold = ratioThreshold(
-      scored.flatMap((l) => l.scores),
-      ratio,
-    );
+    const total = scored.reduce((s, l) => s + l.scores.length, 0);
+    const { removed, threshold } = lowest(scored, removalCount(total, ratio));
     plan.globalThreshold = threshold;
-    for (const { name, scores } of scored) {
-      plan.layers.set(name, { threshold, removed: countAtOrBelow(scores, threshold), total: scores.length });
+    for (const l of scored) {
+      const indices = removed.get(l.name)!;
+      plan.layers.set(l.name, { removed: indices, total: l.scores.length, threshold });
     }
   } else {
-    for (const { name, scores } of scored) {
-      const threshold = ratioThreshold(scores, ratio);
-      plan.layers.set(name, { threshold, removed: countAtOrBelow(scores, threshold), total: scores.length });
+    for (const l of scored) {
+      const { removed, threshold } = lowest([l], removalCount(l.scores.length, ratio));
+      plan.layers.set(l.name, { removed: removed.get(l.name)!, total: l.scores.length, threshold });
     }
   }
   return plan;

@@ -1,29 +1,17 @@
-// PREVIEW FIXTURES. Layer tables come from the real models (the product's
-// `prune-lens analyze --json` once it exists, else the throwaway scan in
-// onnx-scan.ts). The reports are derived from those tables where that is
-// honest (which channels a global |gamma| cut removes) and otherwise crafted:
-// the latencies, diffs and sensitivity values are plausible, not measured.
+// PREVIEW FIXTURES. Layer tables are the real analysis of the real models.
+// The reports are derived from those tables where that is honest (which
+// channels a global |gamma| cut removes, and what that does to a plain chain
+// of layers) and otherwise crafted: the latencies, diffs and sensitivity
+// values are plausible, not measured.
 
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import type { LayerInfo, LayerTable } from '../../src/analysis/types';
+import { analyzeFile, type LayerInfo, type LayerTable } from '../../src/analysis';
 import type { LayerChange, PruneReport, SensitivityReport } from '../../src/pruning/report';
 import type { ValidationReport } from '../../src/validation/report';
 import type { Criterion } from '../../src/protocol';
 import { layerScores, planCut } from '../../webview/threshold';
-import { scanLayerTable } from './onnx-scan';
 
-export function loadLayerTable(model: string): { table: LayerTable; source: string } {
-  if (existsSync('dist/cli.js')) {
-    try {
-      const json = execFileSync(process.execPath, ['dist/cli.js', 'analyze', model, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      const table = JSON.parse(json) as LayerTable;
-      if (Array.isArray(table.layers)) return { table, source: 'prune-lens analyze --json' };
-    } catch {
-      // The CLI is someone else's work in progress; fall back to the scan.
-    }
-  }
-  return { table: scanLayerTable(model), source: 'preview onnx-scan (fixture)' };
+export function loadLayerTable(model: string): Promise<LayerTable> {
+  return analyzeFile(model);
 }
 
 /**
@@ -39,8 +27,7 @@ export function chainPruneReport(table: LayerTable, criterion: Criterion, ratio:
   const layers: LayerChange[] = table.layers.map((layer: LayerInfo) => {
     const cut = plan.layers.get(layer.name);
     const frozen = layer === last; // feeds the graph output
-    const scores = layerScores(layer, criterion);
-    const removed = cut && scores && !frozen ? scores.flatMap((s, i) => (s <= cut.threshold ? [i] : [])) : [];
+    const removed = cut && !frozen ? cut.removed : [];
     const outAfter = layer.outChannels - removed.length;
     const inAfter = Math.round(layer.inChannels * keptFraction);
     const weights = layer.weightShape.reduce((a, b) => a * b, 1);

@@ -39,21 +39,20 @@ async function main(): Promise<void> {
 
   // ---- 2. Scenarios from the real models.
 
-  const vgg = loadLayerTable(`${MODELS}/digits_vgg_slim_s1e-2.onnx`);
-  const resnet = loadLayerTable(`${MODELS}/digits_resnet_slim_s1e-2.onnx`);
-  console.log(`layer tables: ${vgg.source}`);
-  const prune = chainPruneReport(vgg.table, 'gamma', 0.5, `${MODELS}/digits_vgg_slim_s1e-2.pruned.onnx`);
+  const vggTable = await loadLayerTable(`${MODELS}/digits_vgg_slim_s1e-2.onnx`);
+  const resnetTable = await loadLayerTable(`${MODELS}/digits_resnet_slim_s1e-2.onnx`);
+  const prune = chainPruneReport(vggTable, 'gamma', 0.5, `${MODELS}/digits_vgg_slim_s1e-2.pruned.onnx`);
   const scenarios: Record<string, ToWebview[]> = {
     vgg: [
       { type: 'busy', label: 'Analyzing digits_vgg_slim_s1e-2.onnx' },
-      { type: 'model', table: vgg.table },
+      { type: 'model', table: vggTable },
       { type: 'pruneReport', report: prune },
-      { type: 'validation', report: fixtureValidation(vgg.table, prune) },
-      { type: 'sensitivity', report: fixtureSensitivity(vgg.table, 0.9972) },
+      { type: 'validation', report: fixtureValidation(vggTable, prune) },
+      { type: 'sensitivity', report: fixtureSensitivity(vggTable, 0.9972) },
       { type: 'idle' },
     ],
     resnet: [
-      { type: 'model', table: resnet.table },
+      { type: 'model', table: resnetTable },
       { type: 'error', message: 'Prune failed: digits_resnet_slim_s1e-2.onnx: layer2.conv2 and layer2.down.0 feed the same Add, so they must lose the same channels (preview fixture message).' },
       { type: 'busy', label: 'Running sensitivity analysis', progress: 0.42 },
     ],
@@ -91,7 +90,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--serve')) {
     console.log(`serving ${SITE} at ${origin}/ (e.g. ${origin}/vgg-dark.html); Ctrl-C to stop`);
   } else {
-    await drive({ origin, vggTable: vgg.table, resnetTable: resnet.table, bundleBytes }).finally(() => server.close());
+    await drive({ origin, vggTable, resnetTable, bundleBytes }).finally(() => server.close());
   }
 }
 

@@ -41,7 +41,7 @@ export function renderHistogram(
 
   const scale = scaleSetting === 'auto' ? preferredScale(scores) : scaleSetting;
   const log = scale === 'log';
-  const hist = binScores(scores, cut.threshold, undefined, scale);
+  const hist = binScores(scores, { removed: cut.removed, threshold: cut.threshold, scale });
   const hasZeroBar = log && hist.zero.kept + hist.zero.removed > 0;
   const axis = log ? Math.log10 : (v: number) => v;
   const lo = axis(hist.edges[0]);
@@ -101,9 +101,9 @@ export function renderHistogram(
     'p',
     { class: 'caption' },
     h('span', { class: 'swatch swatch-removed' }),
-    `${cut.removed} removed`,
+    `${cut.removed.length} removed`,
     h('span', { class: 'swatch swatch-kept' }),
-    `${cut.total - cut.removed} kept of ${cut.total} channels`,
+    `${cut.total - cut.removed.length} kept of ${cut.total} channels`,
   );
   return h('div', { class: 'card histogram' }, h('div', { class: 'card-title' }, title, toggle), svg, caption);
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { scanLayerTable } from '../../../scripts/webview-preview/onnx-scan';
+import { analyzeFile } from '../../../src/analysis';
 import { binScores, defaultBinCount, preferredScale } from '../../../webview/histogram';
 import { layerScores, planCut } from '../../../webview/threshold';
 
@@ -7,37 +7,35 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('webview histogram', () => {
   it('puts every value in exactly one bin, the maximum in the last', () => {
-    const h = binScores([0, 0.1, 0.25, 0.5, 1], -Infinity, 4);
+    const h = binScores([0, 0.1, 0.25, 0.5, 1], { bins: 4 });
     assert.deepEqual(h.edges, [0, 0.25, 0.5, 0.75, 1]);
     assert.deepEqual(h.kept, [2, 1, 1, 1]);
     assert.deepEqual(h.removed, [0, 0, 0, 0]);
   });
 
-  it('splits bins into removed (<= threshold) and kept', () => {
-    const h = binScores([0.1, 0.2, 0.3, 0.9], 0.2, 2);
+  it('splits bins into the removed channels and the kept ones', () => {
+    const h = binScores([0.1, 0.2, 0.3, 0.9], { removed: [0, 1], threshold: 0.2, bins: 2 });
     assert.deepEqual(h.removed, [2, 0]);
     assert.deepEqual(h.kept, [1, 1]);
   });
 
   it('spans the data, stretched to show a threshold beyond it', () => {
-    assert.deepEqual(binScores([10, 12, 14], 11, 4).edges, [10, 11, 12, 13, 14]);
-    const h = binScores([1, 2, 3], 5, 4);
-    assert.deepEqual(h.edges, [1, 2, 3, 4, 5]);
-    assert.equal(sum(h.removed), 3);
-    assert.equal(binScores([1, 2, 3], 0.5, 5).edges[0], 0.5);
+    assert.deepEqual(binScores([10, 12, 14], { threshold: 11, bins: 4 }).edges, [10, 11, 12, 13, 14]);
+    assert.deepEqual(binScores([1, 2, 3], { threshold: 5, bins: 4 }).edges, [1, 2, 3, 4, 5]);
+    assert.equal(binScores([1, 2, 3], { threshold: 0.5, bins: 5 }).edges[0], 0.5);
   });
 
-  it('draws all-zero scores in a non-degenerate domain', () => {
-    const h = binScores([0, 0, 0], 0, 5);
+  it('draws equal scores in a non-degenerate domain', () => {
+    const h = binScores([0, 0, 0], { removed: [0, 1, 2], threshold: 0, bins: 5 });
     assert.equal(h.edges[0], 0);
     assert.ok(h.edges[5] > 0);
     assert.equal(h.removed[0], 3);
-    assert.ok(binScores([2, 2], 2, 3).edges[3] > 2);
+    assert.ok(binScores([2, 2], { bins: 3 }).edges[3] > 2);
   });
 
   it('rejects non-finite scores and bad bin counts', () => {
-    assert.throws(() => binScores([1, NaN], 0), RangeError);
-    assert.throws(() => binScores([1], 0, 0), RangeError);
+    assert.throws(() => binScores([1, NaN]), RangeError);
+    assert.throws(() => binScores([1], { bins: 0 }), RangeError);
   });
 
   it('chooses about 1.5 sqrt(n) bins, between 6 and 40', () => {
@@ -48,11 +46,11 @@ describe('webview histogram', () => {
   });
 
   it('bins in decades on a log scale and counts zeros apart', () => {
-    const h = binScores([0, 1e-8, 1e-7, 0.01, 0.1], 1e-7, 7, 'log'); // one bin per decade
+    const h = binScores([0, 1e-8, 1e-7, 0.01, 0.1], { removed: [0, 1, 2], threshold: 1e-7, bins: 7, scale: 'log' }); // one bin per decade
     assert.equal(h.edges[0], 1e-8);
     assert.ok(Math.abs(h.edges[7] - 0.1) < 1e-12);
     assert.deepEqual(h.zero, { kept: 0, removed: 1 });
-    assert.deepEqual(h.removed, [1, 1, 0, 0, 0, 0, 0]); // 1e-8 and 1e-7 are <= the threshold
+    assert.deepEqual(h.removed, [1, 1, 0, 0, 0, 0, 0]);
     assert.deepEqual(h.kept, [0, 0, 0, 0, 0, 0, 2]);
   });
 
@@ -62,29 +60,34 @@ describe('webview histogram', () => {
     assert.equal(preferredScale([0, 0]), 'linear');
   });
 
-  it('shows the slimmed |gamma| of digits_vgg_slim_s1e-2 on a log axis, cut between the clusters', () => {
-    const table = scanLayerTable('../shared/models/digits_vgg_slim_s1e-2.onnx');
-    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
-    const layer = table.layers.find((l) => l.displayName === 'features.3.0')!;
-    const scores = layerScores(layer, 'gamma')!;
-    assert.equal(preferredScale(scores), 'log');
-    const h = binScores(scores, plan.globalThreshold!, undefined, 'log');
-    assert.equal(sum(h.removed) + h.zero.removed, 37);
-    // On the linear axis every removed channel lands in the first bin; the log axis spreads them out.
-    assert.equal(binScores(scores, plan.globalThreshold!).removed[0], 37);
-    assert.ok(h.removed.filter((c) => c > 0).length >= 3, `removed per bin ${h.removed}`);
-  });
+  describe('on the slimmed digits models', () => {
+    it('shows the |gamma| of digits_vgg_slim_s1e-2 on a log axis, where the removed cluster spreads out', async () => {
+      const table = await analyzeFile('../shared/models/digits_vgg_slim_s1e-2.onnx');
+      const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+      const layer = table.layers.find((l) => l.displayName === 'features.3.0')!;
+      const scores = layerScores(layer, 'gamma')!;
+      const cut = plan.layers.get(layer.name)!;
+      assert.equal(preferredScale(scores), 'log');
+      const log = binScores(scores, { ...cut, scale: 'log' });
+      assert.equal(sum(log.removed) + log.zero.removed, 37); // Torch-Pruning: 64 → 27
+      // On the linear axis every removed channel lands in the first bin; the log axis spreads them out.
+      assert.equal(binScores(scores, cut).removed[0], 37);
+      assert.ok(log.removed.filter((c) => c > 0).length >= 3, `removed per bin ${log.removed}`);
+    });
 
-  it('agrees with the cut plan on every layer of digits_resnet_slim_s1e-2', () => {
-    const table = scanLayerTable('../shared/models/digits_resnet_slim_s1e-2.onnx');
-    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
-    assert.equal(plan.layers.size, 6); // six Conv-BN pairs; the fc has no BN
-    for (const layer of table.layers) {
-      const cut = plan.layers.get(layer.name);
-      if (!cut) continue;
-      const h = binScores(layerScores(layer, 'gamma')!, cut.threshold);
-      assert.equal(sum(h.removed), cut.removed, layer.displayName);
-      assert.equal(sum(h.removed) + sum(h.kept), layer.outChannels);
-    }
+    it('agrees with the cut on every layer of digits_resnet_slim_s1e-2', async () => {
+      const table = await analyzeFile('../shared/models/digits_resnet_slim_s1e-2.onnx');
+      const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+      assert.equal(plan.layers.size, 6); // six Conv-BN pairs; the fc has no BN
+      for (const layer of table.layers) {
+        const cut = plan.layers.get(layer.name);
+        if (!cut) continue;
+        for (const scale of ['linear', 'log'] as const) {
+          const h = binScores(layerScores(layer, 'gamma')!, { ...cut, scale });
+          assert.equal(sum(h.removed) + h.zero.removed, cut.removed.length, layer.displayName);
+          assert.equal(sum(h.removed) + sum(h.kept) + h.zero.removed + h.zero.kept, layer.outChannels);
+        }
+      }
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { scanLayerTable } from '../../../scripts/webview-preview/onnx-scan';
+import { analyzeFile } from '../../../src/analysis';
 import { layerRows, sortRows, type LayerRow } from '../../../webview/layerRows';
 import { planCut } from '../../../webview/threshold';
 
@@ -29,8 +29,8 @@ describe('webview layer rows', () => {
     assert.deepEqual(rows.map((r) => r.index), [0, 1, 2, 3]);
   });
 
-  it('derives rows from the real digits_vgg_slim_s1e-2 table', () => {
-    const table = scanLayerTable('../shared/models/digits_vgg_slim_s1e-2.onnx');
+  it('derives rows from the real digits_vgg_slim_s1e-2 table', async () => {
+    const table = await analyzeFile('../shared/models/digits_vgg_slim_s1e-2.onnx');
     const plan = planCut(table.layers, 'gamma', 0.5, 'global');
     const derived = layerRows(table, plan);
     assert.equal(derived.length, table.layers.length);

@@ -1,35 +1,26 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { scanLayerTable } from '../../../scripts/webview-preview/onnx-scan';
-import { countAtOrBelow, layerScores, planCut, ratioThreshold, removalCount } from '../../../webview/threshold';
+import { analyzeFile, type LayerInfo, type LayerTable } from '../../../src/analysis';
+import { layerScores, planCut, removalCount } from '../../../webview/threshold';
 
 const MODELS = '../shared/models';
 
+/** A layer with just the fields the cut reads. */
+function fakeLayer(name: string, l1: number[], gamma?: number[]): LayerInfo {
+  const norms = { l1, l2: l1, l1Normalized: l1, l2Normalized: l1 };
+  return {
+    name, displayName: name, op: 'Conv', weightName: `${name}.weight`, weightShape: [l1.length, 1, 1, 1], inChannels: 1, outChannels: l1.length, groups: 1,
+    out: norms, in: norms, batchNorm: gamma && { node: `${name}.bn`, scaleName: `${name}.bn.weight`, gamma }, params: l1.length, macs: l1.length, zeros: 0, sparsity: 0,
+  };
+}
+
 describe('webview threshold', () => {
-  describe('ratioThreshold', () => {
-    it('is the k-th lowest score, k = floor(ratio * n)', () => {
-      const scores = [0.9, 0.1, 0.5, 0.3, 0.7];
-      assert.equal(ratioThreshold(scores, 0.4), 0.3); // k = 2
-      assert.equal(countAtOrBelow(scores, ratioThreshold(scores, 0.4)), 2);
-      assert.equal(ratioThreshold(scores, 0.99), 0.7); // k = 4
-    });
-
-    it('removes nothing when the ratio rounds down to zero channels', () => {
-      const t = ratioThreshold([3, 1, 2], 0.2);
-      assert.equal(t, -Infinity);
-      assert.equal(countAtOrBelow([3, 1, 2], t), 0);
-    });
-
-    it('keeps 0.29 of 100 at 29 channels despite floating point', () => {
+  describe('removalCount', () => {
+    it('is floor(ratio * n), and keeps 0.29 of 100 at 29 despite floating point', () => {
       assert.equal(0.29 * 100 < 29, true); // the trap the epsilon avoids
       assert.equal(removalCount(100, 0.29), 29);
       assert.equal(removalCount(10, 0.7), 7);
-    });
-
-    it('removes every channel tied at the threshold, like Torch-Pruning', () => {
-      const scores = [0, 0, 0, 0.4, 0.8, 1.2];
-      // k = 2, but all three zero filters sit at the threshold.
-      assert.equal(countAtOrBelow(scores, ratioThreshold(scores, 2 / 6)), 3);
+      assert.equal(removalCount(3, 0.2), 0);
     });
 
     it('rejects ratios outside [0, 1]', () => {
@@ -38,8 +29,46 @@ describe('webview threshold', () => {
     });
   });
 
+  describe('planCut', () => {
+    it('removes the k lowest scores of each layer in local scope', () => {
+      const plan = planCut([fakeLayer('a', [0.9, 0.1, 0.5, 0.3, 0.7])], 'l1', 0.4, 'local');
+      assert.deepEqual(plan.layers.get('a'), { removed: [1, 3], total: 5, threshold: 0.3 });
+    });
+
+    it('removes nothing when the ratio rounds down to zero channels', () => {
+      const cut = planCut([fakeLayer('a', [3, 1, 2])], 'l1', 0.2, 'local').layers.get('a')!;
+      assert.deepEqual(cut.removed, []);
+      assert.equal(cut.threshold, -Infinity);
+    });
+
+    it('takes the lowest scores wherever they are in global scope', () => {
+      const plan = planCut([fakeLayer('a', [1, 2, 3, 4]), fakeLayer('b', [0.5, 5, 6, 7])], 'l1', 0.5, 'global');
+      assert.deepEqual(plan.layers.get('a')!.removed, [0, 1, 2]);
+      assert.deepEqual(plan.layers.get('b')!.removed, [0]);
+      assert.equal(plan.globalThreshold, 3);
+      assert.equal(plan.layers.get('b')!.threshold, 3); // the line is the global one in every layer
+    });
+
+    it('never empties a layer, taking the next lowest elsewhere instead', () => {
+      const plan = planCut([fakeLayer('a', [0.1, 0.2]), fakeLayer('b', [5, 6, 7, 8])], 'l1', 0.5, 'global');
+      assert.deepEqual(plan.layers.get('a')!.removed, [0]);
+      assert.deepEqual(plan.layers.get('b')!.removed, [0, 1]);
+    });
+
+    it('cuts tied scores evenly: exactly k go, not every channel at the threshold', () => {
+      const plan = planCut([fakeLayer('a', [1, 1, 1, 1], [0, 0, 0, 0.4]), fakeLayer('b', [1, 1], [1, 1])], 'l1', 0.5, 'global');
+      assert.equal(plan.layers.get('a')!.removed.length, 2);
+      assert.equal(plan.layers.get('b')!.removed.length, 1);
+      // Three zero gammas, one to remove at ratio 1/4: still exactly one goes.
+      assert.deepEqual(planCut([fakeLayer('a', [1, 1, 1, 1], [0, 0, 0, 0.4])], 'gamma', 0.25, 'local').layers.get('a')!.removed, [0]);
+    });
+  });
+
   describe('on digits_vgg_slim_s1e-2', () => {
-    const table = scanLayerTable(`${MODELS}/digits_vgg_slim_s1e-2.onnx`);
+    let table: LayerTable;
+    before(async () => {
+      table = await analyzeFile(`${MODELS}/digits_vgg_slim_s1e-2.onnx`);
+    });
     const reference = JSON.parse(readFileSync(`${MODELS}/digits_vgg_tp_bnscale_50_global_nonorm.json`, 'utf8')) as {
       groups: { root: string; pruned_idxs: number[] }[];
     };
@@ -48,45 +77,53 @@ describe('webview threshold', () => {
       const plan = planCut(table.layers, 'gamma', 0.5, 'global');
       // Only the four Conv layers followed by BatchNorm have a gamma.
       assert.equal(plan.layers.size, 4);
-      assert.ok(plan.globalThreshold !== undefined && Number.isFinite(plan.globalThreshold));
       for (const group of reference.groups) {
         const layer = table.layers.find((l) => l.displayName === group.root);
         assert.ok(layer, `layer ${group.root} in the table`);
+        assert.deepEqual(plan.layers.get(layer.name)!.removed, group.pruned_idxs, group.root);
+        // The threshold separates them: Torch-Pruning's `imp <= thres` picks the same set.
         const scores = layerScores(layer, 'gamma')!;
-        const removed = scores.flatMap((s, i) => (s <= plan.globalThreshold! ? [i] : []));
-        assert.deepEqual(removed, group.pruned_idxs, group.root);
-        assert.equal(plan.layers.get(layer.name)!.removed, group.pruned_idxs.length);
+        assert.deepEqual(scores.flatMap((s, i) => (s <= plan.globalThreshold! ? [i] : [])), group.pruned_idxs);
       }
     });
 
-    it('local scope removes floor(ratio * channels) from every layer with scores', () => {
+    it('local scope removes floor(ratio * channels) from every layer, below every kept score', () => {
       const plan = planCut(table.layers, 'l1', 0.3, 'local');
       assert.equal(plan.layers.size, table.layers.length); // every layer has filter norms
       for (const layer of table.layers) {
         const cut = plan.layers.get(layer.name)!;
-        assert.equal(cut.total, layer.outChannels);
-        assert.equal(cut.removed, Math.floor(0.3 * layer.outChannels), layer.displayName);
-        // The cut separates the scores: every kept filter outscores every removed one.
-        const removedMax = Math.max(...layer.out.l1.filter((s) => s <= cut.threshold));
-        const keptMin = Math.min(...layer.out.l1.filter((s) => s > cut.threshold));
+        assert.equal(cut.removed.length, Math.floor(0.3 * layer.outChannels), layer.displayName);
+        const gone = new Set(cut.removed);
+        const removedMax = Math.max(...layer.out.l1.filter((_, i) => gone.has(i)));
+        const keptMin = Math.min(...layer.out.l1.filter((_, i) => !gone.has(i)));
         assert.ok(keptMin > removedMax, layer.displayName);
       }
     });
 
     it('global scope removes the requested share of all channels, unevenly', () => {
       const plan = planCut(table.layers, 'l2', 0.4, 'global');
-      const total = [...plan.layers.values()].reduce((s, c) => s + c.total, 0);
-      const removed = [...plan.layers.values()].reduce((s, c) => s + c.removed, 0);
-      assert.equal(removed, Math.floor(0.4 * total));
-      const fractions = [...plan.layers.values()].map((c) => c.removed / c.total);
+      const cuts = [...plan.layers.values()];
+      const total = cuts.reduce((s, c) => s + c.total, 0);
+      assert.equal(cuts.reduce((s, c) => s + c.removed.length, 0), Math.floor(0.4 * total));
+      const fractions = cuts.map((c) => c.removed.length / c.total);
       assert.ok(Math.max(...fractions) - Math.min(...fractions) > 0.1, `fractions ${fractions}`);
     });
   });
 
-  it('gamma has no scores for models without BatchNorm (digits_lenet)', () => {
-    const table = scanLayerTable(`${MODELS}/digits_lenet.onnx`);
-    assert.equal(planCut(table.layers, 'gamma', 0.5, 'global').layers.size, 0);
-    assert.equal(planCut(table.layers, 'gamma', 0.5, 'global').globalThreshold, -Infinity);
+  it('gamma has no scores for models without BatchNorm (digits_lenet)', async () => {
+    const table = await analyzeFile(`${MODELS}/digits_lenet.onnx`);
+    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+    assert.equal(plan.layers.size, 0);
+    assert.equal(plan.globalThreshold, -Infinity);
     assert.equal(planCut(table.layers, 'l1', 0.5, 'local').layers.size, table.layers.length);
+  });
+
+  it('cuts the untrained resnet18 (every gamma exactly 1) to the ratio in every layer', async () => {
+    const table = await analyzeFile(`${MODELS}/resnet18_seed0_bn.onnx`);
+    const gammas = table.layers.flatMap((l) => l.batchNorm?.gamma ?? []);
+    assert.ok(gammas.length > 4000 && gammas.every((g) => g === 1), 'resnet18_seed0_bn has untrained BatchNorms');
+    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+    for (const [name, cut] of plan.layers) assert.ok(Math.abs(cut.removed.length / cut.total - 0.5) <= 1 / cut.total, `${name}: ${cut.removed.length}/${cut.total}`);
+    assert.equal([...plan.layers.values()].reduce((s, c) => s + c.removed.length, 0), gammas.length / 2);
   });
 });
