@@ -7,6 +7,7 @@ import { layerAliases } from '../../analysis';
 import type { PrunableLayer } from '../../analysis/layers';
 import { PruneLensError } from '../../onnx/errors';
 import { elementCount } from '../../onnx/tensor';
+import { isGlob, matchesLayer } from '../match';
 import { readNpyFloats } from './npy';
 import type { PlanIssue, PlanStep } from './types';
 
@@ -17,25 +18,8 @@ export interface ResolvedStep {
   warnings: string[];
 }
 
-/** A glob over layer names: `*` any run of characters, `?` one character; otherwise exact. */
-export function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
-export function isGlob(pattern: string): boolean {
-  return /[*?]/.test(pattern);
-}
-
 function aliasesOf(l: PrunableLayer): string[] {
   return layerAliases({ name: l.name, displayName: l.displayName, weightName: l.weightName });
-}
-
-export function matchesLayer(pattern: string, l: PrunableLayer): boolean {
-  const aliases = aliasesOf(l);
-  if (!isGlob(pattern)) return aliases.includes(pattern);
-  const re = globToRegExp(pattern);
-  return aliases.some((a) => re.test(a));
 }
 
 /** Names to show when a name is not found: the module paths, shortened for long models. */

@@ -12,7 +12,8 @@ import type { PrunableLayer } from '../../analysis/layers';
 import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
-import type { LayerChange, PruneReport, PruneStepSummary } from '../report';
+import type { FrozenGroup, LayerChange, PruneReport, PruneStepSummary } from '../report';
+import { pruneStructured } from '../structured';
 import { applyMaskStep, type MaskStep } from '../unstructured';
 import { loadCustomArrays, selectStepLayers } from './resolve';
 import type { PlanStep, PrunePlan } from './types';
@@ -52,13 +53,26 @@ export async function runPlan(model: OnnxModel, plan: PrunePlan, opts: RunPlanOp
   const summaries: PruneStepSummary[] = [];
   const touched = new Set<string>();
   const removed = new Map<string, number[]>();
+  const frozen: FrozenGroup[] = [];
+  // Per layer, the original indices of the output channels still there, so that
+  // channels removed by a later structured step are reported in the original numbering.
+  const alive = new Map(before.layers.map((l) => [l.name, Array.from({ length: l.outChannels }, (_, i) => i)]));
   for (const p of prepared) {
     if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { step: p.index });
     const label = describeStep(p.step);
     opts.onProgress?.({ step: p.index, steps: prepared.length, label });
     warnings.push(...p.warnings);
     if (p.step.structured) {
-      throw new PruneLensError('unsupported', `step ${p.index + 1}: structured steps need the structured engine, which is not available in this build`);
+      const r = runStructuredStep(model, p, alive);
+      r.layers.forEach((c) => {
+        touched.add(c.layer);
+        if (c.removed.length) removed.set(c.layer, [...(removed.get(c.layer) ?? []), ...c.removed].sort((a, b) => a - b));
+      });
+      frozen.push(...r.frozen);
+      warnings.push(...r.warnings.map((w) => `step ${p.index + 1}: ${w}`));
+      summaries.push({ step: p.index + 1, label, structured: true, layers: r.layers.filter((c) => c.removed.length).map((c) => c.layer) });
+      await new Promise((res) => setImmediate(res));
+      continue;
     }
     const layers = currentLayers(model, p.names);
     const result = applyMaskStep(model, layers, toMaskStep(p.step, p.arrays));
@@ -75,7 +89,7 @@ export async function runPlan(model: OnnxModel, plan: PrunePlan, opts: RunPlanOp
   opts.onProgress?.({ step: prepared.length, steps: prepared.length, label: 'done' });
 
   const after = analyzeModel(model);
-  return buildReport(model, plan, before, after, touched, removed, summaries, warnings);
+  return buildReport(model, plan, before, after, touched, removed, frozen, summaries, warnings);
 }
 
 /** Resolves every step before anything is changed, so plan errors surface at once. */
@@ -95,6 +109,35 @@ function prepare(model: OnnxModel, plan: PrunePlan, modelName: string, baseDir: 
 function currentLayers(model: OnnxModel, names: string[]): PrunableLayer[] {
   const byName = new Map(findPrunableLayers(new GraphIndex(model.graph)).map((l) => [l.name, l]));
   return names.map((n) => byName.get(n)).filter((l): l is PrunableLayer => l !== undefined);
+}
+
+/**
+ * A structured step through the structured engine. The step's layer selection
+ * becomes the engine's ignore list (every prunable layer not selected), so
+ * unselected layers keep all their filters. Removed indices come back in the
+ * original numbering.
+ */
+function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<string, number[]>): PruneReport {
+  const selected = new Set(p.names);
+  const ignore = findPrunableLayers(new GraphIndex(model.graph)).filter((l) => !selected.has(l.name)).map((l) => l.name);
+  const s = p.step;
+  const { report } = pruneStructured(model, {
+    ignore,
+    criterion: s.method === 'bn-gamma' ? 'bn_gamma' : s.method,
+    seed: s.seed,
+    scope: s.scope ?? 'local',
+    ratio: s.amount,
+    roundTo: s.round_to,
+    maxRatio: s.max_ratio,
+  });
+  for (const c of report.layers) {
+    const left = alive.get(c.layer);
+    if (!left || !c.removed.length) continue;
+    const gone = new Set(c.removed);
+    c.removed = c.removed.map((i) => left[i]);
+    alive.set(c.layer, left.filter((_, i) => !gone.has(i)));
+  }
+  return report;
 }
 
 function toMaskStep(s: PlanStep, arrays?: Map<string, Float32Array>): MaskStep {
@@ -131,7 +174,7 @@ export function describeStep(s: PlanStep): string {
 }
 
 function buildReport(model: OnnxModel, plan: PrunePlan, before: LayerTable, after: LayerTable, touched: Set<string>,
-  removed: Map<string, number[]>, steps: PruneStepSummary[], warnings: string[]): PruneReport {
+  removed: Map<string, number[]>, frozen: FrozenGroup[], steps: PruneStepSummary[], warnings: string[]): PruneReport {
   const afterByName = new Map(after.layers.map((l) => [l.name, l]));
   const layers: LayerChange[] = before.layers
     .filter((l) => touched.has(l.name))
@@ -143,7 +186,7 @@ function buildReport(model: OnnxModel, plan: PrunePlan, before: LayerTable, afte
     method: methods.join(' + '),
     structured: plan.steps.some((s) => s.structured === true),
     layers,
-    frozen: [],
+    frozen,
     totals: {
       paramsBefore: before.totals.params,
       paramsAfter: after.totals.params,

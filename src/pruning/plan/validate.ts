@@ -163,6 +163,8 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
       err(at('method'), `structured steps rank channels by ${STRUCTURED_METHODS.join(', ')}; ${s.method} works only on masks (structured: false)`);
     }
     only('granularity', false, 'applies to masks only; structured steps always remove whole channels');
+    only('count', false, 'is for masks; structured steps take "amount", a fraction of channels');
+    only('bias', false, 'is for masks; structured steps always remove the biases of removed channels');
   }
   only('nm', s.method === 'nm', 'is only for method "nm"');
   only('threshold', s.method === 'threshold', 'is only for method "threshold"');

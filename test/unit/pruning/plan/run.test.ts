@@ -165,3 +165,38 @@ describe('plan: running', () => {
     assert.equal(outputPathFor('/m/net.onnx'), '/m/net.pruned.onnx');
   });
 });
+
+describe('plan: structured steps go to the structured engine', () => {
+  it('reproduces the Torch-Pruning BN-scale reference on the VGG, indices in the original numbering', async () => {
+    const model = load('digits_vgg_slim_s1e-2.onnx');
+    const ref = JSON.parse(fs.readFileSync(path.join(path.dirname(model.file!), 'digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as {
+      groups: { root: string; pruned_idxs: number[] }[]; shapes: Record<string, number[]>;
+    };
+    const report = await runPlan(model, { steps: [{ method: 'bn-gamma', structured: true, scope: 'global', amount: 0.5, ignore: ['classifier.3'] }] });
+    for (const g of ref.groups) {
+      const change = report.layers.find((l) => l.layer.endsWith(`/${g.root}/Conv`))!;
+      assert.deepEqual(change.removed, [...g.pruned_idxs].sort((a, b) => a - b), g.root);
+      assert.deepEqual(layer(model, g.root).dims, ref.shapes[g.root]);
+    }
+    assert.equal(report.structured, true);
+    assert.deepEqual(report.frozen.map((f) => f.layers), [['classifier.3']]);
+    assert.ok(await accuracy(model) >= 0.99);
+  });
+
+  it('a mask step after a structured step prunes the smaller layers; a second structured step reports original indices', async () => {
+    const model = load('digits_vgg_slim_s1e-2.onnx');
+    const report = await runPlan(model, {
+      steps: [
+        { method: 'l1', structured: true, amount: 0.25, layers: ['features.3.0'] },
+        { method: 'l1', structured: true, amount: 0.5, layers: ['features.3.0'] },
+        { method: 'l1', amount: 0.5, layers: ['features.3.0'] },
+      ],
+    });
+    const change = report.layers.find((l) => l.layer.includes('features.3.0'))!;
+    assert.equal(change.outAfter, 64 - 16 - 24);
+    assert.equal(change.removed.length, 40);
+    assert.equal(new Set(change.removed).size, 40, 'indices are distinct in the original numbering');
+    assert.ok(change.removed.every((i) => i >= 0 && i < 64));
+    assert.equal(zeros(weights(model, 'features.3.0')), roundHalfEven(0.5 * 24 * 32 * 9));
+  });
+});
