@@ -48,11 +48,17 @@ export function applySelection(model: OnnxModel, graph: DepGraph, selection: Sel
   }));
   const edits = collectEdits(graph, kept);
   cutTensors(model, graph, edits);
+  const superseded: ConstantRef[] = [];
   const fixCtx: FixupContext = {
     model, index: graph.index, kept,
-    setConstantInput: (node, input, tensor) => setConstantInput(model, node, input, tensor),
+    setConstantInput: (node, input, tensor) => {
+      const old = node.input[input] ? constantOf(graph, node.input[input]) : undefined;
+      if (old) superseded.push(old);
+      setConstantInput(model, node, input, tensor);
+    },
   };
   for (const f of graph.fixups) f(fixCtx);
+  removeUnused(model, superseded.flatMap((r) => r.via), superseded);
   updateValueInfo(model, graph, kept);
 
   const layers = graph.layers.map((lc, i): LayerChange => {
