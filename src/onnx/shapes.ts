@@ -386,7 +386,11 @@ function mulDim(a: Dim, k: number): Dim {
   return typeof a === 'number' ? a * k : '?';
 }
 
+/** An axis in [-rank, rank) as an index; anything else is a broken model, not a huge array index. */
 function normAxis(a: number, rank: number): number {
+  if (!Number.isInteger(a) || a < -rank || a >= rank) {
+    throw new PruneLensError('shape', `axis ${a} is out of range for rank ${rank}`);
+  }
   return a < 0 ? a + rank : a;
 }
 
