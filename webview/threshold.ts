@@ -1,13 +1,13 @@
 // Where the current ratio would cut: per layer, which output channels go and
 // the importance threshold that separates them. Pure, so it is unit-tested.
 //
-// Exactly k = floor(ratio * n) channels go, the k lowest scores, and no layer
-// loses its last channel. A plain `score <= threshold` rule (Torch-Pruning's)
-// gives the same result when scores are distinct, but removes every tied
-// channel: an untrained BatchNorm has all gammas equal to 1, and that rule
-// would empty every layer at any ratio. Ties are broken by relative position
-// in the layer (channel / channels), so equal scores are cut evenly across
-// layers rather than emptying the first layers.
+// It mirrors the pruning engine's selection (src/pruning/structured/select.ts,
+// itself Torch-Pruning's): a ratio removes n - floor(n * (1 - ratio)) channels;
+// local scope takes each layer's lowest scores, ties by index; global scope
+// takes the k-th lowest score over all layers as the threshold and removes
+// every channel at or below it. No layer loses its last channel. The engine
+// works on coupled channel groups, so where layers share channels (residual
+// Adds) its counts can differ from this per-layer preview.
 
 import type { LayerInfo } from '../src/analysis/types';
 import type { Criterion, Scope } from '../src/protocol';
@@ -16,7 +16,7 @@ export interface LayerCut {
   /** Output channel indices that go, ascending. */
   removed: number[];
   total: number;
-  /** The highest removed score (-Infinity when none go), over all layers in global scope: the line on the histogram. */
+  /** The highest removed score, or in global scope the shared threshold; -Infinity when none go. */
   threshold: number;
 }
 
@@ -26,7 +26,7 @@ export interface CutPlan {
   scope: Scope;
   /** Only layers that have scores for the criterion (gamma: only layers followed by a BatchNorm). */
   layers: Map<string, LayerCut>;
-  /** Global scope: the highest removed score over all layers. */
+  /** Global scope: the one threshold over all layers. */
   globalThreshold?: number;
 }
 
@@ -42,63 +42,49 @@ export function layerScores(layer: LayerInfo, criterion: Criterion): number[] | 
   }
 }
 
-/** How many of n channels a ratio removes. The epsilon keeps 0.29 * 100 at 29, not 28.999… → 28. */
+/**
+ * How many of n channels a ratio removes: n minus Torch-Pruning's kept count
+ * int(n * (1 - ratio)). The epsilon keeps 0.71 * 100 at 71, not 70.999… → 70.
+ */
 export function removalCount(n: number, ratio: number): number {
   if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`ratio must be in [0, 1], got ${ratio}`);
-  return Math.min(n, Math.floor(ratio * n + 1e-9));
+  return n - Math.floor(n * (1 - ratio) + 1e-9);
 }
 
-interface Scored {
-  name: string;
-  scores: number[];
-}
-
-/**
- * The k lowest-scoring channels over the given layers, as a removed-index list
- * per layer, skipping any channel that would be the last of its layer.
- */
-function lowest(layers: readonly Scored[], k: number): { removed: Map<string, number[]>; threshold: number } {
-  const all: { layer: number; channel: number; score: number; position: number }[] = [];
-  layers.forEach((l, layer) => l.scores.forEach((score, channel) => all.push({ layer, channel, score, position: channel / l.scores.length })));
-  all.sort((a, b) => a.score - b.score || a.position - b.position || a.layer - b.layer);
-  const removed = layers.map(() => [] as number[]);
-  let threshold = -Infinity;
-  let taken = 0;
-  for (const c of all) {
-    if (taken === k) break;
-    if (removed[c.layer].length === layers[c.layer].scores.length - 1) continue;
-    removed[c.layer].push(c.channel);
-    threshold = c.score;
-    taken++;
-  }
-  for (const list of removed) list.sort((a, b) => a - b);
-  return { removed: new Map(layers.map((l, i) => [l.name, removed[i]])), threshold };
+/** Indices of the n lowest scores (ties by index), ascending; never all of them. */
+function lowest(scores: readonly number[], n: number): number[] {
+  const count = Math.min(n, scores.length - 1);
+  if (count <= 0) return [];
+  const order = Array.from(scores.keys()).sort((a, b) => scores[a] - scores[b] || a - b);
+  return order.slice(0, count).sort((a, b) => a - b);
 }
 
 /**
- * Local: each layer loses `ratio` of its own channels. Global: `ratio` of all
- * channels of the layers that have the criterion, the lowest scores wherever
- * they are, so weak layers lose more than strong ones.
+ * Local: each layer loses `ratio` of its own channels. Global: one threshold
+ * over the scores of all layers that have the criterion, so weak layers lose
+ * more channels than strong ones.
  */
 export function planCut(layers: readonly LayerInfo[], criterion: Criterion, ratio: number, scope: Scope): CutPlan {
-  const scored: Scored[] = [];
+  const scored: { name: string; scores: number[] }[] = [];
   for (const layer of layers) {
     const scores = layerScores(layer, criterion);
     if (scores && scores.length > 0) scored.push({ name: layer.name, scores });
   }
   const plan: CutPlan = { criterion, ratio, scope, layers: new Map() };
   if (scope === 'global') {
-    const total = scored.reduce((s, l) => s + l.scores.length, 0);
-    const { removed, threshold } = lowest(scored, removalCount(total, ratio));
+    const all = Float64Array.from(scored.flatMap((l) => l.scores)).sort();
+    const k = removalCount(all.length, ratio);
+    const threshold = k > 0 ? all[k - 1] : -Infinity;
     plan.globalThreshold = threshold;
-    for (const l of scored) {
-      const indices = removed.get(l.name)!;
-      plan.layers.set(l.name, { removed: indices, total: l.scores.length, threshold });
+    for (const { name, scores } of scored) {
+      const atOrBelow = scores.filter((s) => s <= threshold).length;
+      plan.layers.set(name, { removed: lowest(scores, atOrBelow), total: scores.length, threshold });
     }
   } else {
-    for (const l of scored) {
-      const { removed, threshold } = lowest([l], removalCount(l.scores.length, ratio));
-      plan.layers.set(l.name, { removed: removed.get(l.name)!, total: l.scores.length, threshold });
+    for (const { name, scores } of scored) {
+      const removed = lowest(scores, removalCount(scores.length, ratio));
+      const threshold = removed.reduce((max, i) => Math.max(max, scores[i]), -Infinity);
+      plan.layers.set(name, { removed, total: scores.length, threshold });
     }
   }
   return plan;

@@ -1,72 +1,22 @@
-// PREVIEW FIXTURES. Layer tables are the real analysis of the real models.
-// The reports are derived from those tables where that is honest (which
-// channels a global |gamma| cut removes, and what that does to a plain chain
-// of layers) and otherwise crafted: the latencies, diffs and sensitivity
-// values are plausible, not measured.
+// PREVIEW FIXTURES. Layer tables and the prune report are real: the product's
+// analysis and pruning engine run on the real models. The validation and
+// sensitivity reports are crafted: their latencies, diffs and accuracies are
+// plausible, not measured.
 
-import { analyzeFile, type LayerInfo, type LayerTable } from '../../src/analysis';
-import type { LayerChange, PruneReport, SensitivityReport } from '../../src/pruning/report';
+import { analyzeFile, type LayerTable } from '../../src/analysis';
+import type { PruneReport, SensitivityReport } from '../../src/pruning/report';
+import { pruneStructuredFile } from '../../src/pruning/structured';
 import type { ValidationReport } from '../../src/validation/report';
-import type { Criterion } from '../../src/protocol';
-import { layerScores, planCut } from '../../webview/threshold';
+import { layerScores } from '../../webview/threshold';
 
 export function loadLayerTable(model: string): Promise<LayerTable> {
   return analyzeFile(model);
 }
 
-/**
- * A structured prune of a plain chain (each layer feeds the next, as in the
- * VGG model): a layer loses input channels where its predecessor lost output
- * channels, Flatten's spatial expansion included. Not valid for residual models.
- */
-export function chainPruneReport(table: LayerTable, criterion: Criterion, ratio: number, output: string): PruneReport {
-  const plan = planCut(table.layers, criterion, ratio, 'global');
-  const last = table.layers[table.layers.length - 1];
-  let keptFraction = 1; // of the previous layer's output channels
-  let bnRemoved = 0;
-  const layers: LayerChange[] = table.layers.map((layer: LayerInfo) => {
-    const cut = plan.layers.get(layer.name);
-    const frozen = layer === last; // feeds the graph output
-    const removed = cut && !frozen ? cut.removed : [];
-    const outAfter = layer.outChannels - removed.length;
-    const inAfter = Math.round(layer.inChannels * keptFraction);
-    const weights = layer.weightShape.reduce((a, b) => a * b, 1);
-    const bias = layer.params - weights;
-    const scale = (outAfter / layer.outChannels) * (inAfter / layer.inChannels);
-    if (layer.batchNorm) bnRemoved += 4 * removed.length; // gamma, beta, running mean, running var
-    keptFraction = outAfter / layer.outChannels;
-    return {
-      layer: layer.name,
-      op: layer.op,
-      outBefore: layer.outChannels,
-      outAfter,
-      inBefore: layer.inChannels,
-      inAfter,
-      paramsBefore: layer.params,
-      paramsAfter: Math.round(weights * scale) + (bias > 0 ? outAfter : 0),
-      macsBefore: layer.macs,
-      macsAfter: Math.round(layer.macs * scale),
-      removed,
-    };
-  });
-  const paramsRemoved = layers.reduce((s, c) => s + c.paramsBefore - c.paramsAfter, 0) + bnRemoved;
-  return {
-    source: table.file,
-    output,
-    method: `${criterion === 'gamma' ? 'BatchNorm |gamma|' : criterion.toUpperCase() + ' norm'}, global, ratio ${ratio}`,
-    structured: true,
-    layers,
-    frozen: [{ layers: [last.name], reason: 'its output channels are the model output (logits)' }],
-    totals: {
-      paramsBefore: table.totals.params,
-      paramsAfter: table.totals.params - paramsRemoved,
-      macsBefore: table.totals.macs,
-      macsAfter: table.totals.macs - layers.reduce((s, c) => s + c.macsBefore - c.macsAfter, 0),
-      bytesBefore: table.totals.bytes,
-      bytesAfter: table.totals.bytes - 4 * paramsRemoved,
-    },
-    warnings: ['Preview fixture: latency and accuracy figures in this report are illustrative, not measured.'],
-  };
+/** A real structured prune by the engine, written under artifacts/, and the analysis of its result. */
+export async function realPrune(source: string, output: string, criterion: 'l1' | 'l2' | 'bn_gamma', ratio: number): Promise<{ report: PruneReport; after: LayerTable }> {
+  const report = await pruneStructuredFile(source, output, { criterion, ratio, scope: 'global', overwrite: true });
+  return { report, after: await analyzeFile(output) };
 }
 
 /** Crafted validation numbers in a plausible range for the digits models on CPU. */
@@ -82,7 +32,7 @@ export function fixtureValidation(table: LayerTable, prune: PruneReport): Valida
     ],
     samples: 360,
     batchSize: 64,
-    data: '../shared/models/digits_val_x.npy',
+    data: '../shared/models/digits_val_x.npy (preview fixture: illustrative numbers)',
     labels: true,
     original: { file: table.file, bytes: t.bytesBefore, params: t.paramsBefore, macs: t.macsBefore, accuracy: 0.9972, latency: { p50, p95: 0.61, mean: 0.45, throughput: 64 / (0.45 / 1000) } },
     pruned: { file: prune.output, bytes: t.bytesAfter, params: t.paramsAfter, macs: t.macsAfter, accuracy: 0.9972, latency: { p50: prunedP50, p95: prunedP50 * 1.4, mean: prunedP50 * 1.07, throughput: 64 / ((prunedP50 * 1.07) / 1000) } },

@@ -18,7 +18,7 @@ import { chromium, type Page } from 'playwright-core';
 import type { LayerTable } from '../../src/analysis/types';
 import type { ToWebview } from '../../src/protocol';
 import { reportHtml } from '../../src/extension/report/html';
-import { chainPruneReport, fixtureSensitivity, fixtureValidation, loadLayerTable } from './fixtures';
+import { fixtureSensitivity, fixtureValidation, loadLayerTable, realPrune } from './fixtures';
 import { THEMES } from './themes';
 
 const OUT = 'artifacts/webview';
@@ -41,12 +41,12 @@ async function main(): Promise<void> {
 
   const vggTable = await loadLayerTable(`${MODELS}/digits_vgg_slim_s1e-2.onnx`);
   const resnetTable = await loadLayerTable(`${MODELS}/digits_resnet_slim_s1e-2.onnx`);
-  const prune = chainPruneReport(vggTable, 'gamma', 0.5, `${MODELS}/digits_vgg_slim_s1e-2.pruned.onnx`);
+  const { report: prune, after } = await realPrune(`${MODELS}/digits_vgg_slim_s1e-2.onnx`, join(OUT, 'digits_vgg_slim_s1e-2.pruned.onnx'), 'bn_gamma', 0.5);
   const scenarios: Record<string, ToWebview[]> = {
     vgg: [
       { type: 'busy', label: 'Analyzing digits_vgg_slim_s1e-2.onnx' },
       { type: 'model', table: vggTable },
-      { type: 'pruneReport', report: prune },
+      { type: 'pruneReport', report: prune, after },
       { type: 'validation', report: fixtureValidation(vggTable, prune) },
       { type: 'sensitivity', report: fixtureSensitivity(vggTable, 0.9972) },
       { type: 'idle' },
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     ],
     empty: [],
   };
-  writeFileSync(join(OUT, 'fixture-vgg-prune-report.json'), JSON.stringify(prune, null, 1));
+  writeFileSync(join(OUT, 'vgg-prune-report.json'), JSON.stringify(prune, null, 1));
 
   // ---- 3. Standalone pages, served on loopback so the CSP sees a real origin.
 

@@ -34,7 +34,8 @@ export function renderCompare(report: PruneReport, after: LayerTable | undefined
     totalCard('parameters', t.paramsBefore, t.paramsAfter, formatCount),
     totalCard('MACs', t.macsBefore, t.macsAfter, formatCount),
     totalCard('file size', t.bytesBefore, t.bytesAfter, formatBytes),
-    after ? h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, formatPercent(after.totals.sparsity)), h('span', { class: 'stat-label' }, 'sparsity after')) : null,
+    // Unstructured pruning shows its effect as sparsity, not as smaller tensors.
+    after && !report.structured ? h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, formatPercent(after.totals.sparsity)), h('span', { class: 'stat-label' }, 'sparsity after')) : null,
   );
 
   const rows = report.layers.map((c) =>
@@ -65,7 +66,7 @@ export function renderCompare(report: PruneReport, after: LayerTable | undefined
   );
 
   const sections: (HTMLElement | null)[] = [
-    h('p', { class: 'muted', title: `${report.source} → ${report.output}` }, `${report.method} · ${report.structured ? 'structured' : 'unstructured'} · ${report.output.split(/[\\/]/).pop()}`),
+    h('p', { class: 'muted', title: `${report.source} → ${report.output}` }, [report.method, report.method.includes('structured') ? '' : report.structured ? 'structured' : 'unstructured', report.output.split(/[\\/]/).pop()].filter(Boolean).join(' · ')),
     totals,
     table,
   ];

@@ -16,11 +16,17 @@ function fakeLayer(name: string, l1: number[], gamma?: number[]): LayerInfo {
 
 describe('webview threshold', () => {
   describe('removalCount', () => {
-    it('is floor(ratio * n), and keeps 0.29 of 100 at 29 despite floating point', () => {
-      assert.equal(0.29 * 100 < 29, true); // the trap the epsilon avoids
-      assert.equal(removalCount(100, 0.29), 29);
-      assert.equal(removalCount(10, 0.7), 7);
-      assert.equal(removalCount(3, 0.2), 0);
+    it('is n - floor(n * (1 - ratio)), as in Torch-Pruning and the engine', () => {
+      assert.equal(removalCount(10, 0.25), 3); // keeps int(7.5) = 7
+      assert.equal(removalCount(192, 0.5), 96);
+      assert.equal(removalCount(3, 0.2), 1);
+      assert.equal(removalCount(3, 0), 0);
+    });
+
+    it('does not lose a channel to floating point', () => {
+      assert.equal(10 * (1 - 0.8) < 2, true); // the trap the epsilon avoids
+      assert.equal(removalCount(10, 0.8), 8);
+      assert.equal(removalCount(50, 0.34), 17);
     });
 
     it('rejects ratios outside [0, 1]', () => {
@@ -30,13 +36,13 @@ describe('webview threshold', () => {
   });
 
   describe('planCut', () => {
-    it('removes the k lowest scores of each layer in local scope', () => {
+    it('removes the lowest scores of each layer in local scope', () => {
       const plan = planCut([fakeLayer('a', [0.9, 0.1, 0.5, 0.3, 0.7])], 'l1', 0.4, 'local');
       assert.deepEqual(plan.layers.get('a'), { removed: [1, 3], total: 5, threshold: 0.3 });
     });
 
-    it('removes nothing when the ratio rounds down to zero channels', () => {
-      const cut = planCut([fakeLayer('a', [3, 1, 2])], 'l1', 0.2, 'local').layers.get('a')!;
+    it('removes nothing at ratio 0', () => {
+      const cut = planCut([fakeLayer('a', [3, 1, 2])], 'l1', 0, 'local').layers.get('a')!;
       assert.deepEqual(cut.removed, []);
       assert.equal(cut.threshold, -Infinity);
     });
@@ -49,18 +55,20 @@ describe('webview threshold', () => {
       assert.equal(plan.layers.get('b')!.threshold, 3); // the line is the global one in every layer
     });
 
-    it('never empties a layer, taking the next lowest elsewhere instead', () => {
+    it('never removes the last channel of a layer', () => {
       const plan = planCut([fakeLayer('a', [0.1, 0.2]), fakeLayer('b', [5, 6, 7, 8])], 'l1', 0.5, 'global');
+      // k = 3, threshold 5: both of a's channels are below it, but one stays.
       assert.deepEqual(plan.layers.get('a')!.removed, [0]);
-      assert.deepEqual(plan.layers.get('b')!.removed, [0, 1]);
+      assert.deepEqual(plan.layers.get('b')!.removed, [0]);
+      assert.deepEqual(planCut([fakeLayer('a', [1])], 'l1', 0.95, 'local').layers.get('a')!.removed, []);
     });
 
-    it('cuts tied scores evenly: exactly k go, not every channel at the threshold', () => {
-      const plan = planCut([fakeLayer('a', [1, 1, 1, 1], [0, 0, 0, 0.4]), fakeLayer('b', [1, 1], [1, 1])], 'l1', 0.5, 'global');
-      assert.equal(plan.layers.get('a')!.removed.length, 2);
-      assert.equal(plan.layers.get('b')!.removed.length, 1);
-      // Three zero gammas, one to remove at ratio 1/4: still exactly one goes.
-      assert.deepEqual(planCut([fakeLayer('a', [1, 1, 1, 1], [0, 0, 0, 0.4])], 'gamma', 0.25, 'local').layers.get('a')!.removed, [0]);
+    it('breaks ties by index locally, and removes every tie at the global threshold', () => {
+      assert.deepEqual(planCut([fakeLayer('a', [0, 1, 0, 0])], 'l1', 0.5, 'local').layers.get('a')!.removed, [0, 2]);
+      // Global: k = 2 of 6, the threshold is 0, and all three zeros go (Torch-Pruning's `imp <= thres`).
+      const plan = planCut([fakeLayer('a', [0, 1, 0]), fakeLayer('b', [0, 2, 3])], 'l1', 1 / 3, 'global');
+      assert.deepEqual(plan.layers.get('a')!.removed, [0, 2]);
+      assert.deepEqual(plan.layers.get('b')!.removed, [0]);
     });
   });
 
@@ -87,12 +95,13 @@ describe('webview threshold', () => {
       }
     });
 
-    it('local scope removes floor(ratio * channels) from every layer, below every kept score', () => {
+    it('local scope removes 30% of every layer (rounded as the engine does), below every kept score', () => {
       const plan = planCut(table.layers, 'l1', 0.3, 'local');
       assert.equal(plan.layers.size, table.layers.length); // every layer has filter norms
+      // 32 → keeps int(22.4) = 22; 64 → 44; the classifier's 10 → 7.
+      assert.deepEqual(table.layers.map((l) => plan.layers.get(l.name)!.removed.length), [10, 10, 20, 20, 20, 3]);
       for (const layer of table.layers) {
         const cut = plan.layers.get(layer.name)!;
-        assert.equal(cut.removed.length, Math.floor(0.3 * layer.outChannels), layer.displayName);
         const gone = new Set(cut.removed);
         const removedMax = Math.max(...layer.out.l1.filter((_, i) => gone.has(i)));
         const keptMin = Math.min(...layer.out.l1.filter((_, i) => !gone.has(i)));
@@ -104,7 +113,7 @@ describe('webview threshold', () => {
       const plan = planCut(table.layers, 'l2', 0.4, 'global');
       const cuts = [...plan.layers.values()];
       const total = cuts.reduce((s, c) => s + c.total, 0);
-      assert.equal(cuts.reduce((s, c) => s + c.removed.length, 0), Math.floor(0.4 * total));
+      assert.equal(cuts.reduce((s, c) => s + c.removed.length, 0), removalCount(total, 0.4)); // distinct scores: no ties
       const fractions = cuts.map((c) => c.removed.length / c.total);
       assert.ok(Math.max(...fractions) - Math.min(...fractions) > 0.1, `fractions ${fractions}`);
     });
@@ -116,14 +125,5 @@ describe('webview threshold', () => {
     assert.equal(plan.layers.size, 0);
     assert.equal(plan.globalThreshold, -Infinity);
     assert.equal(planCut(table.layers, 'l1', 0.5, 'local').layers.size, table.layers.length);
-  });
-
-  it('cuts the untrained resnet18 (every gamma exactly 1) to the ratio in every layer', async () => {
-    const table = await analyzeFile(`${MODELS}/resnet18_seed0_bn.onnx`);
-    const gammas = table.layers.flatMap((l) => l.batchNorm?.gamma ?? []);
-    assert.ok(gammas.length > 4000 && gammas.every((g) => g === 1), 'resnet18_seed0_bn has untrained BatchNorms');
-    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
-    for (const [name, cut] of plan.layers) assert.ok(Math.abs(cut.removed.length / cut.total - 0.5) <= 1 / cut.total, `${name}: ${cut.removed.length}/${cut.total}`);
-    assert.equal([...plan.layers.values()].reduce((s, c) => s + c.removed.length, 0), gammas.length / 2);
   });
 });
