@@ -1,0 +1,82 @@
+// What data-aware pruning needs from a runtime: run a model on the
+// calibration batches and hand back named intermediate values, one batch at a
+// time. The pruning core stays free of onnxruntime; the validation module
+// implements this (src/validation/activations.ts) and the front ends pass it in.
+
+import { PruneLensError } from '../../onnx/errors';
+import type { OnnxModel } from '../../onnx/model';
+
+/** One value of one batch: float32, row-major, dims[0] is the batch. */
+export interface Activation {
+  dims: number[];
+  data: Float32Array;
+}
+
+export interface ActivationRun {
+  /** The named values of calibration batch `batch` (0-based), computed by this run's model. */
+  run(batch: number): Promise<Map<string, Activation>>;
+  release(): Promise<void>;
+}
+
+export interface ActivationSource {
+  /** Calibration batches, and samples over all of them. */
+  readonly batches: number;
+  readonly samples: number;
+  /** For reports: where the calibration data came from. */
+  readonly description: string;
+  /**
+   * Opens `model` as it is now (later edits to it are not seen) so that runs
+   * return the named values. Only the nodes those values need are computed.
+   */
+  open(model: OnnxModel, values: string[]): Promise<ActivationRun>;
+}
+
+/** Per position along axis 1 of a value: sum, sum of squares and how many elements each adds up. */
+export interface ChannelStats {
+  sum: Float64Array;
+  sumSq: Float64Array;
+  /** Elements per position: samples × the spatial size. */
+  count: number;
+}
+
+/** Streams the batches and folds each named value into per-channel statistics (axis 1). */
+export async function channelStatistics(source: ActivationSource, model: OnnxModel, values: string[],
+  signal?: AbortSignal): Promise<Map<string, ChannelStats>> {
+  const stats = new Map<string, ChannelStats>();
+  if (!values.length) return stats;
+  const run = await source.open(model, values);
+  try {
+    for (let b = 0; b < source.batches; b++) {
+      if (signal?.aborted) throw new PruneLensError('cancelled', 'calibration was cancelled');
+      for (const [name, a] of await run.run(b)) addChannelStats(stats, name, a);
+    }
+  } finally {
+    await run.release();
+  }
+  return stats;
+}
+
+export function addChannelStats(stats: Map<string, ChannelStats>, name: string, a: Activation): void {
+  const channels = a.dims.length > 1 ? a.dims[1] : 1;
+  const inner = a.dims.slice(2).reduce((p, d) => p * d, 1);
+  const outer = a.dims[0] ?? 1;
+  let s = stats.get(name);
+  if (!s) stats.set(name, (s = { sum: new Float64Array(channels), sumSq: new Float64Array(channels), count: 0 }));
+  if (s.sum.length !== channels) throw new PruneLensError('shape', `${channels} channels in one batch, ${s.sum.length} in another`, { tensor: name });
+  const { data } = a;
+  for (let n = 0; n < outer; n++) {
+    for (let c = 0; c < channels; c++) {
+      const base = (n * channels + c) * inner;
+      let sum = 0;
+      let sq = 0;
+      for (let k = 0; k < inner; k++) {
+        const v = data[base + k];
+        sum += v;
+        sq += v * v;
+      }
+      s.sum[c] += sum;
+      s.sumSq[c] += sq;
+    }
+  }
+  s.count += outer * inner;
+}

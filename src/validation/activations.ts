@@ -1,0 +1,152 @@
+// Intermediate values of a model on calibration data, for data-aware pruning
+// (src/pruning/recovery): a copy of the model whose graph outputs are the
+// values asked for, cut down to the nodes they need, run by onnxruntime on
+// the calibration batches. The batches are read into memory once (their
+// number is bounded by the calibration size); activations are handed out one
+// batch at a time and never kept.
+
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { PruneLensError } from '../onnx/errors';
+import { GraphIndex } from '../onnx/graph';
+import { serializeModel, type OnnxModel } from '../onnx/model';
+import type { NodeProto, ValueInfoProto } from '../onnx/schema';
+import { dataTypeName, toNumber } from '../onnx/tensor';
+import { concatChunks } from '../onnx/wire';
+import type { Activation, ActivationRun, ActivationSource } from '../pruning/recovery/source';
+import { Batch, ModelInput, openDataset, typedView } from './datasets';
+
+export const DEFAULT_CALIBRATION_SIZE = 256;
+export const DEFAULT_CALIBRATION_BATCH = 64;
+
+export interface CalibrationSpec {
+  /** .npy, .npz or folder of .npy files; seeded random inputs when absent. */
+  data?: string;
+  /** Samples used: the first `size` rows (default 256). */
+  size?: number;
+  /** Samples per run (default 64); smaller keeps large activations in bounds. */
+  batch?: number;
+  /** Seed of generated inputs. */
+  seed?: number;
+  /** Sizes of symbolic dimensions, for generated inputs. */
+  dims?: Record<string, number>;
+}
+
+type Ort = typeof import('onnxruntime-node');
+let ortModule: Ort | undefined;
+function ort(): Ort {
+  // Loaded on first use, so importing this module costs nothing where it is not run.
+  ortModule ??= require('onnxruntime-node') as Ort;
+  return ortModule;
+}
+
+/** The calibration batches of `model`'s inputs, as an ActivationSource on onnxruntime (CPU). */
+export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): Promise<ActivationSource> {
+  const size = spec.size ?? DEFAULT_CALIBRATION_SIZE;
+  const batchSize = spec.batch ?? DEFAULT_CALIBRATION_BATCH;
+  for (const [what, v] of [['calibration size', size], ['calibration batch', batchSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new PruneLensError('validation', `${what} must be a whole number of at least 1, not ${v}`);
+  }
+  const dataset = openDataset({ data: spec.data, samples: size, batchSize, seed: spec.seed, dims: spec.dims }, modelInputs(model));
+  const batches: Batch[] = [];
+  const reader = dataset.open();
+  try {
+    for (let b = await reader.next(); b; b = await reader.next()) batches.push(b);
+  } finally {
+    reader.close();
+  }
+  if (!batches.length) throw new PruneLensError('validation', 'the calibration data holds no samples', {}, spec.data);
+  const samples = batches.reduce((s, b) => s + b.rows, 0);
+  return {
+    batches: batches.length,
+    samples,
+    description: `${dataset.description}, ${samples} samples`,
+    open: (m, values) => openRun(m, values, batches),
+  };
+}
+
+async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Promise<ActivationRun> {
+  let session: InferenceSession;
+  try {
+    session = await ort().InferenceSession.create(modelWithOutputs(model, values), {
+      executionProviders: ['cpu'], graphOptimizationLevel: 'all',
+    });
+  } catch (e) {
+    throw new PruneLensError('validation', `onnxruntime cannot load the model for calibration: ${String((e as Error).message ?? e).split('\n')[0]}`, {}, model.file);
+  }
+  return {
+    async run(b) {
+      const batch = batches[b];
+      if (!batch) throw new PruneLensError('internal', `calibration batch ${b} does not exist (there are ${batches.length})`);
+      const feeds: Record<string, Tensor> = {};
+      for (const [name, input] of Object.entries(batch.inputs)) {
+        feeds[name] = new (ort().Tensor)(input.type as 'float32', typedView(input.data, input.type) as Float32Array, input.dims);
+      }
+      const result = await session.run(feeds, values);
+      const out = new Map<string, Activation>();
+      for (const v of values) out.set(v, asActivation(v, result[v]));
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+function asActivation(name: string, t: Tensor): Activation {
+  if (t.type !== 'float32') throw new PruneLensError('unsupported', `value ${name} is ${t.type}; calibration reads float32 values only`);
+  return { dims: t.dims.map(Number), data: t.data as Float32Array };
+}
+
+/** The model's graph inputs (initializers excluded), as the dataset reader wants them. */
+export function modelInputs(model: OnnxModel): ModelInput[] {
+  const index = new GraphIndex(model.graph);
+  return model.graph.input.filter((v) => v.name && index.graphInputs.has(v.name)).map((v) => ({
+    name: v.name!,
+    type: dataTypeName(v.type?.tensor_type?.elem_type),
+    shape: (v.type?.tensor_type?.shape?.dim ?? []).map((d) => (d.dim_value !== undefined ? toNumber(d.dim_value) : d.dim_param ?? '')),
+  }));
+}
+
+/**
+ * The bytes of a copy of `model` whose outputs are `values`, holding only the
+ * nodes they depend on. The model itself is not changed; unchanged nodes and
+ * tensors are copied byte for byte by the writer.
+ */
+export function modelWithOutputs(model: OnnxModel, values: string[]): Uint8Array {
+  const graph = model.graph;
+  const index = new GraphIndex(graph);
+  const known = new Set<string>([...index.graphInputs, ...graph.initializer.map((t) => t.name ?? '')]);
+  for (const n of graph.node) for (const o of n.output) if (o) known.add(o);
+  for (const v of values) {
+    if (!known.has(v)) throw new PruneLensError('graph', `the model has no value named ${v}`, {}, model.file);
+  }
+  const nodes = hasSubgraphs(graph.node) ? graph.node : neededNodes(index, values);
+  const outputs: ValueInfoProto[] = values.map((name) => ({ name, type: { tensor_type: { elem_type: 1 } }, metadata_props: [] }));
+  // Initializers no kept node reads would only make onnxruntime warn.
+  const read = new Set<string>(values);
+  for (const n of nodes) for (const i of n.input) read.add(i);
+  const initializer = graph.initializer.filter((t) => read.has(t.name ?? ''));
+  const input = graph.input.filter((v) => index.graphInputs.has(v.name ?? '') || read.has(v.name ?? ''));
+  const copy = { ...model.proto, graph: { ...graph, node: nodes, output: outputs, initializer, input } };
+  return concatChunks(serializeModel(copy));
+}
+
+/** Nodes on a path to `values`, in their original order. */
+function neededNodes(index: GraphIndex, values: string[]): NodeProto[] {
+  const needed = new Set<NodeProto>();
+  const stack = [...values];
+  const seen = new Set<string>();
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const p = index.producer(v);
+    if (!p || needed.has(p)) continue;
+    needed.add(p);
+    for (const i of p.input) if (i) stack.push(i);
+  }
+  return index.nodes.filter((n) => needed.has(n));
+}
+
+/** Subgraphs read outer values by name, which the cut above does not see: keep every node then. */
+function hasSubgraphs(nodes: NodeProto[]): boolean {
+  return nodes.some((n) => n.attribute.some((a) => a.g || a.graphs.length));
+}

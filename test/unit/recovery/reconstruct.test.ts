@@ -1,0 +1,109 @@
+import * as assert from 'node:assert/strict';
+import { findPrunableLayers } from '../../../src/analysis/layers';
+import { floatTensor, newGraph, newModel, newNode, newValueInfo } from '../../../src/onnx/build';
+import { GraphIndex } from '../../../src/onnx/graph';
+import { loadModelSync, parseModel, serializeModel, type OnnxModel } from '../../../src/onnx/model';
+import { DataType, tensorFloats } from '../../../src/onnx/tensor';
+import { concatChunks } from '../../../src/onnx/wire';
+import { reconstruct } from '../../../src/pruning/recovery/reconstruct';
+import { pruneStructured, type StructuredOptions } from '../../../src/pruning/structured';
+import { openCalibration } from '../../../src/validation/activations';
+import { seededRandom } from '../../../src/validation/datasets';
+import { digitsAccuracy, model } from './helpers';
+
+const TRAIN = model('digits_train_x.npy');
+
+/** Conv (2 groups, stride, asymmetric pads, dilation, bias) → Relu → Flatten → Gemm (transB 0, alpha, beta). */
+function syntheticModel(): OnnxModel {
+  const rand = seededRandom(3);
+  const values = (n: number) => Array.from({ length: n }, () => rand() * 2 - 1);
+  const conv = newNode('Conv', ['x', 'conv.weight', 'conv.bias'], ['c'], 'conv', {
+    group: 2, strides: [2, 1], pads: [1, 0, 2, 1], dilations: [1, 2], kernel_shape: [3, 2],
+  });
+  // x [N,4,7,6] → c [N,6,4,5] with these settings.
+  const graph = newGraph('synthetic', [
+    conv,
+    newNode('Relu', ['c'], ['r'], 'relu'),
+    newNode('Flatten', ['r'], ['f'], 'flatten'),
+    newNode('Gemm', ['f', 'fc.weight', 'fc.bias'], ['y'], 'fc', { alpha: { float: 2 }, beta: { float: 0.5 } }),
+  ], [newValueInfo('x', DataType.FLOAT, ['N', 4, 7, 6])], [newValueInfo('y', DataType.FLOAT, ['N', 3])], [
+    floatTensor('conv.weight', [6, 2, 3, 2], values(72)),
+    floatTensor('conv.bias', [6], values(6)),
+    floatTensor('fc.weight', [120, 3], values(360)),
+    floatTensor('fc.bias', [3], values(3)),
+  ]);
+  return parseModel(concatChunks(serializeModel(newModel(graph))));
+}
+
+function weights(m: OnnxModel, name: string): Float32Array {
+  const t = m.graph.initializer.find((i) => i.name === name);
+  assert.ok(t, `initializer ${name}`);
+  return tensorFloats(t, m.external);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+async function prunedPair(file: string, options: StructuredOptions) {
+  const original = loadModelSync(model(file));
+  const pruned = loadModelSync(model(file));
+  const { report } = pruneStructured(pruned, { criterion: 'l1', scope: 'local', ...options });
+  return { original, pruned, removed: new Map(report.layers.map((l) => [l.layer, l.removed])) };
+}
+
+describe('recovery: least-squares reconstruction', () => {
+  it('reproduces a layer whose inputs were not pruned exactly (λ → 0, full data): conv geometry and Gemm layout', async () => {
+    const original = syntheticModel();
+    const damaged = syntheticModel();
+    // Scramble both layers' weights and biases; the fit must find the originals again.
+    for (const t of damaged.graph.initializer) t.raw_data = new Uint8Array(Float32Array.from(tensorFloats(t), (v, i) => v * 0.3 + (i % 5) * 0.1).buffer);
+    const source = await openCalibration(original, { size: 320, batch: 64, seed: 1 });
+    const result = await reconstruct(original, damaged, source, { ridge: 0, removed: new Map(), layers: ['conv', 'fc'] });
+    assert.deepEqual(result.map((r) => r.layer), ['conv', 'fc']);
+    for (const r of result) {
+      assert.ok(r.errorBefore > 0.01, `${r.layer} starts off (${r.errorBefore})`);
+      assert.ok(r.errorAfter < 1e-8, `${r.layer} is matched exactly (${r.errorAfter})`);
+    }
+    for (const name of ['conv.weight', 'conv.bias', 'fc.weight', 'fc.bias']) {
+      const d = maxAbsDiff(weights(damaged, name), weights(original, name));
+      assert.ok(d < 2e-4, `${name} differs by ${d}`);
+    }
+  });
+
+  it('digits MLP pruned to widths 100 and 100 comes back to within 0.01 of its unpruned accuracy', async function () {
+    const { original, pruned, removed } = await prunedPair('digits_mlp.onnx', { keep: { 'net.1': 100, 'net.3': 100 } });
+    const base = await digitsAccuracy(original);
+    const cut = await digitsAccuracy(pruned);
+    const source = await openCalibration(original, { data: TRAIN, size: 256 });
+    const rec = await reconstruct(original, pruned, source, { removed });
+    const after = await digitsAccuracy(pruned);
+    console.log(`      digits_mlp 100/100: unpruned ${base.toFixed(3)}, pruned ${cut.toFixed(3)}, reconstructed ${after.toFixed(3)}`);
+    assert.ok(Math.abs(after - base) <= 0.01, `reconstructed ${after} vs unpruned ${base}`);
+    assert.ok(cut < after, 'pruning alone loses accuracy');
+    assert.deepEqual(rec.map((r) => r.layer), ['/net/net.3/Gemm', '/net/net.5/Gemm']);
+    for (const r of rec) assert.ok(r.errorAfter < r.errorBefore / 10, `${r.layer}: ${r.errorBefore} → ${r.errorAfter}`);
+  });
+
+  it('digits ResNet at 50% of channels (L1, local, fc kept) keeps ≥ 0.90 accuracy with reconstruction on 256 training images', async function () {
+    const { original, pruned, removed } = await prunedPair('digits_resnet_slim_s1e-2.onnx', { ratio: 0.5, ignore: ['fc'] });
+    const channels = findPrunableLayers(new GraphIndex(pruned.graph)).map((l) => l.dims[l.outAxis]);
+    assert.deepEqual(channels, [8, 8, 8, 16, 16, 16, 10], 'half of every prunable group is gone');
+    const cut = await digitsAccuracy(pruned);
+    const source = await openCalibration(original, { data: TRAIN, size: 256 });
+    assert.equal(source.samples, 256);
+    const rec = await reconstruct(original, pruned, source, { removed });
+    const after = await digitsAccuracy(pruned);
+    console.log(`      digits_resnet 50% L1: unpruned ${(await digitsAccuracy(original)).toFixed(3)}, pruned ${cut.toFixed(3)}, reconstructed ${after.toFixed(3)}`);
+    for (const r of rec) console.log(`        ${r.layer}: error ${r.errorBefore.toFixed(3)} → ${r.errorAfter.toFixed(3)}`);
+    assert.ok(after >= 0.9, `reconstructed accuracy ${after}`);
+    assert.ok(cut < 0.5, `without reconstruction it should land far lower, got ${cut}`);
+    assert.equal(rec.length, 6, 'every layer that lost input channels is refit (not the stem)');
+    for (const r of rec) assert.ok(r.errorAfter < r.errorBefore, `${r.layer}: ${r.errorBefore} → ${r.errorAfter}`);
+    // Shapes and ops are unchanged by the refit; the pruned model still loads and runs (accuracy above).
+    assert.deepEqual(findPrunableLayers(new GraphIndex(pruned.graph)).map((l) => l.dims[l.outAxis]), channels);
+  });
+});
