@@ -297,11 +297,15 @@ function zeroBiasOfPrunedFilters(model: OnnxModel, slots: Slot[]): void {
 /** Sets flagged elements to +0 in the tensor's own bytes; all other bytes stay as they were. */
 function zeroElements(model: OnnxModel, t: TensorProto, flags: Uint8Array): void {
   const size = elementSize(t.data_type);
-  const bytes = tensorBytes(t, model.external).slice();
+  // A copy (tensor bytes are views of the file; Buffer#slice would not copy), at offset 0, so
+  // word views are aligned; +0.0 is all zero bits in every float type.
+  const bytes = new Uint8Array(tensorBytes(t, model.external));
+  const words = size % 4 === 0 ? new Uint32Array(bytes.buffer) : new Uint16Array(bytes.buffer);
+  const per = size / words.BYTES_PER_ELEMENT;
   let any = false;
   for (let i = 0; i < flags.length; i++) {
     if (!flags[i]) continue;
-    bytes.fill(0, i * size, (i + 1) * size);
+    for (let j = i * per; j < (i + 1) * per; j++) words[j] = 0;
     any = true;
   }
   if (any) setTensorBytes(t, tensorDims(t), bytes);

@@ -59,9 +59,10 @@ function pickLowest(tensors: readonly Ranked[], k: number): Uint8Array[] {
   const pool = new Float64Array(total);
   let p = 0;
   for (const t of tensors) for (let u = 0; u < t.scores.length; u++) if (t.alive[u]) pool[p++] = t.scores[u];
-  pool.sort();
-  const kth = pool[k - 1];
-  let ties = k - lowerBound(pool, kth);
+  const kth = kthSmallest(pool, k - 1);
+  let below = 0;
+  for (let i = 0; i < total; i++) if (pool[i] < kth) below++;
+  let ties = k - below;
   for (let i = 0; i < tensors.length; i++) {
     const { scores, alive } = tensors[i];
     const out = picked[i];
@@ -79,14 +80,40 @@ function pickLowest(tensors: readonly Ranked[], k: number): Uint8Array[] {
   return picked;
 }
 
-/** First index whose value is >= x in an ascending array. */
-function lowerBound(a: Float64Array, x: number): number {
+/**
+ * The value that would sit at index `k` if `a` were sorted ascending, found by
+ * quickselect with a three-way partition (many equal scores stay linear).
+ * Reorders `a`. Expected O(n): a full sort of millions of float64 is seconds.
+ */
+export function kthSmallest(a: Float64Array, k: number): number {
   let lo = 0;
-  let hi = a.length;
+  let hi = a.length - 1;
   while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
+    const mid = lo + ((hi - lo) >> 1);
+    const pivot = median3(a[lo], a[mid], a[hi]);
+    let lt = lo;
+    let i = lo;
+    let gt = hi;
+    while (i <= gt) {
+      const v = a[i];
+      if (v < pivot) {
+        a[i++] = a[lt];
+        a[lt++] = v;
+      } else if (v > pivot) {
+        a[i] = a[gt];
+        a[gt--] = v;
+      } else {
+        i++;
+      }
+    }
+    if (k < lt) hi = lt - 1;
+    else if (k > gt) lo = gt + 1;
+    else return pivot;
   }
-  return lo;
+  return a[lo];
+}
+
+function median3(x: number, y: number, z: number): number {
+  if (x < y) return y < z ? y : x < z ? z : x;
+  return x < z ? x : y < z ? z : y;
 }

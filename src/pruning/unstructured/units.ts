@@ -87,12 +87,21 @@ export function nmElements(scores: Float64Array, layout: WeightLayout, n: number
   const inner = elementCount(dims.slice(inAxis + 1));
   const outer = elementCount(dims.slice(0, inAxis));
   const out = new Uint8Array(scores.length);
-  const order = new Array<number>(m);
+  const order = new Int32Array(m);
   for (let o = 0; o < outer; o++) {
     for (let r = 0; r < inner; r++) {
       for (let g = 0; g < size; g += m) {
-        for (let j = 0; j < m; j++) order[j] = (o * size + g + j) * inner + r;
-        order.sort((a, b) => scores[a] - scores[b] || a - b);
+        // Insertion sort of M indices by (score, index): M is small (4, 8, 16).
+        for (let j = 0; j < m; j++) {
+          const idx = (o * size + g + j) * inner + r;
+          const s = scores[idx];
+          let q = j;
+          while (q > 0 && scores[order[q - 1]] > s) {
+            order[q] = order[q - 1];
+            q--;
+          }
+          order[q] = idx;
+        }
         for (let j = 0; j < m - n; j++) out[order[j]] = 1;
       }
     }

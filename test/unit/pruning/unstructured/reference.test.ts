@@ -68,11 +68,15 @@ describe('unstructured: the LeNet global L1 reference (torch global_unstructured
     assert.equal(await accuracy(model), 0.925);
   });
 
-  it('leaves tensors it does not prune byte for byte', () => {
+  it('leaves tensors it does not prune byte for byte, and never writes into the file bytes', () => {
     const model = load('digits_lenet.onnx');
+    const fileBytes = Buffer.from(model.bytes);
     const fc3 = layer(model, 'fc3');
     const before = Buffer.from(tensorBytes(fc3.weight.tensor));
     applyMaskStep(model, [layer(model, 'fc1')], { method: 'l1', granularity: 'element', scope: 'local', amount: { fraction: 0.5 } });
     assert.ok(Buffer.from(tensorBytes(layer(model, 'fc3').weight.tensor)).equals(before));
+    // Tensors are views of the bytes the model was read from; the edit must go to a copy.
+    assert.ok(Buffer.from(model.bytes).equals(fileBytes));
+    assert.equal(zeros(weights(model, 'fc1')), 3840);
   });
 });
