@@ -264,7 +264,9 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
     case 'Resize': case 'Upsample': {
       const sizes = op === 'Resize' ? inV(3) : undefined;
       if (sizes) return same(sizes);
-      const scales = op === 'Upsample' && opset < 9 ? attr(node, 'scales')?.floats : floatValues(node.input[op === 'Resize' ? 2 : 1], ctx);
+      // Resize-10 takes (X, scales); roi came before scales at opset 11.
+      const scalesInput = op === 'Resize' && opset >= 11 ? 2 : 1;
+      const scales = op === 'Upsample' && opset < 9 ? attr(node, 'scales')?.floats : floatValues(node.input[scalesInput], ctx);
       if (!scales || scales.length !== d.length) return same(d.map((v, i) => (i < 2 ? v : '?')));
       return same(d.map((v, i) => (typeof v === 'number' ? Math.floor(v * scales[i]) : v)));
     }
