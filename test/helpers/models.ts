@@ -45,9 +45,11 @@ export function seededRandom(seed: number): () => number {
 /** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `prune-lens-${prefix}-`));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (!tempDirs.size) process.on('exit', () => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  tempDirs.add(dir);
   return dir;
 }
+const tempDirs = new Set<string>();
 
 /** Removes every `$raw` in a decoded tree, so the encoder must re-encode every message. */
 export function stripRaw(node: unknown): void {
