@@ -1,0 +1,139 @@
+// The per-op rules, one small graph each: which channels are tied, how
+// positions map through the op, and what gets frozen and why.
+
+import * as assert from 'node:assert/strict';
+import { int64Tensor, newNode } from '../../../../src/onnx/build';
+import { buildDependencyGraph, type DepGraph } from '../../../../src/pruning/depgraph';
+import { NetBuilder, type Value } from '../../../fixtures/models/builders';
+
+const input: Value = { name: 'input', channels: 3 };
+const IN = { name: 'input', dims: [1, 3, 8, 8] };
+
+/** The group index of every position of a value (-1 for units outside any group, e.g. graph inputs). */
+function positions(g: DepGraph, value: string): number[] {
+  return Array.from(g.values.get(value)!.labels, (u) => g.unitGroup.get(g.units.find(u))?.index ?? -1);
+}
+function groupOf(g: DepGraph, value: string): number {
+  return g.unitGroup.get(g.units.find(g.values.get(value)!.labels[0]))!.group;
+}
+function finish(b: NetBuilder, x: Value): DepGraph {
+  b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', x)), 4, 'output');
+  return buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }]));
+}
+
+describe('dependency graph rules', () => {
+  it('Conv → BN → Relu → Conv: one group with the BN parameters and the next conv\'s inputs', () => {
+    const b = new NetBuilder();
+    const c = b.cbr(input, 6);
+    const g = finish(b, b.cbr(c, 4));
+    const group = g.groups[groupOf(g, c.name)];
+    assert.equal(group.size, 6);
+    assert.equal(group.frozen, undefined);
+    assert.deepEqual(group.members.map((m) => m.split(' ')[1]), ['out', 'bn-scale', 'bn-bias', 'bn-mean', 'bn-var', 'in']);
+    assert.deepEqual(positions(g, 'input'), [-1, -1, -1], 'graph inputs belong to no group');
+  });
+
+  it('a residual Add ties the channels of both branches into one group, position by position', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 5);
+    const c = b.cbr(a, 5);
+    const sum = b.add(a, c);
+    const g = finish(b, sum);
+    assert.equal(groupOf(g, a.name), groupOf(g, c.name));
+    assert.deepEqual(positions(g, sum.name), [0, 1, 2, 3, 4]);
+    assert.equal(g.groups[groupOf(g, a.name)].roots.length, 2);
+  });
+
+  it('a per-channel constant is sliced with the channels; a broadcast one is not', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 4);
+    b.init('scale', [4, 1, 1]);
+    b.init('shift', [1, 1, 1]);
+    const m = { name: b.node('Mul', [a.name, 'scale'])[0], channels: 4 };
+    const s = { name: b.node('Add', [m.name, 'shift'])[0], channels: 4 };
+    const g = finish(b, s);
+    const operands = g.members.filter((x) => x.role === 'operand');
+    assert.deepEqual(operands.map((x) => [x.node.input[x.input], x.axis]), [['scale', 0]]);
+  });
+
+  it('Concat offsets the second input; Split and Slice take ranges of positions', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 2);
+    const c = b.cbr(input, 3);
+    const cat = b.concat([a, c]);
+    const [s0, s1] = b.split(cat, [1, 4]);
+    const g = finish(b, b.concat([s1, s0]));
+    assert.deepEqual(positions(g, cat.name), [0, 1, 0, 1, 2]);
+    assert.notEqual(groupOf(g, a.name), groupOf(g, c.name));
+    assert.deepEqual(positions(g, s0.name), [0]);
+    assert.deepEqual(positions(g, s1.name), [1, 0, 1, 2]);
+  });
+
+  it('Flatten before Gemm maps channel i to its block of H·W positions', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 3, { stride: 4 });
+    const f = b.unary('Flatten', a, { axis: 1 });
+    b.gemm({ name: f.name, channels: 12 }, 4, 'output');
+    const g = buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }]));
+    assert.deepEqual(positions(g, f.name), [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+  });
+
+  it('a depthwise conv follows its input (in = out) and fixes its group; a grouped conv ties channel k of each group', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 6);
+    const dw = b.conv(a, 6, { group: 6 });
+    const grouped = b.conv(dw, 4, { group: 2 });
+    const g = finish(b, b.relu(grouped));
+    assert.equal(groupOf(g, dw.name), groupOf(g, a.name), 'no new group for a depthwise conv');
+    assert.ok(g.groups[groupOf(g, a.name)].members.some((m) => m.endsWith('depthwise')));
+    // The grouped conv's inputs: position k of each half is one channel.
+    assert.deepEqual(positions(g, dw.name), [0, 1, 2, 0, 1, 2]);
+    assert.deepEqual(positions(g, grouped.name), [0, 1, 0, 1]);
+    assert.equal(g.groups[groupOf(g, grouped.name)].size, 2);
+  });
+
+  it('an op without a rule freezes the channels it reads, naming the op', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 4);
+    const lrn = b.unary('LpNormalization', a, { axis: 1 });
+    const g = finish(b, lrn);
+    assert.match(g.groups[groupOf(g, a.name)].frozen!, /LpNormalization\) has no pruning rule/);
+  });
+
+  it('Softmax across the channels freezes them; across another axis it does not', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 4);
+    const c = b.cbr(input, 4);
+    const sa = b.unary('Softmax', a, { axis: 1 });
+    const sc = b.unary('Softmax', c, { axis: 3 });
+    const g = finish(b, b.add(b.cbr(sa, 4), b.cbr(sc, 4)));
+    assert.match(g.groups[groupOf(g, a.name)].frozen!, /normalises across the channels/);
+    assert.equal(g.groups[groupOf(g, c.name)].frozen, undefined);
+  });
+
+  it('a channel reaching a graph output is frozen; a Reshape that splits channels freezes them', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 4);
+    b.initializers.push(int64Tensor('heads', [5], [1, 2, 2, 8, 8]));
+    b.nodes.push(newNode('Reshape', [a.name, 'heads'], ['split_heads']));
+    const c = b.cbr(input, 4);
+    const g = buildDependencyGraph(b.model(IN, [{ name: 'split_heads', dims: [1, 2, 2, 8, 8] }, { name: c.name, dims: [1, 4, 8, 8] }]));
+    assert.match(g.groups[groupOf(g, a.name)].frozen!, /reshapes the channel axis/);
+    assert.match(g.groups[groupOf(g, c.name)].frozen!, /graph output/);
+  });
+
+  it('ignore takes module paths and globs, and a name that matches nothing is an error', () => {
+    const build = (ignore: string[]) => {
+      const b = new NetBuilder();
+      const a = b.relu(b.conv(input, 4, { name: 'block.a' }));
+      const c = b.relu(b.conv(a, 4, { name: 'block.b' }));
+      b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', c)), 4, 'output');
+      return buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }]), { ignore });
+    };
+    const frozen = (g: DepGraph) => g.groups.filter((x) => /is ignored/.test(x.frozen ?? '')).flatMap((x) => x.roots);
+    assert.deepEqual(frozen(build(['block.a'])), ['block.a']);
+    assert.deepEqual(frozen(build(['block.b.weight'])), ['block.b']);
+    assert.deepEqual(frozen(build(['block.*'])), ['block.a', 'block.b']);
+    assert.throws(() => build(['layer9.conv']), /no layer matches "layer9.conv"; layers are named like block.a/);
+  });
+});
