@@ -1,0 +1,225 @@
+// Real-VS-Code test harness: runs the extension in code-server (the real workbench and a
+// real Node extension host, installed by scripts/bootstrap.sh) and drives it two ways.
+//
+//   npx tsx scripts/vscode/run.ts [--host] [--ui] [--grep <regexp>] [--no-build] [--keep]
+//   (with neither --host nor --ui both suites run)
+//
+// HOST TESTS  test/vscode/host/*.test.ts
+//   Plain mocha (describe/it) files that `import * as vscode from 'vscode'`. They run
+//   INSIDE the extension host with the extension under development loaded, so they call
+//   the real API: vscode.extensions.getExtension('prune-lens.prune-lens'),
+//   vscode.commands.executeCommand(...), vscode.workspace.findFiles(...). The workspace is
+//   a fresh copy of ../shared/models (*.onnx, *.npy) per harness run; tests may write into
+//   it (vscode.workspace.workspaceFolders[0]). Each file is bundled on its own with esbuild
+//   into dist/test/host/ (so it may import from src/), and test/vscode/host/index.ts runs
+//   them and reports to the harness through a JSON file.
+//
+// UI TESTS  test/vscode/ui/*.test.ts
+//   Mocha files run here, in Node, driving Debian's chromium with Playwright against the
+//   same code-server. Open a window with `openWorkbench()` from scripts/vscode/workbench.ts
+//   and use its helpers: runCommand(title), openFile(name), explorerRow(name),
+//   explorerContextMenu(name, entry), viewRows(viewTitle), hoverTreeRow(row),
+//   waitForNotification(text), webviewFrame(), screenshot(name), close(); `wb.page` is
+//   the Playwright page for anything else. Screenshots land in artifacts/screenshots/
+//   (emptied at the start of each UI run); a failing test also leaves FAILED-*.png of
+//   every window still open. Name screenshots `<file>-<step>` so they sort by test.
+//
+// Each suite ends with a line `N passed, N failed`; the exit code is non-zero if any test
+// failed, a suite did not finish, or code-server did not start. --keep leaves the temp
+// folder (workspace, code-server state and logs) and prints its path.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import Mocha from 'mocha';
+import type { BrowserContext } from 'playwright-core';
+import type { HostResults } from '../../test/vscode/host/index';
+import { type CodeServer, developmentPayload, repoRoot, startCodeServer } from './codeServer';
+import { createSampleWorkspace } from './sampleWorkspace';
+import { launchBrowser, setUiSession, type UiSession } from './workbench';
+
+const hostSrcDir = path.join(repoRoot, 'test/vscode/host');
+const hostOutDir = path.join(repoRoot, 'dist/test/host');
+const uiSrcDir = path.join(repoRoot, 'test/vscode/ui');
+const screenshotDir = path.join(repoRoot, 'artifacts/screenshots');
+const hostStartTimeoutMs = 120_000;
+const hostRunTimeoutMs = Number(process.env.PRUNE_LENS_HOST_TIMEOUT_S ?? 900) * 1000;
+
+interface Options {
+  host: boolean;
+  ui: boolean;
+  grep?: string;
+  build: boolean;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { host: false, ui: false, build: true, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--host') o.host = true;
+    else if (a === '--ui') o.ui = true;
+    else if (a === '--no-build') o.build = false;
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--grep' && i + 1 < argv.length) o.grep = argv[++i];
+    else throw new Error(`unknown argument: ${a}\nusage: run.ts [--host] [--ui] [--grep <regexp>] [--no-build] [--keep]`);
+  }
+  if (!o.host && !o.ui) o.host = o.ui = true;
+  return o;
+}
+
+const testFiles = (dir: string) =>
+  fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.test.ts')).sort().map((n) => path.join(dir, n)) : [];
+
+async function build(): Promise<void> {
+  const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('node scripts/build.mjs failed');
+  // Rebuilt from scratch so a deleted test file does not linger as a stale bundle.
+  fs.rmSync(hostOutDir, { recursive: true, force: true });
+  await esbuild.build({
+    entryPoints: [path.join(hostSrcDir, 'index.ts'), ...testFiles(hostSrcDir)],
+    outdir: hostOutDir,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'es2022',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+    // vscode is provided by the host; mocha must be the one copy index.js configures.
+    external: ['vscode', 'mocha'],
+  });
+}
+
+const suiteLine = (passed: number, failed: number) => `${passed} passed, ${failed} failed`;
+
+function readHostResults(file: string): HostResults | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as HostResults;
+  } catch {
+    return undefined;
+  }
+}
+
+async function until<T>(probe: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) return undefined;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function runHostSuite(server: CodeServer, browser: BrowserContext, resultsFile: string): Promise<boolean> {
+  console.log('\n# host tests: mocha inside the real VS Code extension host');
+  const page = await browser.newPage();
+  const testsUri = server.remoteUri(path.join(hostOutDir, 'index.js'));
+  await page.goto(server.workbenchUrl([developmentPayload(server), ['extensionTestsPath', testsUri]]));
+
+  let problem: string | undefined;
+  let results = await until(() => readHostResults(resultsFile), hostStartTimeoutMs);
+  if (!results) {
+    problem = `the host tests did not start within ${hostStartTimeoutMs / 1000} s (no ${resultsFile})`;
+  } else {
+    results = await until(() => {
+      const r = readHostResults(resultsFile);
+      return r?.state === 'done' ? r : undefined;
+    }, hostRunTimeoutMs);
+    if (!results) problem = `the host tests did not finish within ${hostRunTimeoutMs / 1000} s`;
+  }
+  await page.close();
+
+  const tests = results?.tests ?? [];
+  for (const t of tests) {
+    if (t.state === 'passed') console.log(`  ✓ ${t.title} (${t.durationMs ?? 0} ms)`);
+    else if (t.state === 'pending') console.log(`  - ${t.title} (pending)`);
+    else console.log(`  ✗ ${t.title}\n${(t.error ?? '').replace(/^/gm, '      ')}`);
+  }
+  const passed = tests.filter((t) => t.state === 'passed').length;
+  let failed = tests.filter((t) => t.state === 'failed').length;
+  if (problem) {
+    console.log(`  ✗ ${problem}`);
+    failed++;
+  }
+  if (!problem && tests.length === 0) console.log('  (no host tests matched)');
+  console.log(suiteLine(passed, failed));
+  return failed === 0;
+}
+
+async function runUiSuite(server: CodeServer, browser: BrowserContext, grep: string | undefined): Promise<boolean> {
+  console.log('\n# UI tests: Playwright + chromium on the workbench');
+  for (const f of fs.existsSync(screenshotDir) ? fs.readdirSync(screenshotDir) : []) {
+    if (f.endsWith('.png')) fs.rmSync(path.join(screenshotDir, f));
+  }
+  const session: UiSession = { server, browser, screenshotDir, open: new Set() };
+  setUiSession(session);
+  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, reporter: 'spec', ...(grep ? { grep } : {}) });
+  mocha.suite.afterEach(async function () {
+    const t = this.currentTest;
+    if (t?.state !== 'failed') return;
+    let i = 0;
+    for (const wb of session.open) await wb.screenshot(`FAILED-${t.fullTitle()}-${i++}`).catch(() => undefined);
+  });
+  for (const f of testFiles(uiSrcDir)) mocha.addFile(f);
+  await mocha.loadFilesAsync();
+  const stats = await new Promise<Mocha.Stats | undefined>((resolve) => {
+    const runner = mocha.run(() => resolve(runner.stats));
+  });
+  for (const wb of [...session.open]) await wb.close().catch(() => undefined);
+  setUiSession(undefined);
+  const passed = stats?.passes ?? 0;
+  const failed = stats?.failures ?? 0;
+  console.log(suiteLine(passed, failed));
+  const shots = fs.existsSync(screenshotDir) ? fs.readdirSync(screenshotDir).filter((f) => f.endsWith('.png')).length : 0;
+  console.log(`screenshots: ${shots} in ${path.relative(process.cwd(), screenshotDir) || screenshotDir}/`);
+  return failed === 0;
+}
+
+async function main(): Promise<number> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.build) await build();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prune-lens-vscode-'));
+  const cleanUp = () => {
+    if (!opts.keep) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  // A signal would skip `finally`; exiting instead runs the exit hooks that kill
+  // code-server's process group and the browser.
+  process.on('exit', cleanUp);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
+  const resultsFile = path.join(tmp, 'host-results.json');
+  let server: CodeServer | undefined;
+  let browser: BrowserContext | undefined;
+  let ok = true;
+  try {
+    const workspace = path.join(tmp, 'workspace');
+    createSampleWorkspace(workspace);
+    server = await startCodeServer({
+      stateDir: path.join(tmp, 'code-server'),
+      workspace,
+      env: { PRUNE_LENS_HOST_RESULTS: resultsFile, ...(opts.grep ? { PRUNE_LENS_TEST_GREP: opts.grep } : {}) },
+    });
+    console.log(`code-server ${server.origin} (workspace ${workspace})`);
+    browser = await launchBrowser(path.join(tmp, 'browser'));
+    if (opts.host) ok = (await runHostSuite(server, browser, resultsFile)) && ok;
+    if (opts.ui) ok = (await runUiSuite(server, browser, opts.grep)) && ok;
+  } catch (err) {
+    console.error(`\nharness error: ${(err as Error).stack ?? err}`);
+    ok = false;
+  } finally {
+    if (!ok && server) console.log(`\n${server.logTail()}`);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+  }
+  if (opts.keep) console.log(`kept ${tmp}`);
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

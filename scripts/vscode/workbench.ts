@@ -1,0 +1,163 @@
+// Helpers for UI tests (test/vscode/ui/*.test.ts): a Playwright page on the real
+// workbench served by code-server, with the extension under development loaded.
+// The harness (scripts/vscode/run.ts) starts code-server and the browser and hands
+// them over through `setUiSession`; tests only call `openWorkbench()`.
+//
+// Selectors follow /work/shared/docs/real-vscode-testing.md (checked on VS Code 1.10x).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BrowserContext, FrameLocator, Locator, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { type CodeServer, developmentPayload } from './codeServer';
+
+const TIMEOUT_MS = 30_000;
+
+export interface UiSession {
+  server: CodeServer;
+  browser: BrowserContext;
+  screenshotDir: string;
+  /** Workbenches not yet closed; the harness screenshots them when a test fails. */
+  open: Set<Workbench>;
+}
+
+// Kept on globalThis: the harness and the test files may load this module through
+// different loaders (tsx's require and import), which would make two copies.
+const sessionKey = Symbol.for('prune-lens.vscode-ui-session');
+
+export function setUiSession(session: UiSession | undefined): void {
+  (globalThis as Record<symbol, unknown>)[sessionKey] = session;
+}
+
+export function uiSession(): UiSession {
+  const s = (globalThis as Record<symbol, unknown>)[sessionKey] as UiSession | undefined;
+  if (!s) throw new Error('no UI session: run UI tests through the harness (npx tsx scripts/vscode/run.ts --ui)');
+  return s;
+}
+
+/** Debian's chromium; the binary itself rather than /usr/bin's wrapper script. */
+export function chromiumPath(): string {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/lib/chromium/chromium', '/usr/bin/chromium'];
+  const found = candidates.find((p): p is string => !!p && fs.existsSync(p));
+  if (!found) throw new Error('chromium not found (apt-get install chromium, or set CHROMIUM_PATH); run: bash scripts/bootstrap.sh');
+  return found;
+}
+
+/** Headless chromium with a fresh profile; HOME and XDG point into `dir` so nothing lands in ~. */
+export async function launchBrowser(dir: string): Promise<BrowserContext> {
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home, { recursive: true });
+  return chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: chromiumPath(),
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 900 },
+    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_CACHE_HOME: path.join(home, '.cache') },
+  });
+}
+
+/** Opens a new workbench window on the sample workspace with Prune Lens loaded. */
+export async function openWorkbench(): Promise<Workbench> {
+  const s = uiSession();
+  const page = await s.browser.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  const wb = new Workbench(page, s.screenshotDir, () => s.open.delete(wb));
+  s.open.add(wb);
+  await page.goto(s.server.workbenchUrl([developmentPayload(s.server)]));
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  // The explorer lists the workspace once the remote connection and file service are up.
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+  return wb;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const exactly = (s: string) => new RegExp(`^\\s*${escapeRegExp(s)}\\s*$`);
+
+export class Workbench {
+  constructor(readonly page: Page, private readonly screenshotDir: string, private readonly onClose: () => void) {}
+
+  /** F1, type the command's title, and pick the entry whose title is exactly `title`. */
+  async runCommand(title: string): Promise<void> {
+    const { page } = this;
+    await page.locator('.monaco-workbench .part.editor').click({ position: { x: 200, y: 200 } });
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.fill(`>${title}`);
+    // Not simply Enter: the palette may rank a longer, recently used title first.
+    await page
+      .locator('.quick-input-list .monaco-list-row')
+      .filter({ has: page.locator('.label-name', { hasText: exactly(title) }) })
+      .first()
+      .click();
+  }
+
+  /** The explorer row whose label is exactly `name` (not a longer name that contains it). */
+  explorerRow(name: string): Locator {
+    return this.page
+      .locator('.explorer-folders-view .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: exactly(name) }) });
+  }
+
+  /** Clicks a file in the explorer, which opens it in its default editor. */
+  async openFile(name: string): Promise<void> {
+    await this.explorerRow(name).click();
+  }
+
+  /** Right-clicks an explorer item and picks the context-menu entry titled `entry`. */
+  async explorerContextMenu(name: string, entry: string): Promise<void> {
+    await this.explorerRow(name).click({ button: 'right' });
+    const label = this.page.locator('.monaco-menu .action-item .action-label', { hasText: exactly(entry) });
+    await label.first().click();
+  }
+
+  /** Rows of a contributed view, found by the title in its pane header. */
+  viewRows(viewTitle: string): Locator {
+    const pane = this.page.locator('.pane').filter({ has: this.page.locator('.pane-header', { hasText: viewTitle }) });
+    return pane.locator('.monaco-list-row');
+  }
+
+  /** Hovers `target` (an activity-bar icon, a button) and returns the visible hover widget. */
+  async hover(target: Locator): Promise<Locator> {
+    await target.hover();
+    const widget = this.page.locator('.monaco-hover').filter({ visible: true }).first();
+    await widget.waitFor();
+    return widget;
+  }
+
+  /**
+   * Hovers a tree row (explorer or contributed view) and returns its hover widget. The
+   * hover belongs to the row's label, not the empty space right of it.
+   */
+  async hoverTreeRow(row: Locator): Promise<Locator> {
+    return this.hover(row.locator('.label-name').first());
+  }
+
+  /** Waits for a notification toast containing `text` and returns it. */
+  async waitForNotification(text: string | RegExp, timeout = TIMEOUT_MS): Promise<Locator> {
+    const toast = this.page.locator('.notifications-toasts .notification-toast').filter({ hasText: text }).first();
+    await toast.waitFor({ timeout });
+    return toast;
+  }
+
+  /**
+   * The document inside a webview (webviews sit in two nested iframes). With several
+   * webviews open, the most recently created one.
+   */
+  webviewFrame(): FrameLocator {
+    return this.page.frameLocator('iframe.webview').last().frameLocator('iframe');
+  }
+
+  /** Saves artifacts/screenshots/<name>.png and returns its path. */
+  async screenshot(name: string): Promise<string> {
+    fs.mkdirSync(this.screenshotDir, { recursive: true });
+    const file = path.join(this.screenshotDir, `${name.replace(/[^\w.-]+/g, '-')}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  async close(): Promise<void> {
+    this.onClose();
+    await this.page.close();
+  }
+}
