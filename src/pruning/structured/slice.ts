@@ -21,6 +21,12 @@ export function gatherAxes(bytes: Uint8Array, dims: number[], keeps: (number[] |
   // Everything after the last sliced axis is one contiguous block.
   const block = stride[last];
   const lists = dims.map((d, a) => keeps[a] ?? Array.from({ length: d }, (_, i) => i));
+  // Small blocks (a 3x3 kernel is 36 bytes) are copied by a loop, in 4-byte words when aligned.
+  const words = bytes.byteOffset % 4 === 0 && block % 4 === 0;
+  const src = words ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : bytes;
+  const dst = words ? new Uint32Array(out.buffer) : out;
+  const unit = words ? 4 : 1;
+  const n = block / unit;
   let p = 0;
   const copy = (a: number, base: number): void => {
     const list = lists[a];
@@ -28,8 +34,8 @@ export function gatherAxes(bytes: Uint8Array, dims: number[], keeps: (number[] |
     if (a === last) {
       for (const i of list) {
         const from = base + i * s;
-        if (block >= 64) out.set(bytes.subarray(from, from + block), p);
-        else for (let b = 0; b < block; b++) out[p + b] = bytes[from + b];
+        if (block >= 256) out.set(bytes.subarray(from, from + block), p);
+        else for (let b = 0, f = from / unit, t = p / unit; b < n; b++) dst[t + b] = src[f + b];
         p += block;
       }
       return;
