@@ -1,0 +1,72 @@
+// The analyze command as users run it: the built dist/cli.js in a child process.
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LayerTable } from '../../../src/analysis';
+import { ROOT, modelPath, tempDir } from '../../helpers/models';
+
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+/** Newest modification time of any source file the CLI bundle is built from. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+}
+
+describe('prune-lens analyze (dist/cli.js)', () => {
+  before(function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
+      const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(build.status, 0, `the build failed:\n${build.stderr}`);
+    }
+  });
+
+  it('--json on digits_vgg_slim_s1e-2 lists 4 Conv with gammas of 32, 32, 64, 64 and 2 Gemm', () => {
+    const r = cli('analyze', path.relative(ROOT, modelPath('digits_vgg_slim_s1e-2.onnx')), '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const t = JSON.parse(r.stdout) as LayerTable;
+    assert.deepEqual(t.layers.map((l) => l.op), ['Conv', 'Conv', 'Conv', 'Conv', 'Gemm', 'Gemm']);
+    assert.deepEqual(t.layers.map((l) => l.batchNorm?.gamma.length), [32, 32, 64, 64, undefined, undefined]);
+    assert.deepEqual(t.layers.map((l) => l.displayName),
+      ['features.0.0', 'features.1.0', 'features.3.0', 'features.4.0', 'classifier.1', 'classifier.3']);
+    assert.ok(t.layers[0].batchNorm!.gamma.every((g) => typeof g === 'number' && Number.isFinite(g)));
+    assert.equal(t.file, '../shared/models/digits_vgg_slim_s1e-2.onnx');
+  });
+
+  it('the text table names every layer and the totals', () => {
+    const r = cli('analyze', modelPath('digits_lenet.onnx'));
+    assert.equal(r.status, 0, r.stderr);
+    for (const [name, op] of [['conv1', 'Conv'], ['conv2', 'Conv'], ['fc1', 'Gemm'], ['fc2', 'Gemm'], ['fc3', 'Gemm']]) {
+      assert.match(r.stdout, new RegExp(`^\\s*${name}\\s+${op}\\s`, 'm'));
+    }
+    assert.match(r.stdout, /5 prunable layers/);
+  });
+
+  it('a file that is not ONNX exits 1 with a message naming the file', () => {
+    const file = path.join(tempDir('cli'), 'notes.onnx');
+    fs.writeFileSync(file, 'just some text\n');
+    const r = cli('analyze', file);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.ok(r.stderr.startsWith(`prune-lens analyze: ${file}: `), r.stderr);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'a stack trace instead of a message');
+  });
+
+  it('a missing file exits 1 naming it; a missing argument is a usage error (exit 2)', () => {
+    const r = cli('analyze', 'no-such-model.onnx');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no-such-model\.onnx: file not found/);
+    assert.equal(cli('analyze').status, 2);
+  });
+});
