@@ -28,7 +28,9 @@ export function percent(f: number): string {
 /** Renders rows as an aligned text table; numeric-looking columns are right-aligned. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[-\d.,%→a-zA-Z ]*\d[\d.%kMGe+-]*$/.test(r[i] ?? '')));
+  // Right-align columns of plain figures (1.2k, 3.4%, 16→32, 4.8e-9); names stay left.
+  const figure = /^(-?[\d.]+(e[+-]?\d+)?[kMG%]?|\d+→\d+|-)$/;
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => figure.test(r[i] ?? '')));
   const line = (cells: string[]) =>
     cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
