@@ -129,6 +129,27 @@ const layerNorm: Rule = (ctx) => {
   ctx.set(ctx.node.output[0], x);
 };
 
+/**
+ * GroupNorm: every group must keep the same number of channels, so channel k
+ * of each group is cut together (per group, like a grouped conv). Scale and
+ * bias of shape [C] (opset 21) are sliced; per-group ones (opset 18) are not.
+ */
+const groupNorm: Rule = (ctx) => {
+  const x = ctx.channels(ctx.node.input[0]);
+  if (!x) return;
+  const groups = attrInt(ctx.node, 'num_groups', 0);
+  const c = x.labels.length;
+  if (x.axis !== 1 || groups < 1 || c % groups) return ctx.freezeInputs(`${ctx.name} groups the channels in a way that is not handled`);
+  if (groups === c) return ctx.freezeInputs(`${ctx.name} has one channel per group; cutting one would change num_groups`);
+  tieGroups(ctx, x.labels, groups);
+  for (const [i, role] of [[1, 'norm-scale'], [2, 'norm-bias']] as const) {
+    const d = ctx.constDims(ctx.node.input[i]);
+    if (!d || d.length !== 1) return ctx.freezeInputs(`${ctx.name} has a parameter that is not a constant vector`);
+    if (d[0] === c && c !== groups) ctx.member(i, 0, x.labels, role);
+  }
+  ctx.set(ctx.node.output[0], x);
+};
+
 /** Ties position k of every group of `size` positions together (grouped conv, per group). */
 function tieGroups(ctx: RuleContext, labels: Int32Array, groups: number): void {
   const size = labels.length / groups;
@@ -555,6 +576,7 @@ export const RULES: Record<string, Rule> = {
   BatchNormalization: batchNorm,
   InstanceNormalization: instanceNorm,
   LayerNormalization: layerNorm,
+  GroupNormalization: groupNorm,
   Conv: conv,
   ConvTranspose: convTranspose,
   Gemm: gemm,

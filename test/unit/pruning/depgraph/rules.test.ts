@@ -92,6 +92,18 @@ describe('dependency graph rules', () => {
     assert.equal(g.groups[groupOf(g, grouped.name)].size, 2);
   });
 
+  it('GroupNormalization ties channel k of every group and slices its per-channel scale and bias', () => {
+    const b = new NetBuilder();
+    const a = b.conv(input, 6, { name: 'a' });
+    b.init('gn.scale', [6]);
+    b.init('gn.bias', [6]);
+    const gn = { name: b.node('GroupNormalization', [a.name, 'gn.scale', 'gn.bias'], { num_groups: 2 })[0], channels: 6 };
+    b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', b.relu(gn))), 4, 'output');
+    const g = buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }], 21));
+    assert.deepEqual(positions(g, gn.name), [0, 1, 2, 0, 1, 2]);
+    assert.deepEqual(g.groups[groupOf(g, a.name)].members.filter((m) => m.includes('norm')).length, 2);
+  });
+
   it('an op without a rule freezes the channels it reads, naming the op', () => {
     const b = new NetBuilder();
     const a = b.cbr(input, 4);

@@ -11,7 +11,9 @@ import { tensorDims, tensorFloats } from '../../../../src/onnx/tensor';
 import { analyzeModel } from '../../../../src/analysis';
 import { GraphIndex } from '../../../../src/onnx/graph';
 import { buildDependencyGraph, pruneStructured, pruneStructuredFile } from '../../../../src/pruning/structured';
-import { accuracy, bytesOf, digitsVal, model, randomFeed, readNpyLabels, run } from './helpers';
+import { accuracy, bytesOf, digitsVal, model, randomFeed, readNpyLabels, reparse, run } from './helpers';
+import { inferShapes } from '../../../../src/onnx/shapes';
+import { newValueInfo } from '../../../../src/onnx/build';
 
 interface Reference {
   groups: { root: string; pruned_idxs: number[]; members: string[] }[];
@@ -129,5 +131,29 @@ describe('structured pruning of the real models', function () {
     const conv1 = report.layers.find((l) => l.layer === '/layer1/conv1/Conv')!;
     assert.equal(conv1.outAfter, conv1.outBefore, 'an ignored layer keeps all its filters');
     assert.ok(report.frozen.some((f) => f.layers.includes('layer1.conv1')));
+  });
+
+  it('updates value_info to the new channel counts and leaves graph inputs and outputs alone', async () => {
+    const m = loadModelSync(model('digits_vgg_slim_s1e-2.onnx'));
+    // Declare every intermediate value, as exporters with shape inference do.
+    for (const [name, s] of inferShapes(m).shapes) {
+      if (s.dims && !m.graph.initializer.some((t) => t.name === name) && name !== 'input' && name !== 'logits') {
+        m.graph.value_info.push(newValueInfo(name, s.elemType, s.dims));
+      }
+    }
+    const declared = reparse(m);
+    pruneStructured(declared, { criterion: 'bn_gamma', scope: 'global', ratio: 0.5, ignore: ['classifier.3'] });
+    const after = inferShapes(reparse(declared), undefined);
+    let changed = 0;
+    for (const v of declared.graph.value_info) {
+      const dims = v.type!.tensor_type!.shape!.dim.map((d) => d.dim_value ?? d.dim_param);
+      assert.deepEqual(dims.map(String), after.shapes.get(v.name!)!.dims!.map(String), v.name);
+      if (dims[1] !== m.graph.value_info.find((x) => x.name === v.name)!.type!.tensor_type!.shape!.dim[1].dim_value) changed++;
+    }
+    assert.ok(changed >= 12, `${changed} declarations follow the cut`);
+    assert.deepEqual(declared.graph.input.map((v) => v.type!.tensor_type!.shape!.dim.map((d) => d.dim_value ?? d.dim_param)), [['N', 1, 8, 8]]);
+    assert.deepEqual(declared.graph.output.map((v) => v.type!.tensor_type!.shape!.dim.map((d) => d.dim_value ?? d.dim_param)), [['N', 10]]);
+    const out = await run(bytesOf(declared), [digitsVal()]);
+    assert.equal(out.logits.length, 3600);
   });
 });
