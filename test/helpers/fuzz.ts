@@ -31,9 +31,13 @@ export interface Seed {
 }
 
 export interface FuzzCase {
+  /** The run's seed and the case's index in it: together they regenerate the case. */
+  seed: number;
   index: number;
+  /** The mutation applied, or the style of random bytes. */
   kind: string;
-  seed: string;
+  /** The model mutated ('-' for random bytes). */
+  source: string;
   bytes: Uint8Array;
 }
 
@@ -48,7 +52,8 @@ export interface CaseOutcome {
 
 export class FuzzFailure extends Error {
   constructor(readonly fuzzCase: FuzzCase, cause: unknown, what: string) {
-    super(`${what} on case ${fuzzCase.index} (${fuzzCase.kind} of ${fuzzCase.seed}, ${fuzzCase.bytes.length} bytes): ${
+    super(`${what} on seed ${fuzzCase.seed} case ${fuzzCase.index} (${fuzzCase.kind} of ${fuzzCase.source}, ${fuzzCase.bytes.length} bytes; ` +
+      `replay: npx tsx scripts/fuzz.ts --seed ${fuzzCase.seed} --first ${fuzzCase.index} --cases 1): ${
       cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`);
   }
 }
@@ -256,6 +261,8 @@ const MUTATORS: Record<string, (rand: Rand, s: Seed, seeds: Seed[]) => Uint8Arra
   },
 };
 
+export const MUTATION_KINDS = Object.keys(MUTATORS);
+
 /** Every object (message) in a decoded tree, with its parent key. */
 function messages(root: object): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -337,13 +344,13 @@ function randomBytes(rand: Rand): { kind: string; bytes: Uint8Array } {
 }
 
 /** Case `index` of run `seed`: deterministic, independent of the other cases. */
-export function makeCase(seed: number, index: number, seeds: Seed[]): FuzzCase {
+export function makeCase(seed: number, index: number, seeds: Seed[], kinds?: string[]): FuzzCase {
   const rand = seededRandom((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
-  if (rand() < 0.15) return { index, seed: '-', ...randomBytes(rand) };
+  if (rand() < 0.15 && !kinds) return { seed, index, source: '-', ...randomBytes(rand) };
   // The small seeds are cheap to analyse; the larger ones come up less often.
   const s = rand() < 0.8 ? pick(rand, [seeds[0], seeds[1], seeds[4], seeds[4]]) : pick(rand, seeds);
-  const kind = pick(rand, Object.keys(MUTATORS));
-  return { index, seed: s.name, kind, bytes: MUTATORS[kind](rand, s, seeds) };
+  const kind = pick(rand, kinds ?? Object.keys(MUTATORS));
+  return { seed, index, source: s.name, kind, bytes: MUTATORS[kind](rand, s, seeds) };
 }
 
 // ---- running a case ----------------------------------------------------------------
@@ -410,6 +417,8 @@ export interface FuzzOptions {
   /** Where the external-data side file lives and the cases are "loaded" from. */
   dir: string;
   first?: number;
+  /** Only these mutations (see MUTATION_KINDS), and no random bytes. */
+  kinds?: string[];
   onProgress?: (s: FuzzStats) => void;
 }
 
@@ -425,7 +434,7 @@ export function fuzz(opts: FuzzOptions): FuzzStats {
   const deadline = opts.seconds ? Date.now() + opts.seconds * 1000 : Infinity;
   const first = opts.first ?? 0;
   for (let i = first; i < first + opts.cases && Date.now() < deadline; i++) {
-    const c = makeCase(opts.seed, i, seeds);
+    const c = makeCase(opts.seed, i, seeds, opts.kinds);
     const o = runCase(c, file);
     stats.cases++;
     if (o.stage === 'parsed') stats.parsed++;

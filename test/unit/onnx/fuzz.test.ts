@@ -8,13 +8,13 @@ import { strict as assert } from 'node:assert';
 import { formatStats, fuzz } from '../../helpers/fuzz';
 import { tempDir } from '../../helpers/models';
 
-const CASES = 3000;
+const CASES = 4000;
 const SEED = 20240;
 
 describe('onnx fuzz', () => {
   it(`${CASES} random and mutated models: only PruneLensErrors, lossless when parsed`, function () {
     this.timeout(120_000);
-    const stats = fuzz({ seed: SEED, cases: CASES, dir: tempDir('fuzz'), caseBudgetMs: 2000, rssBudget: 1024 * 2 ** 20 });
+    const stats = fuzz({ seed: SEED, cases: CASES, dir: tempDir('fuzz'), caseBudgetMs: 3000, rssBudget: 1024 * 2 ** 20 });
     console.log(`      ${formatStats(stats)}`);
     assert.equal(stats.cases, CASES);
     // The generator must reach both sides: models that parse (and analyse), and rejections.
