@@ -80,8 +80,13 @@ export function selectChannels(graph: DepGraph, scores: Map<number, Float64Array
 /**
  * Torch-Pruning's global step: concatenate the scores of all groups, remove
  * n = total - int(total * (1 - ratio)) channels by taking the n-th smallest
- * score as the threshold and cutting every channel at or below it; then each
+ * score as the threshold and cutting every channel below it; then each
  * group's caps (maxRatio, one channel kept, roundTo) apply.
+ *
+ * Channels tied at the threshold are where we differ on purpose: Torch-Pruning
+ * cuts all of them, which on an untrained network (every BN gamma exactly 1)
+ * empties every layer but one channel. Here the tied channels share what is
+ * left of the n, in proportion to how many each group holds.
  */
 function globalThreshold(pool: number[], scores: Map<number, Float64Array>, ratio: number,
   limit: (size: number, n: number) => number, remove: Map<number, number[]>): void {
@@ -96,12 +101,48 @@ function globalThreshold(pool: number[], scores: Map<number, Float64Array>, rati
   }
   all.sort();
   const threshold = all[n - 1];
+  const below = new Map<number, number>();
+  const tied = new Map<number, number>();
+  let belowTotal = 0;
+  let tiedTotal = 0;
+  for (const gid of pool) {
+    let b = 0;
+    let t = 0;
+    for (const v of scores.get(gid)!) {
+      if (v < threshold) b++;
+      else if (v === threshold) t++;
+    }
+    below.set(gid, b);
+    tied.set(gid, t);
+    belowTotal += b;
+    tiedTotal += t;
+  }
+  const share = shareTies(pool, tied, n - belowTotal, tiedTotal);
   for (const gid of pool) {
     const s = scores.get(gid)!;
-    let below = 0;
-    for (const v of s) if (v <= threshold) below++;
-    remove.set(gid, lowest(s, limit(s.length, below)));
+    remove.set(gid, lowest(s, limit(s.length, below.get(gid)! + share.get(gid)!)));
   }
+}
+
+/** Splits `quota` tied channels across groups in proportion to their ties (largest remainder). */
+function shareTies(pool: number[], tied: Map<number, number>, quota: number, tiedTotal: number): Map<number, number> {
+  const share = new Map<number, number>();
+  if (tiedTotal === 0 || quota <= 0) {
+    for (const gid of pool) share.set(gid, 0);
+    return share;
+  }
+  let given = 0;
+  const rest: [number, number][] = [];
+  for (const gid of pool) {
+    const exact = (tied.get(gid)! * quota) / tiedTotal;
+    const whole = Math.floor(exact + EPS);
+    share.set(gid, whole);
+    given += whole;
+    rest.push([gid, exact - whole]);
+  }
+  rest.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  for (let i = 0; given < quota && i < rest.length; i++, given++) share.set(rest[i][0], share.get(rest[i][0])! + 1);
+  return share;
 }
 
 /** Indices of the n lowest scores, ties broken by index, returned ascending. */

@@ -92,13 +92,23 @@ describe('channel selection', () => {
     assert.equal(keptCount(6, 0.5), 3);
   });
 
-  it('global: the n-th smallest score over all groups is the threshold, ties included', () => {
+  it('global: the n-th smallest score over all groups is the threshold', () => {
     const graph = twoGroups();
     const scores = new Map([[0, Float64Array.from([1, 2, 3, 4])], [1, Float64Array.from([0.5, 5])]]);
     const sel = selectChannels(graph, scores, { scope: 'global', ratio: 0.5 });
     assert.deepEqual([...sel.remove], [[0, [0, 1]], [1, [0]]]);
+  });
+
+  it('global: channels tied at the threshold share the remaining count in proportion, so exactly n go', () => {
+    const graph = twoGroups();
+    // n = 3: score 1 is below the threshold 2; three channels tie at 2 for the last two places.
     const tied = new Map([[0, Float64Array.from([1, 2, 2, 4])], [1, Float64Array.from([2, 5])]]);
-    assert.deepEqual([...selectChannels(graph, tied, { scope: 'global', ratio: 0.5 }).remove], [[0, [0, 1, 2]], [1, [0]]]);
+    const sel = selectChannels(graph, tied, { scope: 'global', ratio: 0.5 });
+    assert.deepEqual([...sel.remove], [[0, [0, 1]], [1, [0]]]);
+    // An untrained network: every score equal. Torch-Pruning would empty every group to one channel.
+    const flat = new Map([[0, Float64Array.from([1, 1, 1, 1])], [1, Float64Array.from([1, 1])]]);
+    const even = selectChannels(graph, flat, { scope: 'global', ratio: 0.5 });
+    assert.deepEqual([...even.remove], [[0, [0, 1]], [1, [0]]]);
   });
 
   it('local: lowest scores go; roundTo, maxRatio and the last channel limit the count', () => {
