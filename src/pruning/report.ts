@@ -70,6 +70,10 @@ export interface SensitivityCurve {
   ratios: number[];
   /** Accuracy, or top-1 agreement with the original when there are no labels. */
   metric: number[];
+  /** The group's root layers (LayerInfo.name): what a plan step selects to prune this group. */
+  layers?: string[];
+  /** Per ratio, the MACs that pruning this group alone removes from the model. */
+  macsSaved?: number[];
 }
 
 export interface SensitivityReport {

@@ -21,6 +21,8 @@ export const DEFAULT_CALIBRATION_BATCH = 64;
 export interface CalibrationSpec {
   /** .npy, .npz or folder of .npy files; seeded random inputs when absent. */
   data?: string;
+  /** .npy of class labels (sensitivity analysis measures accuracy with them). */
+  labels?: string;
   /** Samples used: the first `size` rows (default 256). */
   size?: number;
   /** Samples per run (default 64); smaller keeps large activations in bounds. */
@@ -46,7 +48,7 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
   for (const [what, v] of [['calibration size', size], ['calibration batch', batchSize]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new PruneLensError('validation', `${what} must be a whole number of at least 1, not ${v}`);
   }
-  const dataset = openDataset({ data: spec.data, samples: size, batchSize, seed: spec.seed, dims: spec.dims }, modelInputs(model));
+  const dataset = openDataset({ data: spec.data, labels: spec.labels, samples: size, batchSize, seed: spec.seed, dims: spec.dims }, modelInputs(model));
   const batches: Batch[] = [];
   const reader = dataset.open();
   try {
@@ -61,6 +63,7 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
     samples,
     description: `${dataset.description}, ${samples} samples`,
     open: (m, values) => openRun(m, values, batches),
+    labels: (b) => batches[b]?.labels,
   };
 }
 

@@ -29,6 +29,8 @@ export interface ActivationSource {
    * return the named values. Only the nodes those values need are computed.
    */
   open(model: OnnxModel, values: string[]): Promise<ActivationRun>;
+  /** Class labels of batch `batch`, when the data came with labels. */
+  labels(batch: number): Int32Array | undefined;
 }
 
 /** Per position along axis 1 of a value: sum, sum of squares and how many elements each adds up. */
