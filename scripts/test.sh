@@ -1,8 +1,38 @@
 #!/usr/bin/env bash
-# The whole test suite: type check, bundles, core unit tests (mocha).
-set -euo pipefail
+# `npm test` (and CI through .ci/run): install what is missing, type check, build, then
+# the unit tests (mocha, in Node) and the real-VS-Code tests (extension host + UI, see
+# scripts/vscode/run.ts). Type check and build gate the rest; both test stages always
+# run, and the exit code is non-zero if anything failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
-npx tsc -p . --noEmit
-node scripts/build.mjs
-npx mocha
+
+failed=()
+stage() {
+  local name=$1
+  shift
+  echo
+  echo "== $name =="
+  local start=$SECONDS
+  if "$@"; then
+    echo "== $name: ok ($((SECONDS - start)) s) =="
+  else
+    echo "== $name: FAILED ($((SECONDS - start)) s) =="
+    failed+=("$name")
+    return 1
+  fi
+}
+
+stage bootstrap bash scripts/bootstrap.sh &&
+  stage typecheck node_modules/.bin/tsc -p . --noEmit &&
+  stage build node scripts/build.mjs &&
+  {
+    stage "unit tests" node_modules/.bin/mocha
+    stage "VS Code tests" node_modules/.bin/tsx scripts/vscode/run.ts --no-build
+  }
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "npm test: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "npm test: all stages passed"

@@ -21,11 +21,12 @@
 //   explorerContextMenu(name, entry), viewRows(viewTitle), hoverTreeRow(row),
 //   waitForNotification(text), webviewFrame(), screenshot(name), close(); `wb.page` is
 //   the Playwright page for anything else. Screenshots land in artifacts/screenshots/
-//   (emptied at the start of each UI run); a failing test also leaves FAILED-*.png of
-//   every window still open. Name screenshots `<file>-<step>` so they sort by test.
+//   (emptied at the start of each UI run); a failing test also leaves FAILED-<title>.png
+//   of its windows. Name screenshots `<file>-<step>` so they sort by test.
 //
 // Each suite ends with a line `N passed, N failed`; the exit code is non-zero if any test
-// failed, a suite did not finish, or code-server did not start. --keep leaves the temp
+// failed, a suite did not finish, or code-server did not start. --no-build skips
+// `node scripts/build.mjs` (the host tests are always bundled); --keep leaves the temp
 // folder (workspace, code-server state and logs) and prints its path.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -72,9 +73,12 @@ function parseArgs(argv: string[]): Options {
 const testFiles = (dir: string) =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.test.ts')).sort().map((n) => path.join(dir, n)) : [];
 
-async function build(): Promise<void> {
+function buildExtension(): void {
   const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('node scripts/build.mjs failed');
+}
+
+async function buildHostTests(): Promise<void> {
   // Rebuilt from scratch so a deleted test file does not linger as a stale bundle.
   fs.rmSync(hostOutDir, { recursive: true, force: true });
   await esbuild.build({
@@ -155,11 +159,12 @@ async function runUiSuite(server: CodeServer, browser: BrowserContext, grep: str
   const session: UiSession = { server, browser, screenshotDir, open: new Set() };
   setUiSession(session);
   const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, reporter: 'spec', ...(grep ? { grep } : {}) });
-  mocha.suite.afterEach(async function () {
-    const t = this.currentTest;
-    if (t?.state !== 'failed') return;
-    let i = 0;
-    for (const wb of session.open) await wb.screenshot(`FAILED-${t.fullTitle()}-${i++}`).catch(() => undefined);
+  mocha.suite.beforeEach(function () {
+    session.currentTest = this.currentTest;
+  });
+  // Root hooks run after a file's own afterEach: windows closed there were captured by close().
+  mocha.suite.afterEach(async () => {
+    for (const wb of session.open) await wb.captureIfFailed();
   });
   for (const f of testFiles(uiSrcDir)) mocha.addFile(f);
   await mocha.loadFilesAsync();
@@ -178,7 +183,8 @@ async function runUiSuite(server: CodeServer, browser: BrowserContext, grep: str
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  if (opts.build) await build();
+  if (opts.build) buildExtension();
+  if (opts.host) await buildHostTests();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prune-lens-vscode-'));
   const cleanUp = () => {
     if (!opts.keep) fs.rmSync(tmp, { recursive: true, force: true });

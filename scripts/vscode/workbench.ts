@@ -18,6 +18,8 @@ export interface UiSession {
   screenshotDir: string;
   /** Workbenches not yet closed; the harness screenshots them when a test fails. */
   open: Set<Workbench>;
+  /** The running UI test, set by the harness, so a window closed by a failing test's hook can still be captured. */
+  currentTest?: { state?: string; fullTitle(): string };
 }
 
 // Kept on globalThis: the harness and the test files may load this module through
@@ -61,7 +63,7 @@ export async function openWorkbench(): Promise<Workbench> {
   const s = uiSession();
   const page = await s.browser.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
-  const wb = new Workbench(page, s.screenshotDir, () => s.open.delete(wb));
+  const wb = new Workbench(page, s);
   s.open.add(wb);
   await page.goto(s.server.workbenchUrl([developmentPayload(s.server)]));
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -74,9 +76,14 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const exactly = (s: string) => new RegExp(`^\\s*${escapeRegExp(s)}\\s*$`);
 
 export class Workbench {
-  constructor(readonly page: Page, private readonly screenshotDir: string, private readonly onClose: () => void) {}
+  private failureCaptured?: unknown;
 
-  /** F1, type the command's title, and pick the entry whose title is exactly `title`. */
+  constructor(readonly page: Page, private readonly session: UiSession) {}
+
+  /**
+   * F1, type the command's title, and pick it. `title` is the title as contributed
+   * ("Global Prune…") or as the palette shows it with its category ("Prune Lens: Global Prune…").
+   */
   async runCommand(title: string): Promise<void> {
     const { page } = this;
     await page.locator('.monaco-workbench .part.editor').click({ position: { x: 200, y: 200 } });
@@ -84,10 +91,11 @@ export class Workbench {
     const input = page.locator('.quick-input-widget input');
     await input.waitFor();
     await input.fill(`>${title}`);
+    const label = new RegExp(`^\\s*(?:[^:]+: )?${escapeRegExp(title)}\\s*$`);
     // Not simply Enter: the palette may rank a longer, recently used title first.
     await page
       .locator('.quick-input-list .monaco-list-row')
-      .filter({ has: page.locator('.label-name', { hasText: exactly(title) }) })
+      .filter({ has: page.locator('.label-name', { hasText: label }) })
       .first()
       .click();
   }
@@ -150,14 +158,23 @@ export class Workbench {
 
   /** Saves artifacts/screenshots/<name>.png and returns its path. */
   async screenshot(name: string): Promise<string> {
-    fs.mkdirSync(this.screenshotDir, { recursive: true });
-    const file = path.join(this.screenshotDir, `${name.replace(/[^\w.-]+/g, '-')}.png`);
+    fs.mkdirSync(this.session.screenshotDir, { recursive: true });
+    const file = path.join(this.session.screenshotDir, `${name.replace(/[^\w.-]+/g, '-')}.png`);
     await this.page.screenshot({ path: file });
     return file;
   }
 
+  /** FAILED-<test title>.png, once per failing test, if the running test has failed. */
+  async captureIfFailed(): Promise<void> {
+    const t = this.session.currentTest;
+    if (t?.state !== 'failed' || this.failureCaptured === t || this.page.isClosed()) return;
+    this.failureCaptured = t;
+    await this.screenshot(`FAILED-${t.fullTitle()}`).catch(() => undefined);
+  }
+
   async close(): Promise<void> {
-    this.onClose();
+    await this.captureIfFailed();
+    this.session.open.delete(this);
     await this.page.close();
   }
 }
