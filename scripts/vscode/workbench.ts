@@ -86,7 +86,9 @@ export class Workbench {
    */
   async runCommand(title: string): Promise<void> {
     const { page } = this;
-    await page.locator('.monaco-workbench .part.editor').click({ position: { x: 200, y: 200 } });
+    // F1 must reach the workbench, not a webview iframe or an input that holds focus. Blur
+    // rather than click somewhere: a click could land on an editor and change it.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget input');
     await input.waitFor();

@@ -34,6 +34,13 @@ describe('workbench smoke', () => {
     await wb.screenshot('smoke-context-menu-opened');
   });
 
+  it('runs a command while an editor has focus', async () => {
+    await wb.page.locator('.monaco-editor .view-lines').first().click();
+    await wb.page.keyboard.type('typed into Untitled-1');
+    await wb.runCommand('File: New Untitled Text File');
+    await tab('Untitled-2').waitFor();
+  });
+
   it('shows the hover of a tree row', async () => {
     const hover = await wb.hoverTreeRow(wb.explorerRow('digits_mlp.onnx'));
     assert.match(await hover.innerText(), /digits_mlp\.onnx/);
