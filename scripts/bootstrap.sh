@@ -74,12 +74,19 @@ if [ ! -f "$cs_stamp" ] || [ ! -f "$cache/code-server/node_modules/code-server/o
   # interrupted install never looks finished.
   partial=$cache/code-server.partial
   rm -rf "$partial"
-  # nodedir: the machine's npmrc points node-gyp at Node 20's headers; the native modules
-  # must be built for Node 24. --unsafe-perm: postinstall scripts run as root otherwise drop
-  # privileges and cannot write. npm_config_yes: node-pty's install calls npx and would prompt.
-  PATH=$node24/bin:$PATH npm_config_nodedir=$node24 npm_config_yes=true \
-    npm install --prefix "$partial" --no-audit --no-fund --no-save --unsafe-perm \
-    "code-server@$CODE_SERVER_VERSION"
+  (
+    # Under `npm test` or `npm start` the outer npm exports npm_config_* settings, among
+    # them a user agent naming Node 20; code-server's postinstall reads the Node version
+    # from it and refuses to install. The nested npm must see only its own settings.
+    while read -r var; do unset "$var"; done < <(compgen -e | grep -i '^npm_')
+    # nodedir: the machine's npmrc points node-gyp at Node 20's headers; the native modules
+    # must be built for Node 24. --unsafe-perm: postinstall scripts run as root otherwise
+    # drop privileges and cannot write. npm_config_yes: node-pty's install calls npx and
+    # would prompt.
+    PATH=$node24/bin:$PATH npm_config_nodedir=$node24 npm_config_yes=true \
+      npm install --prefix "$partial" --no-audit --no-fund --no-save --unsafe-perm \
+      "code-server@$CODE_SERVER_VERSION"
+  )
   rm -rf "$cache/code-server"
   mv "$partial" "$cache/code-server"
   echo "$CODE_SERVER_VERSION" >"$cs_stamp"
