@@ -14,6 +14,7 @@ import {
   type PlanStep, type PrunePlan,
 } from '../pruning/plan';
 import type { PruneReport } from '../pruning/report';
+import { openCalibration } from '../validation/activations';
 import { bytes, human, percent, table } from './format';
 
 const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--force] [--json]
@@ -88,7 +89,10 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
     : (p: { step: number; steps: number; label: string }) => {
       if (p.step < p.steps) process.stderr.write(`step ${p.step + 1}/${p.steps}: ${p.label}\n`);
     };
-  const report = await runPlan(model, plan, { baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress })
+  const report = await runPlan(model, plan, {
+    baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress,
+    calibrate: (m, c) => openCalibration(m, { data: c.data, size: c.size, batch: c.batch }),
+  })
     .catch((e: unknown) => {
       // A plan that does not fit the model is the plan file's problem: name it.
       throw planFile && isPruneLensError(e) && e.code === 'plan' ? e.inFile(planFile) : e;

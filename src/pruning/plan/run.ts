@@ -7,16 +7,19 @@
 // (output.ts), so a failure never leaves a half-written file; after a failure
 // the in-memory model may be partly pruned and should be discarded.
 
+import * as path from 'node:path';
 import { analyzeModel, findPrunableLayers, type LayerInfo, type LayerTable } from '../../analysis';
 import type { PrunableLayer } from '../../analysis/layers';
 import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
-import type { OnnxModel } from '../../onnx/model';
+import { parseModel, serializeModel, type OnnxModel } from '../../onnx/model';
+import { concatChunks } from '../../onnx/wire';
 import type { FrozenGroup, LayerChange, PruneReport, PruneStepSummary } from '../report';
 import { pruneStructured } from '../structured';
-import { applyMaskStep, type MaskStep } from '../unstructured';
+import { applyMaskStep, type MaskMethod, type MaskStep } from '../unstructured';
+import { attachActivationStats, collectActivationStats, recover, type ActivationSource } from '../recovery';
 import { loadCustomArrays, selectStepLayers } from './resolve';
-import type { PlanStep, PrunePlan } from './types';
+import { DATA_AWARE_METHODS, type CalibrationOptions, type PlanStep, type PrunePlan } from './types';
 import { validatePlan } from './validate';
 
 export interface PlanProgress {
@@ -31,6 +34,12 @@ export interface RunPlanOptions {
   onProgress?: (p: PlanProgress) => void;
   /** Folder that relative files in the plan (masks, importance) resolve against: the plan's folder. */
   baseDir?: string;
+  /**
+   * Opens a step's calibration data (its path already resolved against baseDir)
+   * for data-aware criteria and recovery; the front end supplies onnxruntime
+   * here (src/validation/activations.ts openCalibration). Without it, such steps fail.
+   */
+  calibrate?: (model: OnnxModel, calibration: CalibrationOptions) => Promise<ActivationSource>;
 }
 
 interface Prepared {
@@ -54,6 +63,7 @@ export async function runPlan(model: OnnxModel, plan: PrunePlan, opts: RunPlanOp
   const touched = new Set<string>();
   const removed = new Map<string, number[]>();
   const frozen: FrozenGroup[] = [];
+  const recovery: NonNullable<PruneReport['recovery']> = [];
   // Per layer, the original indices of the output channels still there, so that
   // channels removed by a later structured step are reported in the original numbering.
   const alive = new Map(before.layers.map((l) => [l.name, Array.from({ length: l.outChannels }, (_, i) => i)]));
@@ -63,7 +73,8 @@ export async function runPlan(model: OnnxModel, plan: PrunePlan, opts: RunPlanOp
     opts.onProgress?.({ step: p.index, steps: prepared.length, label });
     warnings.push(...p.warnings);
     if (p.step.structured) {
-      const r = runStructuredStep(model, p, alive);
+      const r = await runStructuredStep(model, p, alive, opts);
+      if (r.recovery) recovery.push(...r.recovery);
       r.layers.forEach((c) => {
         touched.add(c.layer);
         if (c.removed.length) removed.set(c.layer, [...(removed.get(c.layer) ?? []), ...c.removed].sort((a, b) => a - b));
@@ -89,7 +100,9 @@ export async function runPlan(model: OnnxModel, plan: PrunePlan, opts: RunPlanOp
   opts.onProgress?.({ step: prepared.length, steps: prepared.length, label: 'done' });
 
   const after = analyzeModel(model);
-  return buildReport(model, plan, before, after, touched, removed, frozen, summaries, warnings);
+  const report = buildReport(model, plan, before, after, touched, removed, frozen, summaries, warnings);
+  if (recovery.length) report.recovery = recovery;
+  return report;
 }
 
 /** Resolves every step before anything is changed, so plan errors surface at once. */
@@ -117,10 +130,20 @@ function currentLayers(model: OnnxModel, names: string[]): PrunableLayer[] {
  * unselected layers keep all their filters. Removed indices come back in the
  * original numbering.
  */
-function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<string, number[]>): PruneReport {
+async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<string, number[]>, opts: RunPlanOptions): Promise<PruneReport> {
   const selected = new Set(p.names);
   const ignore = findPrunableLayers(new GraphIndex(model.graph)).filter((l) => !selected.has(l.name)).map((l) => l.name);
   const s = p.step;
+  let source: ActivationSource | undefined;
+  let unpruned: OnnxModel | undefined;
+  if (s.calibration) {
+    if (!opts.calibrate) throw new PruneLensError('unsupported', `step ${p.index + 1} uses calibration data, which this front end cannot run`, { step: p.index });
+    const data = path.resolve(opts.baseDir ?? process.cwd(), s.calibration.data);
+    source = await opts.calibrate(model, { ...s.calibration, data });
+    if (DATA_AWARE_METHODS.includes(s.method)) attachActivationStats(model, await collectActivationStats(model, source, opts.signal));
+    // Reconstruction matches the outputs of the model as it was before this step.
+    if (s.recovery && s.recovery.method !== 'none') unpruned = parseModel(concatChunks(serializeModel(model)), model.file);
+  }
   const { report } = pruneStructured(model, {
     ignore,
     criterion: s.method === 'bn-gamma' ? 'bn_gamma' : s.method,
@@ -130,6 +153,14 @@ function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<string, num
     roundTo: s.round_to,
     maxRatio: s.max_ratio,
   });
+  if (unpruned && source && s.recovery) {
+    report.recovery = await recover(unpruned, model, report, source, {
+      method: s.recovery.method === 'least-squares' ? 'least-squares' : 'none',
+      ridge: s.recovery.ridge,
+      bnRecalibration: s.recovery.method === 'bn-recalibration' || s.recovery.bnRecalibration === true,
+      signal: opts.signal,
+    });
+  }
   for (const c of report.layers) {
     const left = alive.get(c.layer);
     if (!left || !c.removed.length) continue;
@@ -143,7 +174,7 @@ function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<string, num
 function toMaskStep(s: PlanStep, arrays?: Map<string, Float32Array>): MaskStep {
   const nm = s.nm ? s.nm.split(':').map(Number) : undefined;
   return {
-    method: s.method,
+    method: s.method as MaskMethod,
     granularity: s.granularity ?? 'element',
     scope: s.scope ?? 'local',
     amount: s.amount !== undefined ? { fraction: s.amount } : s.count !== undefined ? { count: s.count } : undefined,

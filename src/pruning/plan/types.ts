@@ -7,25 +7,33 @@ import type { LayerKind } from '../../analysis/types';
 import type { Granularity } from '../unstructured/units';
 
 /** How a step ranks (or picks) what it prunes. */
-export type StepMethod = 'l1' | 'l2' | 'random' | 'threshold' | 'nm' | 'custom' | 'bn-gamma';
-export const STEP_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma'];
+export type StepMethod = 'l1' | 'l2' | 'random' | 'threshold' | 'nm' | 'custom' | 'bn-gamma' | 'wanda' | 'activation-norm';
+export const STEP_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma', 'wanda', 'activation-norm'];
 /** Methods a structured step (channels removed) can rank by. */
-export const STRUCTURED_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'bn-gamma'];
+export const STRUCTURED_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'bn-gamma', 'wanda', 'activation-norm'];
+/** Methods that rank by activations on calibration data: they need `calibration`. */
+export const DATA_AWARE_METHODS: readonly StepMethod[] = ['wanda', 'activation-norm'];
 
 export const LAYER_KINDS: readonly LayerKind[] = ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'];
 
-/** Reserved for recovery (a later issue): data to calibrate with. */
+/** Calibration data for data-aware criteria and recovery (structured steps). */
 export interface CalibrationOptions {
   /** .npy/.npz file or folder of inputs, relative to the plan. */
   data: string;
-  labels?: string;
-  samples?: number;
+  /** Samples used, the first rows of the data (default 256). */
+  size?: number;
+  /** Samples per onnxruntime run (default 64). */
+  batch?: number;
 }
 
-/** Reserved for recovery (a later issue): how to repair a layer after pruning. */
+/** How a structured step repairs the model after removing channels, on the calibration data. */
 export interface RecoveryOptions {
+  /** least-squares: refit each layer that lost input channels (ridge regression); bn-recalibration: only recompute BN statistics. */
   method: 'least-squares' | 'bn-recalibration' | 'none';
-  samples?: number;
+  /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-3). */
+  ridge?: number;
+  /** After least squares, also recompute BatchNorm running statistics. */
+  bnRecalibration?: boolean;
 }
 
 export interface PlanStep {

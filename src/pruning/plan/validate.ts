@@ -6,7 +6,7 @@
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { PruneLensError } from '../../onnx/errors';
 import { GRANULARITIES } from '../unstructured/units';
-import { LAYER_KINDS, STEP_METHODS, STRUCTURED_METHODS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
+import { DATA_AWARE_METHODS, LAYER_KINDS, STEP_METHODS, STRUCTURED_METHODS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
 
 /** The keys a plan and a step may have (the JSON schema lists the same). */
 export const PLAN_KEYS = ['$schema', 'version', 'description', 'output', 'steps'];
@@ -138,15 +138,33 @@ function validateStep(raw: unknown, i: number, issues: PlanIssue[]): void {
     const ok = (typeof v === 'string' && v.length > 0) || (isObject(v) && Object.values(v).every((f) => typeof f === 'string' && f.length > 0));
     if (!ok) err(at(k), `"${k}" is a .npy file path, or an object mapping layer names to .npy file paths`);
   }
-  if (s.calibration !== undefined && (!isObject(s.calibration) || typeof s.calibration.data !== 'string')) {
-    err(at('calibration'), '"calibration" is an object with a "data" file');
+  if (s.calibration !== undefined) {
+    const c = s.calibration;
+    if (!isObject(c) || typeof c.data !== 'string' || !c.data) err(at('calibration'), '"calibration" is an object with a "data" file');
+    else {
+      for (const k of ['size', 'batch']) {
+        if (c[k] !== undefined && !(Number.isSafeInteger(c[k]) && (c[k] as number) >= 1)) err([...at('calibration'), k], `"calibration.${k}" must be a positive integer (got ${JSON.stringify(c[k])})`);
+      }
+      for (const k of Object.keys(c)) if (!['data', 'size', 'batch'].includes(k)) err([...at('calibration'), k], `"calibration" has no option "${k}" (data, size, batch)`);
+    }
   }
   if (s.recovery !== undefined) {
-    if (!isObject(s.recovery) || !['least-squares', 'bn-recalibration', 'none'].includes(s.recovery.method as string)) {
+    const r = s.recovery;
+    if (!isObject(r) || !['least-squares', 'bn-recalibration', 'none'].includes(r.method as string)) {
       err(at('recovery'), '"recovery" is an object with "method": "least-squares", "bn-recalibration" or "none"');
-    } else if (s.recovery.method !== 'none') {
-      warn(at('recovery'), 'recovery is not available yet; the step runs without it');
+    } else {
+      if (r.ridge !== undefined && !(typeof r.ridge === 'number' && Number.isFinite(r.ridge) && r.ridge >= 0)) err([...at('recovery'), 'ridge'], `"recovery.ridge" must be a number >= 0 (got ${JSON.stringify(r.ridge)})`);
+      if (r.bnRecalibration !== undefined && typeof r.bnRecalibration !== 'boolean') err([...at('recovery'), 'bnRecalibration'], '"recovery.bnRecalibration" is true or false');
+      for (const k of Object.keys(r)) if (!['method', 'ridge', 'bnRecalibration'].includes(k)) err([...at('recovery'), k], `"recovery" has no option "${k}" (method, ridge, bnRecalibration)`);
+      if (r.method !== 'none' && s.calibration === undefined) err(at('recovery'), 'recovery needs calibration data: add "calibration": { "data": ... } to the step');
+      if (r.method !== 'none' && s.structured !== true) err(at('recovery'), 'recovery repairs structured steps; add "structured": true');
     }
+  }
+  if (DATA_AWARE_METHODS.includes(s.method as PlanStep['method']) && s.structured !== true) {
+    err(at('method'), `method ${s.method} ranks channels; it needs "structured": true`);
+  }
+  if (DATA_AWARE_METHODS.includes(s.method as PlanStep['method']) && s.calibration === undefined) {
+    err(at('calibration'), `method ${s.method} ranks channels by their activations; add "calibration": { "data": ... } to the step`);
   }
   checkCombination(s as PlanStep, at, err);
 }
@@ -174,7 +192,7 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
   only('round_to', !!s.structured || granularity === 'filter' || granularity === 'channel',
     'needs structured: true or granularity "filter"/"channel" (there are no channels to round at element granularity)');
 
-  const ranked = ['l1', 'l2', 'random', 'bn-gamma'].includes(s.method) || (s.method === 'custom' && has('importance'));
+  const ranked = ['l1', 'l2', 'random', 'bn-gamma', 'wanda', 'activation-norm'].includes(s.method) || (s.method === 'custom' && has('importance'));
   if (ranked) {
     if (has('amount') === has('count')) err(at(has('amount') ? 'count' : 'method'), `method ${s.method} needs exactly one of "amount" (a fraction) or "count"`);
   } else {

@@ -83,10 +83,12 @@ describe('plan: parsing and validation', () => {
     assert.throws(() => parsePlanText('{"steps": []}', 'empty.prune.json'), /: empty\.prune\.json: "steps" is empty/);
   });
 
-  it('recovery is accepted but reported as not available yet', () => {
-    const issues = validatePlan({ steps: [{ method: 'l1', amount: 0.2, recovery: { method: 'least-squares' }, calibration: { data: 'x.npy' } }] });
-    assert.deepEqual(issues.map((i) => i.severity), ['warning']);
-    assert.match(issues[0].message, /recovery is not available yet/);
+  it('recovery and data-aware methods go on structured steps with calibration data', () => {
+    const ok = { method: 'wanda', structured: true, amount: 0.5, calibration: { data: 'x.npy', size: 128 }, recovery: { method: 'least-squares', ridge: 0.01, bnRecalibration: false } };
+    assert.deepEqual(validatePlan({ steps: [ok] }), []);
+    assert.match(errorsOf({ steps: [{ ...ok, calibration: undefined }] }).join('\n'), /needs calibration data/);
+    assert.match(errorsOf({ steps: [{ ...ok, method: 'l1', structured: false }] }).join('\n'), /recovery repairs structured steps/);
+    assert.match(errorsOf({ steps: [{ ...ok, recovery: { method: 'least-squares', ridge: -1 } }] })[0], /"recovery.ridge" must be a number >= 0/);
   });
 });
 
