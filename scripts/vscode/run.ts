@@ -105,33 +105,43 @@ function readHostResults(file: string): HostResults | undefined {
   }
 }
 
-async function until<T>(probe: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) return undefined;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Extension-host exits code-server has logged so far ("... exited with code: 1, signal: null"). */
+function hostExits(logFile: string): string[] {
+  const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+  return log.match(/Extension Host Process exited with code: \S+ signal: \S+/g) ?? [];
 }
 
 async function runHostSuite(server: CodeServer, browser: BrowserContext, resultsFile: string): Promise<boolean> {
   console.log('\n# host tests: mocha inside the real VS Code extension host');
+  // This window is the only one open, so a new exit in the log is its extension host.
+  const exitsBefore = hostExits(server.logFile).length;
   const page = await browser.newPage();
   const testsUri = server.remoteUri(path.join(hostOutDir, 'index.js'));
   await page.goto(server.workbenchUrl([developmentPayload(server), ['extensionTestsPath', testsUri]]));
 
+  let results: HostResults | undefined;
   let problem: string | undefined;
-  let results = await until(() => readHostResults(resultsFile), hostStartTimeoutMs);
-  if (!results) {
-    problem = `the host tests did not start within ${hostStartTimeoutMs / 1000} s (no ${resultsFile})`;
-  } else {
-    results = await until(() => {
-      const r = readHostResults(resultsFile);
-      return r?.state === 'done' ? r : undefined;
-    }, hostRunTimeoutMs);
-    if (!results) problem = `the host tests did not finish within ${hostRunTimeoutMs / 1000} s`;
+  const started = Date.now();
+  for (;;) {
+    results = readHostResults(resultsFile) ?? results;
+    if (results?.state === 'done') break;
+    const exit = hostExits(server.logFile)[exitsBefore];
+    // Read the results once more: they are written before the host exits.
+    if (exit && readHostResults(resultsFile)?.state !== 'done') {
+      problem = `the extension host ended before the host tests finished (${exit})`;
+      break;
+    }
+    if (!results && Date.now() - started > hostStartTimeoutMs) {
+      problem = `the host tests did not start within ${hostStartTimeoutMs / 1000} s (no ${resultsFile})`;
+      break;
+    }
+    if (Date.now() - started > hostRunTimeoutMs) {
+      problem = `the host tests did not finish within ${hostRunTimeoutMs / 1000} s`;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
+  results = readHostResults(resultsFile) ?? results;
   await page.close();
 
   const tests = results?.tests ?? [];

@@ -4,8 +4,8 @@
 // host, so the tests use the real `vscode` API against the loaded extension.
 //
 // Results go to the JSON file named by PRUNE_LENS_HOST_RESULTS (set by the harness on
-// code-server's environment, which the extension host inherits): first {state:"running"}
-// so the harness knows the suite started, then the final record.
+// code-server's environment, which the extension host inherits): {state:"running"} as
+// soon as the suite starts and after each test, then {state:"done"} with the counts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Mocha from 'mocha';
@@ -44,14 +44,19 @@ export async function run(): Promise<void> {
     mocha.addFile(path.join(__dirname, f));
   }
 
+  // Written after every test, so a host that dies mid-run still shows how far it got.
+  const record = (r: HostTestResult) => {
+    results.tests.push(r);
+    write(resultsFile, results);
+  };
   try {
     await new Promise<void>((resolve) => {
       const runner = mocha.run(() => resolve());
-      runner.on('pass', (t) => results.tests.push({ title: t.fullTitle(), state: 'passed', durationMs: t.duration }));
-      runner.on('pending', (t) => results.tests.push({ title: t.fullTitle(), state: 'pending' }));
+      runner.on('pass', (t) => record({ title: t.fullTitle(), state: 'passed', durationMs: t.duration }));
+      runner.on('pending', (t) => record({ title: t.fullTitle(), state: 'pending' }));
       // Also fires for failing hooks, which must fail the suite too.
       runner.on('fail', (t, err: Error) =>
-        results.tests.push({ title: t.fullTitle(), state: 'failed', durationMs: t.duration, error: err.stack ?? String(err) }),
+        record({ title: t.fullTitle(), state: 'failed', durationMs: t.duration, error: err.stack ?? String(err) }),
       );
     });
   } catch (err) {
