@@ -16,13 +16,15 @@
 //
 // UI TESTS  test/vscode/ui/*.test.ts
 //   Mocha files run here, in Node, driving Debian's chromium with Playwright against the
-//   same code-server. Open a window with `openWorkbench()` from scripts/vscode/workbench.ts
+//   same code-server and workspace (the host suite runs first; files a test writes stay
+//   for later tests). Open a window with `openWorkbench()` from scripts/vscode/workbench.ts
 //   and use its helpers: runCommand(title), openFile(name), explorerRow(name),
-//   explorerContextMenu(name, entry), viewRows(viewTitle), hoverTreeRow(row),
-//   waitForNotification(text), webviewFrame(), screenshot(name), close(); `wb.page` is
-//   the Playwright page for anything else. Screenshots land in artifacts/screenshots/
-//   (emptied at the start of each UI run); a failing test also leaves FAILED-<title>.png
-//   of its windows. Name screenshots `<file>-<step>` so they sort by test.
+//   explorerContextMenu(name, entry), viewRows(viewTitle), hover(target),
+//   hoverTreeRow(row), waitForNotification(text), webviewFrame(), screenshot(name),
+//   close(); `wb.page` is the Playwright page for anything else. Screenshots land in
+//   artifacts/screenshots/ (emptied at the start of a UI run without --grep); a failing
+//   test also leaves FAILED-<title>.png of its windows. Name screenshots `<file>-<step>`
+//   so they sort by test.
 //
 // Each suite ends with a line `N passed, N failed`; the exit code is non-zero if any test
 // failed, a suite did not finish, or code-server did not start. --no-build skips
@@ -163,8 +165,12 @@ async function runHostSuite(server: CodeServer, browser: BrowserContext, results
 
 async function runUiSuite(server: CodeServer, browser: BrowserContext, grep: string | undefined): Promise<boolean> {
   console.log('\n# UI tests: Playwright + chromium on the workbench');
-  for (const f of fs.existsSync(screenshotDir) ? fs.readdirSync(screenshotDir) : []) {
-    if (f.endsWith('.png')) fs.rmSync(path.join(screenshotDir, f));
+  // A full run starts from an empty folder so no stale picture survives; a --grep run
+  // (someone iterating on one test) leaves the others' screenshots alone.
+  if (!grep) {
+    for (const f of fs.existsSync(screenshotDir) ? fs.readdirSync(screenshotDir) : []) {
+      if (f.endsWith('.png')) fs.rmSync(path.join(screenshotDir, f));
+    }
   }
   const session: UiSession = { server, browser, screenshotDir, open: new Set() };
   setUiSession(session);
