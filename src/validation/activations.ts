@@ -12,7 +12,9 @@ import { serializeModel, type OnnxModel } from '../onnx/model';
 import type { NodeProto, ValueInfoProto } from '../onnx/schema';
 import { dataTypeName, toNumber } from '../onnx/tensor';
 import { concatChunks } from '../onnx/wire';
+import type { GramBackend } from '../pruning/recovery/gram';
 import type { Activation, ActivationRun, ActivationSource } from '../pruning/recovery/source';
+import { ortGram } from './gram';
 import { Batch, ModelInput, openDataset, typedView } from './datasets';
 
 export const DEFAULT_CALIBRATION_SIZE = 256;
@@ -64,6 +66,7 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
     description: `${dataset.description}, ${samples} samples`,
     open: (m, values) => openRun(m, values, batches),
     labels: (b) => batches[b]?.labels,
+    gram: lazyOrtGram(),
   };
 }
 
@@ -90,6 +93,15 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
       return out;
     },
     release: () => session.release(),
+  };
+}
+
+/** onnxruntime's Gram products (54× the JavaScript loop on a resnet18 layer, see the bench), opened on first use. */
+function lazyOrtGram(): GramBackend {
+  let opened: Promise<GramBackend> | undefined;
+  return {
+    name: 'onnxruntime',
+    accumulate: async (eq, features, targets, rows) => (await (opened ??= ortGram())).accumulate(eq, features, targets, rows),
   };
 }
 

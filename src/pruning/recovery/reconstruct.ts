@@ -34,6 +34,7 @@ export interface ReconstructOptions {
   removed: Map<string, number[]>;
   /** Refit only these layers (names); by default every layer that lost input channels. */
   layers?: string[];
+  /** Gram products: by default the source's (onnxruntime), else the JavaScript loop. */
   gram?: GramBackend;
   signal?: AbortSignal;
   onProgress?: (p: { layer: string; done: number; total: number }) => void;
@@ -62,7 +63,7 @@ export async function reconstruct(original: OnnxModel, pruned: OnnxModel, source
     const layer = findPrunableLayers(index).find((l) => l.name === name)!;
     const before = originalLayers.get(name)!;
     const kept = keptChannels(before, opts.removed.get(name) ?? [], layer);
-    results.push(await refitLayer(original, pruned, index, layer, kept, source, ridge, opts.gram ?? jsGram));
+    results.push(await refitLayer(original, pruned, index, layer, kept, source, ridge, opts.gram ?? source.gram ?? jsGram));
   }
   opts.onProgress?.({ layer: '', done: todo.length, total: todo.length });
   return results;

@@ -5,6 +5,7 @@
 
 import { PruneLensError } from '../../onnx/errors';
 import type { OnnxModel } from '../../onnx/model';
+import type { GramBackend } from './gram';
 
 /** One value of one batch: float32, row-major, dims[0] is the batch. */
 export interface Activation {
@@ -31,6 +32,8 @@ export interface ActivationSource {
   open(model: OnnxModel, values: string[]): Promise<ActivationRun>;
   /** Class labels of batch `batch`, when the data came with labels. */
   labels(batch: number): Int32Array | undefined;
+  /** Where the runtime can compute XᵀX faster than the JavaScript loop, its Gram products. */
+  readonly gram?: GramBackend;
 }
 
 /** Per position along axis 1 of a value: sum, sum of squares and how many elements each adds up. */
