@@ -70,6 +70,9 @@ export async function sensitivityCommand(argv: string[], out: (s: string) => voi
   const criterion = last('--criterion') ?? 'l1';
 
   const modelFile = files[0];
+  const planFile = target === undefined ? undefined
+    : last('--out') ?? path.join(path.dirname(modelFile), `${path.basename(modelFile, '.onnx')}.suggested.prune.json`);
+  if (planFile && fs.existsSync(planFile)) throw new PruneLensError('io', 'the plan file already exists; choose another with -o', {}, planFile);
   const model = await loadModel(modelFile);
   const source = await openCalibration(model, { data, labels: last('--labels'), size: samples ?? Number.MAX_SAFE_INTEGER, batch });
   const calibrationFile = last('--calibration');
@@ -82,11 +85,8 @@ export async function sensitivityCommand(argv: string[], out: (s: string) => voi
   if (progress) process.stderr.write('\r\x1b[K');
 
   let suggestion: Awaited<ReturnType<typeof suggestPlan>> | undefined;
-  let planFile: string | undefined;
-  if (target !== undefined) {
+  if (target !== undefined && planFile) {
     const method = (criterion === 'bn_gamma' ? 'bn-gamma' : criterion) as StepMethod;
-    planFile = last('--out') ?? path.join(path.dirname(modelFile), `${path.basename(modelFile, '.onnx')}.suggested.prune.json`);
-    if (fs.existsSync(planFile)) throw new PruneLensError('io', 'the plan file already exists; choose another with -o', {}, planFile);
     suggestion = await suggestPlan(model, report, {
       target, method, calibration: calibrationFile ? { data: path.relative(path.dirname(planFile), path.resolve(calibrationFile)) } : undefined,
     });
