@@ -4,6 +4,7 @@
 import { isPruneLensError } from '../onnx/errors';
 import { analyzeCommand } from './analyze';
 import { pruneCommand } from './prune';
+import { sensitivityCommand } from './sensitivity';
 import { validateCommand } from './validate';
 
 const HELP = `prune-lens: inspect and prune ONNX models
@@ -14,6 +15,8 @@ usage:
                                                apply a pruning plan or a one-step shortcut; writes a new file, never the original
   prune-lens validate ORIGINAL PRUNED [--data X.npy --labels Y.npy] [--ep cuda,webgpu,cpu] [--batch N] [--json]
                                                accuracy, agreement and latency of a pruned model against its original
+  prune-lens sensitivity MODEL --data X.npy [--labels Y.npy] [--ratios 0.1,...,0.9] [--suggest F [-o PLAN]] [--json]
+                                               accuracy (or agreement) per layer group as it is pruned alone; suggests a plan
   prune-lens help                              this text
 `;
 
@@ -23,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   analyze: analyzeCommand,
   prune: pruneCommand,
   validate: validateCommand,
+  sensitivity: sensitivityCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
