@@ -14,6 +14,8 @@ import { OnnxModel, saveModel } from '../src/onnx/model';
 import { DataType } from '../src/onnx/tensor';
 import { pruneStructuredFile } from '../src/pruning/structured';
 import { validate } from '../src/validation';
+import { measureActivation } from './bench/activation';
+import { benchRecovery } from './bench/recovery';
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.resolve(ROOT, '../shared/models');
@@ -165,15 +167,39 @@ async function validateSection(): Promise<void> {
   console.log(`  agreement ${r.agreement.toFixed(3)}  (random weights and inputs: agreement means little here)`);
 }
 
+async function activationSection(): Promise<void> {
+  console.log('activation: loading dist/extension.js and running activate() (best of 5, fresh process each)');
+  let best = Infinity;
+  let parsed = 0;
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync(process.execPath, [__filename, '--child-activation'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`activation bench failed: ${r.stderr}`);
+    const m = JSON.parse(r.stdout) as { ms: number; parsedFiles: number };
+    best = Math.min(best, m.ms);
+    parsed = Math.max(parsed, m.parsedFiles);
+  }
+  console.log(`  activate                             ${best.toFixed(1).padStart(6)} ms (target ≤ 50 ms)   models parsed during activation: ${parsed} (must be 0)`);
+}
+
+async function recoverySection(): Promise<void> {
+  for (const line of await benchRecovery(MODELS)) console.log(line);
+}
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   analyze: analyzeSection,
   prune: pruneSection,
   validate: validateSection,
+  activation: activationSection,
+  recovery: recoverySection,
 };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') return child(args.slice(1));
+  if (args[0] === '--child-activation') {
+    process.stdout.write(JSON.stringify(await measureActivation()));
+    return;
+  }
   const pick = args.length ? args : Object.keys(SECTIONS);
   for (const name of pick) {
     const run = SECTIONS[name];

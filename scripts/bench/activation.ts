@@ -110,13 +110,3 @@ function fakeContext(root: string) {
     workspaceState: { get: () => undefined, update: async () => undefined },
   };
 }
-
-if (require.main === module) {
-  measureActivation().then(
-    (r) => console.log(`activation: ${r.ms.toFixed(1)} ms, ${r.parsedFiles} models parsed (target: <= 50 ms, 0 parsed)`),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}

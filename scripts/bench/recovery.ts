@@ -10,9 +10,7 @@ import { pruneStructured } from '../../src/pruning/structured';
 import { openCalibration, type CalibrationSpec } from '../../src/validation/activations';
 import { ortGram } from '../../src/validation/gram';
 
-const MODELS = path.resolve(__dirname, '..', '..', '..', 'shared', 'models');
-
-async function timeOne(file: string, ignore: string[], spec: CalibrationSpec, gram: GramBackend): Promise<string> {
+async function timeOne(MODELS: string, file: string, ignore: string[], spec: CalibrationSpec, gram: GramBackend): Promise<string> {
   const original = loadModelSync(path.join(MODELS, file));
   const pruned = loadModelSync(path.join(MODELS, file));
   const { report } = pruneStructured(pruned, { criterion: 'l1', scope: 'local', ratio: 0.5, ignore });
@@ -57,15 +55,16 @@ async function gramProducts(ort: GramBackend): Promise<string[]> {
   return out;
 }
 
-export async function benchRecovery(): Promise<string[]> {
+/** `models`: the shared models folder (the caller knows where it is; this file is bundled into dist/). */
+export async function benchRecovery(models: string): Promise<string[]> {
   const lines = ['recovery: calibration + least-squares reconstruction after 50% L1 structured pruning'];
   const ort = await ortGram();
   try {
     for (const gram of [jsGram, ort]) {
-      lines.push(await timeOne('digits_resnet_slim_s1e-2.onnx', ['fc'], { data: path.join(MODELS, 'digits_train_x.npy'), size: 256 }, gram));
+      lines.push(await timeOne(models, 'digits_resnet_slim_s1e-2.onnx', ['fc'], { data: path.join(models, 'digits_train_x.npy'), size: 256 }, gram));
     }
     // The JavaScript Gram loop would take many minutes here; the products are compared below.
-    lines.push(await timeOne('resnet18_seed0_bn.onnx', ['fc'], { size: 64, batch: 16, seed: 0 }, ort));
+    lines.push(await timeOne(models, 'resnet18_seed0_bn.onnx', ['fc'], { size: 64, batch: 16, seed: 0 }, ort));
     lines.push(...await gramProducts(ort));
   } finally {
     await ort.release?.();
@@ -73,4 +72,3 @@ export async function benchRecovery(): Promise<string[]> {
   return lines;
 }
 
-if (require.main === module) benchRecovery().then((lines) => console.log(lines.join('\n')));
