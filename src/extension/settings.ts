@@ -31,11 +31,13 @@ export interface Settings {
 
 export function readSettings(scope?: vscode.Uri): Settings {
   const c = vscode.workspace.getConfiguration(SECTION, scope);
+  // Machine settings (where native libraries come from) do not vary per folder.
+  const machine = vscode.workspace.getConfiguration(SECTION);
   const amount = c.get<number>('defaultAmount', 0.3);
   const method = c.get<string>('defaultMethod', 'l1');
   return {
-    executionProviders: c.get<string[]>('executionProviders', []),
-    cudaLibraryPath: c.get<string>('cudaLibraryPath', ''),
+    executionProviders: machine.get<string[]>('executionProviders', []),
+    cudaLibraryPath: machine.get<string>('cudaLibraryPath', ''),
     defaultMethod: (PRUNE_METHODS as readonly string[]).includes(method) ? (method as PruneMethod) : 'l1',
     // The schema bounds it, but settings.json can hold anything: fall back rather than prune 0% or 100%.
     defaultAmount: Number.isFinite(amount) && amount > 0 && amount < 1 ? amount : 0.3,

@@ -22,8 +22,8 @@ export function layerTooltip(layer: LayerInfo, table: LayerTable, options: Toolt
   md.supportHtml = false;
   md.appendMarkdown(`**${esc(layer.displayName)}** — ${layer.op} ${layer.inChannels}→${layer.outChannels}`);
   if (layer.groups > 1) md.appendMarkdown(`, ${layer.groups} groups`);
-  md.appendMarkdown(`\n\nweight \`${layer.weightName}\` [${layer.weightShape.join('×')}]`);
-  if (layer.name !== layer.displayName) md.appendMarkdown(` · node \`${layer.name}\``);
+  md.appendMarkdown(`\n\nweight ${code(layer.weightName)} [${layer.weightShape.join('×')}]`);
+  if (layer.name !== layer.displayName) md.appendMarkdown(` · node ${code(layer.name)}`);
   md.appendMarkdown('\n\n');
 
   const rows: string[] = ['| per filter | min | median | max |', '| --- | ---: | ---: | ---: |'];
@@ -45,14 +45,14 @@ export function layerTooltip(layer: LayerInfo, table: LayerTable, options: Toolt
 
   if (gamma && layer.batchNorm) {
     const below = countBelow(gamma, options.gammaThreshold);
-    md.appendMarkdown(`BN \`${esc(layer.batchNorm.node)}\`: ${gamma.length} gammas, **${below} below ${fmt(options.gammaThreshold)}**\n\n`);
+    md.appendMarkdown(`BN ${code(layer.batchNorm.node)}: ${gamma.length} gammas, **${below} below ${fmt(options.gammaThreshold)}**\n\n`);
   }
 
   md.appendMarkdown(`Params ${compact(layer.params)} · MACs ${compact(layer.macs)} · Sparsity ${percent(layer.sparsity)} (${layer.zeros} zeros)\n\n`);
   md.appendMarkdown(defaultPruneLine(layer, table, options) + '\n');
   if (options.group) {
     const g = options.group;
-    md.appendMarkdown(`\nGroup: ${g.members.map((m) => `\`${m}\``).join(' + ')}${g.frozen ? ` — frozen: ${esc(g.frozen)}` : ''}\n`);
+    md.appendMarkdown(`\nGroup: ${g.members.map(code).join(' + ')}${g.frozen ? ` — frozen: ${esc(g.frozen)}` : ''}\n`);
   }
   return md;
 }
@@ -75,7 +75,7 @@ export function defaultPruneLine(layer: LayerInfo, table: LayerTable, options: T
   const preview = previewPrune(table, criterion, scope, ratio);
   const removed = preview.removed.get(layer.name) ?? [];
   const list = removed.slice(0, 12).map((i) => `#${i}`).join(', ') + (removed.length > 12 ? ', …' : '');
-  const group = layer.batchNorm ? ` (group: \`${esc(layer.displayName)}\` + BN \`${esc(layer.batchNorm.node)}\`)` : '';
+  const group = layer.batchNorm ? ` (group: ${code(layer.displayName)} + BN ${code(layer.batchNorm.node)})` : '';
   return `Default prune (${how}) would remove **${removed.length} of ${layer.outChannels}** filters${group}${removed.length ? `: ${list}` : ''}.`;
 }
 
@@ -83,7 +83,13 @@ export function methodLabel(m: PruneMethod): string {
   return m === 'bn-gamma' ? 'BN γ' : m === 'random' ? 'random' : m.toUpperCase();
 }
 
-/** Escapes Markdown in names that come from the model file. */
+/** A name from the model file as inline code; a backtick in it would end the span, so the fence grows. */
+function code(text: string): string {
+  const fence = text.includes('`') ? '``' : '`';
+  return `${fence}${text.includes('`') ? ` ${text} ` : text}${fence}`;
+}
+
+/** Escapes Markdown in names that come from the model file (outside code spans). */
 function esc(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }

@@ -81,6 +81,8 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
         const item = new vscode.TreeItem(node.uri, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.uri.toString();
         item.contextValue = 'pruneLens.model';
+        // The file's icon from the icon theme (a collapsible item with a resourceUri would get a folder's).
+        item.iconPath = vscode.ThemeIcon.File;
         const folder = vscode.workspace.asRelativePath(path.dirname(node.uri.fsPath), false);
         item.description = folder === path.dirname(node.uri.fsPath) || folder === '.' ? undefined : folder;
         item.tooltip = node.uri.fsPath;
@@ -181,17 +183,19 @@ export function nestLayers(uri: vscode.Uri, layers: readonly LayerInfo[]): Model
       const full = prefix ? `${prefix}.${segment}` : segment;
       const kids = build(child, full);
       const layerNodes: ModelTreeNode[] = child.layers.map((layer) => ({ kind: 'layer', uri, label: segment, layer }));
-      const entries = [...layerNodes, ...kids];
-      if (entries.length === 1) {
-        // Merge a single entry into its parent's label.
-        const only = entries[0];
+      if (layerNodes.length === 1 && kids.length === 0) {
+        out.push(layerNodes[0]);
+        continue;
+      }
+      if (layerNodes.length === 0 && kids.length === 1) {
+        // A folder with one entry merges into it: `stem` › `0` becomes `stem.0`.
+        const only = kids[0];
         if (only.kind === 'layer' || only.kind === 'group') {
-          const label = only.label === segment ? segment : `${segment}.${only.label}`;
-          out.push({ ...only, label });
+          out.push({ ...only, label: `${segment}.${only.label}` });
           continue;
         }
       }
-      out.push({ kind: 'group', uri, label: segment, path: full, children: entries });
+      out.push({ kind: 'group', uri, label: segment, path: full, children: [...layerNodes, ...kids] });
     }
     return out;
   };

@@ -1,0 +1,144 @@
+// Prune Lens as a user sees it, in chromium against code-server: the explorer's
+// "Prune Model…", the models view's hovers, the palette's "Global Prune…" and
+// the report webview. Each step leaves a screenshot in artifacts/screenshots/.
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { openWorkbench, uiSession, type Workbench } from '../../../scripts/vscode/workbench';
+
+const VIEW = 'Pruning: Models';
+
+/** Answers the open QuickPick or InputBox: types `text` (if any) and presses Enter. */
+async function answer(wb: Workbench, text?: string, expectTitle?: RegExp): Promise<void> {
+  const widget = wb.page.locator('.quick-input-widget');
+  await widget.waitFor({ state: 'visible' });
+  if (expectTitle) await wb.page.locator('.quick-input-title').filter({ hasText: expectTitle }).waitFor();
+  const input = widget.locator('input.input, .quick-input-box input').first();
+  if (text !== undefined) {
+    await input.fill(text);
+    // Let the list filter before Enter picks its first row.
+    await wb.page.waitForTimeout(300);
+  }
+  await wb.page.keyboard.press('Enter');
+  await wb.page.waitForTimeout(400);
+}
+
+/**
+ * Opens a workbench once Prune Lens's contributions are in: the explorer lists
+ * files before the extension host has registered our menus and views.
+ */
+async function open(): Promise<Workbench> {
+  const wb = await openWorkbench();
+  await wb.page.locator('.pane-header').filter({ hasText: VIEW }).waitFor({ timeout: 60_000 });
+  return wb;
+}
+
+/**
+ * The notification whose text matches. A toast when the workbench shows one; headless
+ * chromium often files it straight into the notification center, so look there too.
+ */
+async function notification(wb: Workbench, text: RegExp): Promise<string> {
+  const toast = await wb.waitForNotification(text, 5_000).catch(() => undefined);
+  if (toast) return (await toast.textContent()) ?? '';
+  const item = wb.page.locator('.notifications-center .notification-list-item').filter({ hasText: text }).first();
+  for (let i = 0; i < 30 && !(await item.isVisible()); i++) {
+    await wb.page.locator('.statusbar-item').filter({ has: wb.page.locator('.codicon-bell, .codicon-bell-dot') }).first().click();
+    await wb.page.waitForTimeout(1000);
+  }
+  await item.waitFor({ timeout: 5_000 });
+  return (await item.textContent()) ?? '';
+}
+
+/** The models view, expanded (it starts collapsed below the file list). */
+async function modelsView(wb: Workbench) {
+  const header = wb.page.locator('.pane-header').filter({ hasText: VIEW });
+  if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+  return wb.viewRows(VIEW);
+}
+
+describe('Prune Lens in the workbench', function () {
+  this.timeout(180_000);
+  let wb: Workbench;
+  afterEach(async () => {
+    await wb?.close();
+  });
+
+  it('Explorer › "Prune Model…" on digits_resnet_slim_s1e-2.onnx writes a pruned file that appears in the explorer', async () => {
+    wb = await open();
+    await wb.explorerRow('digits_resnet_slim_s1e-2.onnx').waitFor();
+    await wb.explorerRow('digits_resnet_slim_s1e-2.onnx').click({ button: 'right' });
+    await wb.page.locator('.monaco-menu .action-item').filter({ hasText: /^\s*Prune Model…\s*$/ }).first().waitFor();
+    await wb.screenshot('extension-1-explorer-context-menu');
+    await wb.page.locator('.monaco-menu .action-item').filter({ hasText: /^\s*Prune Model…\s*$/ }).first().click();
+
+    await answer(wb, 'BatchNorm', /1\/6/); // method
+    await wb.screenshot('extension-1-method-picked');
+    await answer(wb, '25%', /2\/6/); // amount
+    await answer(wb, 'Local', /3\/6/); // scope
+    await answer(wb, 'Unstructured', /4\/6/); // structure
+    await wb.screenshot('extension-1-ignore-layers');
+    await answer(wb, undefined, /5\/6/); // ignore none
+    await answer(wb, undefined, /6\/6/); // default output name
+
+    const text = await notification(wb, /Pruned digits_resnet_slim_s1e-2\.onnx/);
+    assert.match(text, /→ digits_resnet_slim_s1e-2\.pruned\.onnx \(\d+ weights zeroed\)/);
+    for (const action of ['Open Report', 'Validate', 'Reveal in Explorer']) assert.ok(text.includes(action), `no "${action}" in: ${text}`);
+    await wb.explorerRow('digits_resnet_slim_s1e-2.pruned.onnx').waitFor({ timeout: 30_000 });
+    await wb.screenshot('extension-1-pruned-file-in-explorer');
+  });
+
+  it('hovering a layer in "Pruning: Models" shows L1, L2 and gamma figures', async () => {
+    wb = await open();
+    const rows = await modelsView(wb);
+    const model = rows.filter({ hasText: /^digits_vgg_slim_s1e-2\.onnx/ }).first();
+    await model.waitFor();
+    // The keyboard walks the tree and keeps the focused row scrolled into the short pane:
+    // expand the model, down to `features`, expand it, down past `0.0` to `1.0`.
+    await model.click();
+    for (const key of ['ArrowRight', 'ArrowDown', 'ArrowRight', 'ArrowDown', 'ArrowDown']) {
+      await wb.page.keyboard.press(key);
+      await wb.page.waitForTimeout(key === 'ArrowRight' ? 800 : 200);
+    }
+    const layer = rows.filter({ hasText: /^1\.0/ }).first();
+    await layer.waitFor();
+    assert.match((await layer.textContent()) ?? '', /Conv 32→32 · L1 μ [\d.]+ · γ min/);
+    await wb.screenshot('extension-2-models-view');
+    const hover = await wb.hoverTreeRow(layer);
+    await hover.filter({ hasText: 'Lowest L1' }).waitFor();
+    const text = (await hover.textContent()) ?? '';
+    for (const needle of ['L1', 'L2', 'BN γ', 'gammas', 'Lowest |γ|', 'Default prune']) assert.ok(text.includes(needle), `"${needle}" not in hover: ${text}`);
+    await wb.page.waitForTimeout(800); // the hover fades in
+    await wb.screenshot('extension-2-layer-hover');
+  });
+
+  it('the palette\'s "Global Prune…" completes', async () => {
+    wb = await open();
+    await wb.runCommand('Prune Lens: Global Prune…');
+    await answer(wb, 'digits_mlp.onnx', /Global Prune/); // which model
+    await answer(wb, 'L2', /1\/5/);
+    await answer(wb, '0.4', /2\/5/);
+    await answer(wb, 'Unstructured', /3\/5/);
+    await answer(wb, undefined, /4\/5/);
+    await wb.screenshot('extension-3-output-name');
+    await answer(wb, undefined, /5\/5/);
+    await notification(wb, /Pruned digits_mlp\.onnx → digits_mlp\.pruned\.onnx/);
+    await wb.explorerRow('digits_mlp.pruned.onnx').waitFor({ timeout: 30_000 });
+    await wb.screenshot('extension-3-global-prune-done');
+  });
+
+  it('the report webview renders its layer table and a histogram', async () => {
+    wb = await open();
+    await wb.runCommand('Prune Lens: Show Layer Report');
+    await answer(wb, 'digits_vgg_slim_s1e-2.onnx', /Show Layer Report/);
+    const frame = wb.webviewFrame();
+    await frame.locator('table.layers tbody tr').first().waitFor({ timeout: 60_000 });
+    assert.equal(await frame.locator('table.layers tbody tr').count(), 6);
+    await wb.screenshot('extension-4-report-table');
+    const histogram = frame.locator('.card.histogram svg').first();
+    if (!(await histogram.isVisible())) {
+      // The histogram follows the selected layer: pick one.
+      await frame.locator('table.layers tbody tr').nth(1).click();
+    }
+    await histogram.waitFor({ timeout: 30_000 });
+    await wb.screenshot('extension-4-report-histogram');
+  });
+});
