@@ -36,11 +36,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import Mocha from 'mocha';
-import type { BrowserContext } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { HostResults } from '../../test/vscode/host/index';
 import { type CodeServer, developmentPayload, repoRoot, startCodeServer } from './codeServer';
 import { createSampleWorkspace } from './sampleWorkspace';
-import { launchBrowser, setUiSession, type UiSession } from './workbench';
+import { launchBrowser, newWindow, setUiSession, type UiSession } from './workbench';
 
 const hostSrcDir = path.join(repoRoot, 'test/vscode/host');
 const hostOutDir = path.join(repoRoot, 'dist/test/host');
@@ -113,11 +113,11 @@ function hostExits(logFile: string): string[] {
   return log.match(/Extension Host Process exited with code: \S+ signal: \S+/g) ?? [];
 }
 
-async function runHostSuite(server: CodeServer, browser: BrowserContext, resultsFile: string): Promise<boolean> {
+async function runHostSuite(server: CodeServer, browser: Browser, resultsFile: string): Promise<boolean> {
   console.log('\n# host tests: mocha inside the real VS Code extension host');
   // This window is the only one open, so a new exit in the log is its extension host.
   const exitsBefore = hostExits(server.logFile).length;
-  const page = await browser.newPage();
+  const page = await newWindow(browser);
   const testsUri = server.remoteUri(path.join(hostOutDir, 'index.js'));
   await page.goto(server.workbenchUrl([developmentPayload(server), ['extensionTestsPath', testsUri]]));
 
@@ -144,7 +144,7 @@ async function runHostSuite(server: CodeServer, browser: BrowserContext, results
     await new Promise((r) => setTimeout(r, 250));
   }
   results = readHostResults(resultsFile) ?? results;
-  await page.close();
+  await page.context().close();
 
   const tests = results?.tests ?? [];
   for (const t of tests) {
@@ -163,7 +163,7 @@ async function runHostSuite(server: CodeServer, browser: BrowserContext, results
   return failed === 0;
 }
 
-async function runUiSuite(server: CodeServer, browser: BrowserContext, grep: string | undefined): Promise<boolean> {
+async function runUiSuite(server: CodeServer, browser: Browser, grep: string | undefined): Promise<boolean> {
   console.log('\n# UI tests: Playwright + chromium on the workbench');
   // A full run starts from an empty folder so no stale picture survives; a --grep run
   // (someone iterating on one test) leaves the others' screenshots alone.
@@ -212,7 +212,7 @@ async function main(): Promise<number> {
 
   const resultsFile = path.join(tmp, 'host-results.json');
   let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
+  let browser: Browser | undefined;
   let ok = true;
   try {
     const workspace = path.join(tmp, 'workspace');

@@ -6,7 +6,7 @@
 // Selectors follow /work/shared/docs/real-vscode-testing.md (checked on VS Code 1.10x).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BrowserContext, FrameLocator, Locator, Page } from 'playwright-core';
+import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { type CodeServer, developmentPayload } from './codeServer';
 
@@ -14,7 +14,7 @@ const TIMEOUT_MS = 30_000;
 
 export interface UiSession {
   server: CodeServer;
-  browser: BrowserContext;
+  browser: Browser;
   screenshotDir: string;
   /** Workbenches not yet closed; the harness screenshots them when a test fails. */
   open: Set<Workbench>;
@@ -44,25 +44,35 @@ export function chromiumPath(): string {
   return found;
 }
 
-/** Headless chromium with a fresh profile; HOME and XDG point into `dir` so nothing lands in ~. */
-export async function launchBrowser(dir: string): Promise<BrowserContext> {
+/** Headless chromium; HOME and XDG point into `dir` so nothing lands in ~. */
+export async function launchBrowser(dir: string): Promise<Browser> {
   const home = path.join(dir, 'home');
   fs.mkdirSync(home, { recursive: true });
-  return chromium.launchPersistentContext(path.join(dir, 'profile'), {
+  return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 900 },
     env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_CACHE_HOME: path.join(home, '.cache') },
   });
+}
+
+/**
+ * A page in a browser context of its own. The workbench keeps its layout (collapsed
+ * sections, the open view, editors) in the browser's storage; a fresh context per window
+ * means no test inherits the layout an earlier one left behind.
+ */
+export async function newWindow(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  return page;
 }
 
 /** Opens a new workbench window on the sample workspace with Prune Lens loaded. */
 export async function openWorkbench(): Promise<Workbench> {
   const s = uiSession();
-  const page = await s.browser.newPage();
-  page.setDefaultTimeout(TIMEOUT_MS);
+  const page = await newWindow(s.browser);
   const wb = new Workbench(page, s);
   s.open.add(wb);
   await page.goto(s.server.workbenchUrl([developmentPayload(s.server)]));
@@ -177,6 +187,6 @@ export class Workbench {
   async close(): Promise<void> {
     await this.captureIfFailed();
     this.session.open.delete(this);
-    await this.page.close();
+    await this.page.context().close();
   }
 }
