@@ -4,21 +4,25 @@
 
 import { parentPort } from 'node:worker_threads';
 import { analyzeFile } from '../analysis';
+import type { LayerTable } from '../analysis/types';
 import { isPruneLensError } from '../onnx/errors';
+import { analyzeGroups, type LayerGroups } from './groups';
 
 export interface AnalysisRequest {
   id: number;
   file: string;
+  /** The layer table, or the structured engine's channel groups. */
+  what: 'table' | 'groups';
 }
 
 export type AnalysisResponse =
-  | { id: number; ok: true; table: import('../analysis/types').LayerTable }
+  | { id: number; ok: true; result: LayerTable | LayerGroups }
   | { id: number; ok: false; error: { code: string; detail: string; location: object; file?: string; message: string } };
 
-parentPort?.on('message', async ({ id, file }: AnalysisRequest) => {
+parentPort?.on('message', async ({ id, file, what }: AnalysisRequest) => {
   let response: AnalysisResponse;
   try {
-    response = { id, ok: true, table: await analyzeFile(file) };
+    response = { id, ok: true, result: what === 'groups' ? await analyzeGroups(file) : await analyzeFile(file) };
   } catch (e) {
     // Classes do not survive postMessage: send the fields and rebuild the error there.
     const err = e as Error;

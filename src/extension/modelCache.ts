@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import type { LayerInfo, LayerTable } from '../analysis/types';
 import { PruneLensError, type ErrorCode } from '../onnx/errors';
 import type { AnalysisRequest, AnalysisResponse } from './analysisWorker';
+import type { LayerGroups } from './groups';
 
 /** Files at least this big are analysed off the extension host's thread. */
 export const WORKER_THRESHOLD_BYTES = 8 * 1024 * 1024;
@@ -18,12 +19,14 @@ interface Entry {
   mtimeMs: number;
   size: number;
   table: Promise<LayerTable>;
+  /** The structured engine's channel groups, computed on the first hover that wants them. */
+  groups?: Promise<LayerGroups>;
 }
 
 export class ModelCache implements vscode.Disposable {
   private readonly entries = new Map<string, Entry>();
   private worker?: Worker;
-  private readonly pending = new Map<number, { resolve(t: LayerTable): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(r: unknown): void; reject(e: Error): void }>();
   private nextId = 1;
   /** How many analyses ran (not cache hits): the bench and tests read it. */
   analyses = 0;
@@ -32,6 +35,23 @@ export class ModelCache implements vscode.Disposable {
 
   /** The analysis of the file's current version; analyses it when not cached. */
   async get(uri: vscode.Uri): Promise<LayerTable> {
+    return (await this.entry(uri)).table;
+  }
+
+  /** The channel groups of the file's current version, by root layer (node name). */
+  async groups(uri: vscode.Uri): Promise<LayerGroups> {
+    const entry = await this.entry(uri);
+    if (!entry.groups) {
+      const groups = this.run<LayerGroups>(uri.fsPath, entry.size, 'groups');
+      entry.groups = groups;
+      groups.catch(() => {
+        if (entry.groups === groups) entry.groups = undefined;
+      });
+    }
+    return entry.groups;
+  }
+
+  private async entry(uri: vscode.Uri): Promise<Entry> {
     const file = uri.fsPath;
     let stat: fs.Stats;
     try {
@@ -41,14 +61,16 @@ export class ModelCache implements vscode.Disposable {
       throw new PruneLensError('io', (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message, {}, file);
     }
     const cached = this.entries.get(file);
-    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.table;
-    const table = this.analyze(file, stat.size);
-    this.entries.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, table });
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
+    this.analyses++;
+    const table = this.run<LayerTable>(file, stat.size, 'table');
+    const entry: Entry = { mtimeMs: stat.mtimeMs, size: stat.size, table };
+    this.entries.set(file, entry);
     // A failed analysis is not cached: the user may fix the file, or it was a transient read error.
     table.catch(() => {
-      if (this.entries.get(file)?.table === table) this.entries.delete(file);
+      if (this.entries.get(file) === entry) this.entries.delete(file);
     });
-    return table;
+    return entry;
   }
 
   /** The cached analysis if it is ready and current, without reading anything. */
@@ -66,21 +88,17 @@ export class ModelCache implements vscode.Disposable {
     return table.layers.find((l) => l.name === name || l.displayName === name || l.weightName === name);
   }
 
-  private analyze(file: string, size: number): Promise<LayerTable> {
-    this.analyses++;
+  private run<T>(file: string, size: number, what: AnalysisRequest['what']): Promise<T> {
     if (size < WORKER_THRESHOLD_BYTES) {
       // Imported here so activation never loads the analysis code.
-      return import('../analysis').then((a) => a.analyzeFile(file));
+      if (what === 'groups') return import('./groups').then((g) => g.analyzeGroups(file) as Promise<T>);
+      return import('../analysis').then((a) => a.analyzeFile(file) as Promise<T>);
     }
-    return this.analyzeInWorker(file);
-  }
-
-  private analyzeInWorker(file: string): Promise<LayerTable> {
     const worker = this.startWorker();
     const id = this.nextId++;
-    return new Promise<LayerTable>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, file } satisfies AnalysisRequest);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: (r) => resolve(r as T), reject });
+      worker.postMessage({ id, file, what } satisfies AnalysisRequest);
     });
   }
 
@@ -91,7 +109,7 @@ export class ModelCache implements vscode.Disposable {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.table);
+      if (m.ok) p.resolve(m.result);
       else p.reject(new PruneLensError(m.error.code as ErrorCode, m.error.detail, m.error.location, m.error.file));
     });
     const fail = (why: string) => {

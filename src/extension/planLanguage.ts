@@ -14,8 +14,7 @@ import type { PlanIssue } from '../pruning/plan/types';
 import { errorMessage } from './log';
 import type { ModelCache } from './modelCache';
 import { modelForPlan } from './pruneOps';
-import { readSettings } from './settings';
-import { layerTooltip } from './tooltip';
+import { layerHover } from './tree';
 
 export const PLAN_SELECTOR: vscode.DocumentSelector = [
   { language: 'json', pattern: '**/*.prune.json' },
@@ -188,8 +187,7 @@ export class PlanLanguage implements vscode.CompletionItemProvider, vscode.Hover
     const matches = table.layers.filter((l) => matchesLayer(pattern, l));
     const range = rangeOf(doc, node);
     if (matches.length === 1) {
-      const s = readSettings(vscode.Uri.file(modelFile));
-      return new vscode.Hover(layerTooltip(matches[0], table, { settings: s, gammaThreshold: s.gammaThreshold }), range);
+      return new vscode.Hover(await layerHover(this.cache, vscode.Uri.file(modelFile), matches[0]), range);
     }
     const md = new vscode.MarkdownString();
     md.appendMarkdown(matches.length

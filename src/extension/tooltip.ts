@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { LayerInfo, LayerTable } from '../analysis/types';
 import type { Criterion } from '../protocol';
 import { compact, countBelow, fmt, lowest, percent, previewPrune, summarize } from './layerStats';
+import type { GroupSummary } from './groups';
 import type { PruneMethod, Settings } from './settings';
 
 const LOWEST_SHOWN = 5;
@@ -13,8 +14,8 @@ const LOWEST_SHOWN = 5;
 export interface TooltipOptions {
   settings: Pick<Settings, 'defaultMethod' | 'defaultAmount' | 'defaultScope' | 'defaultStructured'>;
   gammaThreshold: number;
-  /** Layers whose channels are coupled with this one, when the dependency graph is known. */
-  group?: { members: string[]; frozen?: string };
+  /** The structured engine's channel group of this layer's out-channels, when known. */
+  group?: GroupSummary;
 }
 
 export function layerTooltip(layer: LayerInfo, table: LayerTable, options: TooltipOptions): vscode.MarkdownString {
@@ -50,10 +51,7 @@ export function layerTooltip(layer: LayerInfo, table: LayerTable, options: Toolt
 
   md.appendMarkdown(`Params ${compact(layer.params)} · MACs ${compact(layer.macs)} · Sparsity ${percent(layer.sparsity)} (${layer.zeros} zeros)\n\n`);
   md.appendMarkdown(defaultPruneLine(layer, table, options) + '\n');
-  if (options.group) {
-    const g = options.group;
-    md.appendMarkdown(`\nGroup: ${g.members.map(code).join(' + ')}${g.frozen ? ` — frozen: ${esc(g.frozen)}` : ''}\n`);
-  }
+  if (options.group) md.appendMarkdown('\n' + groupLine(layer, options.group) + '\n');
   return md;
 }
 
@@ -70,13 +68,33 @@ export function defaultPruneLine(layer: LayerInfo, table: LayerTable, options: T
   if (method === 'random') {
     return `Default prune (${how}) would remove **${Math.round(ratio * layer.outChannels)} of ${layer.outChannels}** filters, chosen at random.`;
   }
+  const group = options.group;
+  if (group?.frozen) return `Default prune (${how}) leaves this layer alone: its channel group is frozen (${esc(group.frozen)}).`;
+  if (group && group.roots.length > 1) {
+    // Coupled layers lose the same channels, ranked by the group's combined score: the count is certain, the indices are the engine's.
+    const count = scope === 'local' ? Math.round(ratio * group.size) : undefined;
+    return count === undefined
+      ? `Default prune (${how}) ranks this layer's channels together with ${group.roots.length - 1} coupled layer(s), against every other group.`
+      : `Default prune (${how}) would remove **${count} of ${group.size}** channels of group #${group.id}, from all its layers at once.`;
+  }
   const criterion: Criterion = method === 'bn-gamma' ? 'gamma' : method;
   if (criterion === 'gamma' && !layer.batchNorm) return `Default prune (${how}) leaves this layer alone: it has no BatchNorm to score it.`;
   const preview = previewPrune(table, criterion, scope, ratio);
   const removed = preview.removed.get(layer.name) ?? [];
   const list = removed.slice(0, 12).map((i) => `#${i}`).join(', ') + (removed.length > 12 ? ', …' : '');
-  const group = layer.batchNorm ? ` (group: ${code(layer.displayName)} + BN ${code(layer.batchNorm.node)})` : '';
-  return `Default prune (${how}) would remove **${removed.length} of ${layer.outChannels}** filters${group}${removed.length ? `: ${list}` : ''}.`;
+  const from = group ? ` (group #${group.id})` : layer.batchNorm ? ` (with BN ${code(layer.batchNorm.node)})` : '';
+  return `Default prune (${how}) would remove **${removed.length} of ${layer.outChannels}** filters${from}${removed.length ? `: ${list}` : ''}.`;
+}
+
+/** "Group #2, 32 channels, cut together: layer2.down.0 + layer2.conv2; also slices …" */
+function groupLine(layer: LayerInfo, g: GroupSummary): string {
+  const others = g.roots.filter((r) => r !== layer.displayName);
+  const touched = [...new Set(g.members.map((m) => m.split(' ')[0]).filter((n) => !g.roots.includes(n)))];
+  const parts = [`Channel group #${g.id}, ${g.size} channels`];
+  if (others.length) parts.push(`cut together with ${others.map(code).join(', ')}`);
+  if (touched.length) parts.push(`also slices ${touched.slice(0, 6).map(code).join(', ')}${touched.length > 6 ? ', …' : ''}`);
+  if (g.frozen) parts.push(`**frozen**: ${esc(g.frozen)}`);
+  return parts.join('; ') + '.';
 }
 
 export function methodLabel(m: PruneMethod): string {

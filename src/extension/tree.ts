@@ -128,9 +128,7 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
   }
 
   async tooltip(uri: vscode.Uri, layer: LayerInfo): Promise<vscode.MarkdownString> {
-    const table = await this.cache.get(uri);
-    const settings = readSettings(uri);
-    return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold });
+    return layerHover(this.cache, uri, layer);
   }
 
   /** One node object per model, so reveal() and refreshes find the same element. */
@@ -144,6 +142,20 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
   dispose(): void {
     for (const s of this.subscriptions) s.dispose();
   }
+}
+
+/**
+ * A layer's hover. The channel group comes from the structured engine; a model
+ * it cannot build a graph for still gets its scores, with the reason logged.
+ */
+export async function layerHover(cache: ModelCache, uri: vscode.Uri, layer: LayerInfo): Promise<vscode.MarkdownString> {
+  const table = await cache.get(uri);
+  const settings = readSettings(uri);
+  const groups = await cache.groups(uri).catch((e) => {
+    log().warn(`channel groups of ${uri.fsPath}: ${errorMessage(e)}`);
+    return undefined;
+  });
+  return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold, group: groups?.[layer.name] });
 }
 
 function countLayers(node: ModelTreeNode): number {

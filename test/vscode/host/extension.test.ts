@@ -8,12 +8,16 @@ import * as vscode from 'vscode';
 import { analyzeFile } from '../../../src/analysis';
 import type { LayerInfo, LayerTable } from '../../../src/analysis/types';
 import { loadModel } from '../../../src/onnx/model';
+import { buildDependencyGraph } from '../../../src/pruning/depgraph';
 import type { PruneReport } from '../../../src/pruning/report';
 import type { PruneLensApi } from '../../../src/extension/services';
 import type { ModelTreeNode } from '../../../src/extension/tree';
 import type { ValidationReport } from '../../../src/validation/report';
 
 const VGG = 'digits_vgg_slim_s1e-2.onnx';
+const RESNET = 'digits_resnet_slim_s1e-2.onnx';
+/** The shared models folder (reference results live there, not in the test workspace). */
+const modelsDir = process.env.PRUNE_LENS_MODELS_DIR ?? path.resolve(__dirname, '../../../../shared/models');
 const GAMMA_THRESHOLD = 0.01; // the pruneLens.gammaThreshold default
 
 let api: PruneLensApi;
@@ -117,6 +121,17 @@ describe('Prune Lens extension', function () {
       const md = (item?.tooltip as vscode.MarkdownString).value;
       assertLayerHover(md, vggTable.layers.find((l) => l.displayName === 'features.1.0')!);
     });
+    it('names the channel group a residual couples, from the structured engine', async () => {
+      const model = (await children()).find((n) => n.uri.fsPath.endsWith(RESNET))!;
+      const node = (await layerNodes(model)).find((n) => n.layer.displayName === 'layer2.conv2')!;
+      const item = await api.services.tree.resolveTreeItem(api.services.tree.getTreeItem(node), node);
+      const md = (item?.tooltip as vscode.MarkdownString).value;
+      const group = buildDependencyGraph(await loadModel(node.uri.fsPath)).groups.find((g) => g.roots.includes('layer2.conv2'))!;
+      const others = group.roots.filter((r) => r !== 'layer2.conv2');
+      assert.ok(others.length > 0, 'the residual Add should couple layer2.conv2 with the downsample conv');
+      assert.ok(md.includes(`Channel group #${group.id}, ${group.size} channels; cut together with ${others.map((r) => `\`${r}\``).join(', ')}`), md);
+      assert.ok(md.includes(`would remove **${Math.round(0.3 * group.size)} of ${group.size}** channels of group #${group.id}`), md);
+    });
   });
 
   describe('plan files', () => {
@@ -212,6 +227,32 @@ describe('Prune Lens extension', function () {
       assert.equal(validation.samples, 360);
       assert.ok(validation.original.accuracy! > 0.99, `original accuracy ${validation.original.accuracy}`);
       assert.ok(validation.pruned.accuracy !== undefined && validation.agreement > 0 && validation.agreement <= 1);
+    });
+
+    it('global structured BN-γ prune matches the Torch-Pruning reference and keeps its accuracy', async () => {
+      const reference = JSON.parse(fs.readFileSync(path.join(modelsDir, 'digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as {
+        groups: { root: string; pruned_idxs: number[] }[];
+        acc_after_no_finetune: number;
+      };
+      const source = inWorkspace(VGG);
+      const report = await vscode.commands.executeCommand<PruneReport>('pruneLens.globalPrune', source, {
+        method: 'bn-gamma', amount: 0.5, structured: true, output: 'vgg.slim-test.onnx',
+      });
+      assert.equal(report.structured, true);
+      const after = await analyzeFile(report.output);
+      for (const g of reference.groups) {
+        const before = vggTable.layers.find((l) => l.displayName === g.root)!;
+        const now = after.layers.find((l) => l.displayName === g.root)!;
+        assert.equal(now.outChannels, before.outChannels - g.pruned_idxs.length, `${g.root} channels`);
+        const change = report.layers.find((c) => c.layer === before.name)!;
+        assert.deepEqual([...change.removed].sort((a, b) => a - b), [...g.pruned_idxs].sort((a, b) => a - b), `${g.root} removed channels`);
+      }
+      const validation = await vscode.commands.executeCommand<ValidationReport>('pruneLens.validate', vscode.Uri.file(report.output), {
+        data: inWorkspace('digits_val_x.npy').fsPath, labels: inWorkspace('digits_val_y.npy').fsPath, providers: ['cpu'],
+      });
+      // Without fine-tuning, pruning the near-zero gammas keeps the accuracy (within one of 360 samples).
+      assert.ok(Math.abs(validation.pruned.accuracy! - reference.acc_after_no_finetune) <= 1 / 360 + 1e-9, `accuracy ${validation.pruned.accuracy}`);
+      assert.ok(validation.pruned.params < validation.original.params / 2, `params ${validation.original.params} → ${validation.pruned.params}`);
     });
 
     it('never overwrites silently, and never the source', async () => {
