@@ -139,8 +139,12 @@ export class Workbench {
 
   /** Hovers `target` (an activity-bar icon, a button) and returns the visible hover widget. */
   async hover(target: Locator): Promise<Locator> {
-    await target.hover();
     const widget = this.page.locator('.monaco-hover').filter({ visible: true }).first();
+    // A hover still showing for wherever the mouse was before (a tab, a palette row) must
+    // not be taken for this one: move away and let it go first.
+    await this.page.mouse.move(0, 0);
+    await widget.waitFor({ state: 'hidden' });
+    await target.hover();
     await widget.waitFor();
     return widget;
   }
