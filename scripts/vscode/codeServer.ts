@@ -117,6 +117,7 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
   process.on('exit', killGroup);
 
   let output = '';
+  let stopped = false; // set by stop(), after which the log's descriptor is closed
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error('code-server did not report a listening port within 60 s')), 60_000);
@@ -128,7 +129,7 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       output += text;
-      fs.writeSync(log, text);
+      if (!stopped) fs.writeSync(log, text);
       if (opts.echo) process.stdout.write(text);
       const m = /HTTP server listening on https?:\/\/[^:\s]+:(\d+)/.exec(output);
       if (m) {
@@ -157,18 +158,22 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     },
     logTail: (lines = 40) => collectLogTail(opts.stateDir, logFile, lines),
     async stop() {
+      if (stopped) return;
+      stopped = true;
       process.off('exit', killGroup);
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      // Always signal the group: the server may be gone while an extension host it forked is not.
       killGroup();
-      const forced = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, 5_000);
-      await exited;
-      clearTimeout(forced);
+      if (child.exitCode === null && child.signalCode === null) {
+        const forced = setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }, 5_000);
+        await exited;
+        clearTimeout(forced);
+      }
       fs.closeSync(log);
     },
   };
