@@ -11,7 +11,7 @@ import { analyzeModel } from '../../analysis';
 import { PruneLensError } from '../../onnx/errors';
 import { parseModel, type OnnxModel } from '../../onnx/model';
 import { runPlan } from '../plan/run';
-import type { CalibrationOptions, PlanStep, PrunePlan, StepMethod } from '../plan/types';
+import { DATA_AWARE_METHODS, type CalibrationOptions, type PlanStep, type PrunePlan, type StepMethod } from '../plan/types';
 import type { SensitivityReport } from '../report';
 
 export interface SuggestOptions {
@@ -39,6 +39,9 @@ const BINS = 2000;
 
 export async function suggestPlan(model: OnnxModel, report: SensitivityReport, opts: SuggestOptions): Promise<Suggestion> {
   if (!(opts.target > 0 && opts.target < 1)) throw new PruneLensError('plan', `the MAC reduction target must lie strictly between 0 and 1, not ${opts.target}`);
+  if (opts.method && DATA_AWARE_METHODS.includes(opts.method) && !opts.calibration) {
+    throw new PruneLensError('plan', `a plan ranking channels by ${opts.method} needs calibration data for its steps`);
+  }
   const table = analyzeModel(parseModel(model.bytes, model.file));
   const total = table.totals.macs;
   const shown = new Map(table.layers.map((l) => [l.name, l.displayName]));
@@ -49,7 +52,7 @@ export async function suggestPlan(model: OnnxModel, report: SensitivityReport, o
     if (!ratios) break;
     const plan = toPlan(report, ratios, opts, shown);
     const pruned = parseModel(model.bytes, model.file);
-    const result = await runPlan(pruned, plan, { baseDir: opts.baseDir });
+    const result = await runPlan(pruned, macsOnly(plan), { baseDir: opts.baseDir });
     const reduction = 1 - result.totals.macsAfter / result.totals.macsBefore;
     if (reduction >= opts.target - 1e-9) {
       return {
@@ -60,6 +63,15 @@ export async function suggestPlan(model: OnnxModel, report: SensitivityReport, o
     aim = Math.min(0.999, aim + (opts.target - reduction) * 1.05);
   }
   throw new PruneLensError('plan', `no plan over the measured ratios removes ${Math.round(opts.target * 100)}% of the MACs; lower the target or measure higher ratios`, {}, model.file);
+}
+
+/**
+ * The plan as far as its MACs go: how many channels each step removes does not
+ * depend on how they are ranked, so data-aware steps are measured as l1 steps,
+ * without running the calibration data through the model.
+ */
+function macsOnly(plan: PrunePlan): PrunePlan {
+  return { ...plan, steps: plan.steps.map(({ calibration: _, ...step }) => ({ ...step, method: 'l1' })) };
 }
 
 function loss(report: SensitivityReport, curve: number, ratio: number): number {
