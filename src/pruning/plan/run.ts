@@ -40,6 +40,8 @@ export interface RunPlanOptions {
    * here (src/validation/activations.ts openCalibration). Without it, such steps fail.
    */
   calibrate?: (model: OnnxModel, calibration: CalibrationOptions) => Promise<ActivationSource>;
+  /** Within a structured step with recovery (0-based `step`): the layer being refit, of how many. */
+  onRecovery?: (p: { step: number; stage: 'reconstruct' | 'bn'; layer: string; done: number; total: number }) => void;
 }
 
 interface Prepared {
@@ -159,6 +161,7 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
       ridge: s.recovery.ridge,
       bnRecalibration: s.recovery.method === 'bn-recalibration' || s.recovery.bnRecalibration === true,
       signal: opts.signal,
+      onProgress: opts.onRecovery && ((r) => opts.onRecovery!({ step: p.index, ...r })),
     });
   }
   for (const c of report.layers) {

@@ -63,7 +63,7 @@ export async function reconstruct(original: OnnxModel, pruned: OnnxModel, source
     const layer = findPrunableLayers(index).find((l) => l.name === name)!;
     const before = originalLayers.get(name)!;
     const kept = keptChannels(before, opts.removed.get(name) ?? [], layer);
-    results.push(await refitLayer(original, pruned, index, layer, kept, source, ridge, opts.gram ?? source.gram ?? jsGram));
+    results.push(await refitLayer(original, pruned, index, layer, kept, source, ridge, opts.gram ?? source.gram ?? jsGram, opts.signal));
   }
   opts.onProgress?.({ layer: '', done: todo.length, total: todo.length });
   return results;
@@ -96,7 +96,7 @@ function keptChannels(before: PrunableLayer, removed: number[], after: PrunableL
 }
 
 async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIndex, layer: PrunableLayer,
-  kept: number[], source: ActivationSource, ridge: number, gram: GramBackend): Promise<LayerRecovery> {
+  kept: number[], source: ActivationSource, ridge: number, gram: GramBackend, signal?: AbortSignal): Promise<LayerRecovery> {
   const node = layer.node;
   const inputName = node.input[0];
   const outputName = node.output[0];
@@ -108,6 +108,8 @@ async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIn
   let sumY2: Float64Array | undefined;
   try {
     for (let b = 0; b < source.batches; b++) {
+      // A large layer's batches take a while each: a cancel should not wait for all of them.
+      if (signal?.aborted) throw new PruneLensError('cancelled', 'reconstruction was cancelled', { layer: layer.displayName });
       const x = (await runP.run(b)).get(inputName)!;
       const y = gatherChannels((await runO.run(b)).get(outputName)!, layer.op === 'Conv' ? 1 : -1, kept);
       if (!geometry) {
