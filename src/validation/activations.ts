@@ -96,12 +96,20 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
   };
 }
 
-/** onnxruntime's Gram products (54× the JavaScript loop on a resnet18 layer, see the bench), opened on first use. */
+/**
+ * onnxruntime's Gram products (54× the JavaScript loop on a resnet18 layer, see the bench), opened on first use.
+ * A long-lived process (the worker) releases it when done: each session holds a thread pool.
+ */
 function lazyOrtGram(): GramBackend {
   let opened: Promise<GramBackend> | undefined;
   return {
     name: 'onnxruntime',
     accumulate: async (eq, features, targets, rows) => (await (opened ??= ortGram())).accumulate(eq, features, targets, rows),
+    async release() {
+      const gram = opened;
+      opened = undefined;
+      await (await gram?.catch(() => undefined))?.release?.();
+    },
   };
 }
 
