@@ -1,13 +1,18 @@
-// Spawns and supervises the validation worker. Every request settles: with
-// the worker's answer, or with an error when the worker crashes, is killed,
-// stays silent too long, or is cancelled. A dead worker is replaced by a
-// fresh one on the next request.
+// Spawns and supervises the validation worker, which also runs pruning plans
+// and sensitivity analysis (onnxruntime and long CPU work stay out of the
+// caller's process). Every request settles: with the worker's answer, or with
+// an error when the worker crashes, is killed, stays silent too long, or is
+// cancelled. A dead worker is replaced by a fresh one on the next request.
 
 import { ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PruneLensError } from '../onnx/errors';
-import { CUDA_PATH_ENV, FromWorker, JobResult, ProgressEvent, ToWorker, ValidateJob } from './protocol';
+import type { PruneReport } from '../pruning/report';
+import {
+  CUDA_PATH_ENV, FromWorker, JobResult, ProgressEvent, PrunePlanJob, RequestType, SensitivityJob, SensitivityResult,
+  ToWorker, ValidateJob, WorkProgress, WorkerEvent, WorkerRequests,
+} from './protocol';
 
 export interface ValidationClientOptions {
   /** The bundled worker script; by default `worker.js` beside this bundle. */
@@ -18,15 +23,15 @@ export interface ValidationClientOptions {
   cudaLibraryPath?: string;
   /** How long one provider may take to create a session before it is given up on. */
   sessionTimeoutMs?: number;
-  /** The longest silence allowed from a busy worker (one batch of both models). */
+  /** The longest silence allowed from a busy worker (one batch of both models; one calibration batch). */
   idleTimeoutMs?: number;
   /** After a cancel, how long the worker has to stop before it is killed. */
   cancelGraceMs?: number;
 }
 
-export interface RunOptions {
+export interface RunOptions<Event = ProgressEvent> {
   signal?: AbortSignal;
-  onProgress?: (event: ProgressEvent) => void;
+  onProgress?: (event: Event) => void;
 }
 
 /** The worker died or was killed: `kind` says how, `lastEvent` what it was doing. */
@@ -34,7 +39,7 @@ export class WorkerFailure extends PruneLensError {
   constructor(
     readonly kind: 'crash' | 'timeout' | 'spawn',
     detail: string,
-    readonly lastEvent?: ProgressEvent,
+    readonly lastEvent?: WorkerEvent,
     readonly stderrTail = '',
   ) {
     super('internal', detail + (stderrTail ? `\nworker stderr (last lines):\n${stderrTail}` : ''));
@@ -43,6 +48,8 @@ export class WorkerFailure extends PruneLensError {
 
 export const DEFAULTS = { sessionTimeoutMs: 60_000, idleTimeoutMs: 300_000, cancelGraceMs: 2_000 };
 const STDERR_TAIL_BYTES = 4096;
+/** What each request is called in a cancellation message. */
+const WHAT: Record<RequestType, string> = { validate: 'validation', prunePlan: 'pruning', sensitivity: 'sensitivity analysis' };
 
 export class ValidationClient {
   private worker?: ChildProcess;
@@ -64,11 +71,22 @@ export class ValidationClient {
     return this.worker?.pid;
   }
 
-  /** Runs jobs one after another: the worker holds one pair of sessions at a time. */
+  /** Validates a pruned model against its original (see validate.ts for the full report). */
   run(job: ValidateJob, options: RunOptions = {}): Promise<JobResult> {
-    const result = this.queue.then(() => this.runNow(job, options));
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.enqueue('validate', job, options);
+  }
+
+  /**
+   * Runs a pruning plan on `job.model` and writes `job.output` and its report
+   * (the report is returned). A cancel or failure leaves no output file.
+   */
+  prunePlan(job: PrunePlanJob, options: RunOptions<WorkProgress> = {}): Promise<PruneReport> {
+    return this.enqueue('prunePlan', job, options);
+  }
+
+  /** Sensitivity curves of `job.model`, and with `job.suggest` a plan written to its output. */
+  sensitivity(job: SensitivityJob, options: RunOptions<WorkProgress> = {}): Promise<SensitivityResult> {
+    return this.enqueue('sensitivity', job, options);
   }
 
   /** Ends the worker. The client stays usable: the next run starts a new one. */
@@ -77,15 +95,26 @@ export class ValidationClient {
     this.worker = undefined;
   }
 
-  private runNow(job: ValidateJob, { signal, onProgress }: RunOptions): Promise<JobResult> {
-    if (signal?.aborted) return Promise.reject(new PruneLensError('cancelled', 'validation cancelled'));
+  /** Runs requests one after another: the worker does one job at a time. */
+  private enqueue<K extends RequestType>(type: K, job: WorkerRequests[K]['job'],
+    options: RunOptions<WorkerRequests[K]['event']>): Promise<WorkerRequests[K]['result']> {
+    const result = this.queue.then(() => this.runNow(type, job, options));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private runNow<K extends RequestType>(type: K, job: WorkerRequests[K]['job'],
+    { signal, onProgress }: RunOptions<WorkerRequests[K]['event']>): Promise<WorkerRequests[K]['result']> {
+    type Result = WorkerRequests[K]['result'];
+    const cancelled = `${WHAT[type]} cancelled`;
+    if (signal?.aborted) return Promise.reject(new PruneLensError('cancelled', cancelled));
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    return new Promise<JobResult>((resolve, reject) => {
-      let lastEvent: ProgressEvent | undefined;
+    return new Promise<Result>((resolve, reject) => {
+      let lastEvent: WorkerEvent | undefined;
       let watchdog: NodeJS.Timeout | undefined;
       let cancelling = false;
-      const settle = (error: Error | undefined, result?: JobResult) => {
+      const settle = (error: Error | undefined, result?: Result) => {
         clearTimeout(watchdog);
         worker.off('message', onMessage);
         worker.off('exit', onExit);
@@ -117,11 +146,12 @@ export class ValidationClient {
         if (message.type === 'progress') {
           lastEvent = message.event;
           armForEvent();
-          if (!cancelling) onProgress?.(message.event);
+          // The worker sends this request's kind of event (WorkerRequests).
+          if (!cancelling) onProgress?.(message.event as WorkerRequests[K]['event']);
         } else if (cancelling) {
-          settle(new PruneLensError('cancelled', 'validation cancelled'));
+          settle(new PruneLensError('cancelled', cancelled));
         } else if (message.type === 'result') {
-          settle(undefined, message.result);
+          settle(undefined, message.result as Result);
         } else {
           const { code, detail, location, file } = message.error;
           settle(new PruneLensError(code, detail, location, file));
@@ -131,7 +161,7 @@ export class ValidationClient {
         const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
         const hint = sig === 'SIGKILL' ? ' (out of memory, or killed from outside)' : '';
         settle(cancelling
-          ? new PruneLensError('cancelled', 'validation cancelled')
+          ? new PruneLensError('cancelled', cancelled)
           : new WorkerFailure('crash', `the validation worker ${how}${hint}${lastEvent ? ` while ${describe(lastEvent)}` : ''}`, lastEvent, this.stderrTail));
       };
       const onAbort = () => {
@@ -139,14 +169,14 @@ export class ValidationClient {
         cancelling = true;
         this.send(worker, { type: 'cancel', id });
         // The worker checks between batches; one that does not answer in time is stopped for good.
-        arm(this.options.cancelGraceMs, () => killFor(new PruneLensError('cancelled', 'validation cancelled (the worker did not stop in time and was killed)')));
+        arm(this.options.cancelGraceMs, () => killFor(new PruneLensError('cancelled', `${cancelled} (the worker did not stop in time and was killed)`)));
       };
       worker.on('message', onMessage);
       worker.on('exit', onExit);
       signal?.addEventListener('abort', onAbort);
       this.busy(worker);
       armForEvent();
-      this.send(worker, { type: 'validate', id, job });
+      this.send(worker, { type, id, job } as ToWorker);
     });
   }
 
@@ -207,12 +237,13 @@ export class ValidationClient {
   }
 }
 
-function describe(event: ProgressEvent): string {
+function describe(event: WorkerEvent): string {
   switch (event.stage) {
     case 'session': return `creating the ${event.model} model's session on ${event.provider}`;
     case 'skipped': return `skipping ${event.attempt.provider}`;
     case 'data': return 'opening the data';
     case 'warmup': return 'warming up';
     case 'batch': return `running batches (${event.done} of ${event.total} samples done)`;
+    default: return event.message;
   }
 }

@@ -1,12 +1,15 @@
 // The validation worker: a child process forked by the client. It owns the
 // onnxruntime sessions, so a native crash or a hang takes down only this
-// process. It runs one job at a time and answers over the IPC channel.
+// process. It runs validations, pruning plans and sensitivity analyses, one
+// job at a time, and answers over the IPC channel.
 
 import { PruneLensError } from '../onnx/errors';
 import { runJob } from './job';
-import { CUDA_PATH_ENV, FromWorker, SerializedError, ToWorker } from './protocol';
+import { CUDA_PATH_ENV, FromWorker, SerializedError, ToWorker, WorkerEvent, WorkerRequests } from './protocol';
 import { loadOrt } from './ortRuntime';
 import type { OrtRuntime } from './providers';
+import { runPrunePlan } from './pruneJob';
+import { runSensitivity } from './sensitivityJob';
 
 if (!process.send) {
   console.error('The Prune Lens validation worker must be started by the validation client (child_process.fork).');
@@ -14,8 +17,8 @@ if (!process.send) {
 }
 
 const send = (message: FromWorker) => process.send!(message);
-const running = new Set<number>();
-const cancelled = new Set<number>();
+/** The cancel of each running request. */
+const running = new Map<number, AbortController>();
 let ort: OrtRuntime | undefined;
 
 function serialize(e: unknown): SerializedError {
@@ -23,26 +26,47 @@ function serialize(e: unknown): SerializedError {
   return { code: 'internal', detail: e instanceof Error ? e.message : String(e) };
 }
 
-async function validate(id: number, job: Extract<ToWorker, { type: 'validate' }>['job']): Promise<void> {
-  running.add(id);
+interface JobContext<Event> {
+  progress(event: Event): void;
+  signal: AbortSignal;
+}
+
+/** Runs one request's job and sends its result or error; progress goes out as it comes. */
+async function serve<K extends keyof WorkerRequests>(id: number,
+  work: (context: JobContext<WorkerRequests[K]['event']>) => Promise<WorkerRequests[K]['result']>): Promise<void> {
+  const controller = new AbortController();
+  running.set(id, controller);
   try {
-    ort ??= loadOrt(process.env[CUDA_PATH_ENV] || undefined);
-    const result = await runJob(ort, job, {
-      progress: (event) => send({ type: 'progress', id, event }),
-      isCancelled: () => cancelled.has(id),
+    const result = await work({
+      progress: (event: WorkerEvent) => send({ type: 'progress', id, event }),
+      signal: controller.signal,
     });
     send({ type: 'result', id, result });
   } catch (e) {
     send({ type: 'error', id, error: serialize(e) });
   } finally {
     running.delete(id);
-    cancelled.delete(id);
   }
 }
 
 process.on('message', (message: ToWorker) => {
-  if (message.type === 'cancel') { if (running.has(message.id)) cancelled.add(message.id); }
-  else if (message.type === 'validate') void validate(message.id, message.job);
+  switch (message.type) {
+    case 'cancel':
+      running.get(message.id)?.abort();
+      break;
+    case 'validate':
+      void serve<'validate'>(message.id, ({ progress, signal }) => {
+        ort ??= loadOrt(process.env[CUDA_PATH_ENV] || undefined);
+        return runJob(ort, message.job, { progress, isCancelled: () => signal.aborted });
+      });
+      break;
+    case 'prunePlan':
+      void serve<'prunePlan'>(message.id, (context) => runPrunePlan(message.job, context));
+      break;
+    case 'sensitivity':
+      void serve<'sensitivity'>(message.id, (context) => runSensitivity(message.job, context));
+      break;
+  }
 });
 
 // The client going away (extension host closed, CLI killed) ends the worker too.

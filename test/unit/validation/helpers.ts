@@ -33,6 +33,8 @@ export function buildWorker(): Promise<string> {
       platform: 'node',
       format: 'cjs',
       target: 'es2022',
+      // As scripts/build.mjs: jsonc-parser's UMD main (plan files) hides its requires from esbuild.
+      mainFields: ['module', 'main'],
       external: ['onnxruntime-node'],
       logLevel: 'warning',
     });

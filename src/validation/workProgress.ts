@@ -1,0 +1,78 @@
+// Progress and cancellation for the worker's long jobs (prune plans,
+// sensitivity analysis). The pruning core reports phases (steps, layers,
+// groups); between them it runs the model on calibration batches, which can
+// take minutes on a large model. Wrapping the calibration source makes every
+// batch a point where a cancel is honoured and a sign of life is sent, so the
+// client's idle watchdog only fires when the worker has really stopped moving.
+
+import { PruneLensError } from '../onnx/errors';
+import type { ActivationRun, ActivationSource } from '../pruning/recovery/source';
+import type { WorkProgress, WorkStage } from './protocol';
+
+/** What a job gets from the worker: a way to report, and the cancel of its request. */
+export interface WorkIO {
+  progress(event: WorkProgress): void;
+  signal: AbortSignal;
+}
+
+/** Batch notes closer together than this are not sent: the client needs signs of life, not a flood. */
+export const BATCH_NOTE_MS = 250;
+
+export class JobProgress {
+  private stage: WorkStage = 'load';
+  private message = '';
+  private fraction = 0;
+  private lastSent = 0;
+
+  /** `cancelled` is the message of the error thrown when the job's request is cancelled. */
+  constructor(private readonly io: WorkIO, private readonly cancelled: string) {}
+
+  get signal(): AbortSignal {
+    return this.io.signal;
+  }
+
+  /** A new phase, always sent. The fraction is kept from going back. */
+  phase(stage: WorkStage, message: string, fraction: number): void {
+    this.stage = stage;
+    this.message = message;
+    this.fraction = Math.min(1, Math.max(this.fraction, fraction));
+    this.send(message);
+  }
+
+  /** A calibration batch is about to run: throws if cancelled, and now and then says which batch. */
+  batch(index: number, batches: number): void {
+    this.throwIfCancelled();
+    if (Date.now() - this.lastSent >= BATCH_NOTE_MS) this.send(`${this.message} (batch ${index + 1} of ${batches})`);
+  }
+
+  throwIfCancelled(): void {
+    if (this.io.signal.aborted) throw new PruneLensError('cancelled', this.cancelled);
+  }
+
+  private send(message: string): void {
+    this.lastSent = Date.now();
+    this.io.progress({ stage: this.stage, message, fraction: this.fraction });
+  }
+}
+
+/** `source`, with a cancel check and a progress note before each batch any of its runs computes. */
+export function watchSource(source: ActivationSource, progress: JobProgress): ActivationSource {
+  return {
+    batches: source.batches,
+    samples: source.samples,
+    description: source.description,
+    gram: source.gram,
+    labels: (batch) => source.labels(batch),
+    async open(model, values): Promise<ActivationRun> {
+      progress.throwIfCancelled();
+      const run = await source.open(model, values);
+      return {
+        run: (batch) => {
+          progress.batch(batch, source.batches);
+          return run.run(batch);
+        },
+        release: () => run.release(),
+      };
+    },
+  };
+}
