@@ -35,6 +35,8 @@ export interface CodeServer {
   workbenchUrl(payload?: Array<[string, string]>): string;
   /** `vscode-remote://` URI of a local path, as the payload's path entries expect. */
   remoteUri(absPath: string): string;
+  /** Resolves with the exit code when the server process ends, for whatever reason. */
+  readonly exited: Promise<number | null>;
   /** Last lines of code-server's own log plus the extension host logs, for failure reports. */
   logTail(lines?: number): string;
   stop(): Promise<void>;
@@ -150,6 +152,7 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     logFile,
     stateDir: opts.stateDir,
     workspace: opts.workspace,
+    exited,
     remoteUri: (absPath) => `vscode-remote://127.0.0.1:${port}${absPath}`,
     workbenchUrl(payload = []) {
       const q = new URLSearchParams({ folder: opts.workspace });

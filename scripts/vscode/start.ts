@@ -14,7 +14,14 @@ async function main(): Promise<void> {
     workspace,
     port: Number(process.env.PORT ?? 0),
   });
+  let stopping = false;
+  void server.exited.then((code) => {
+    if (stopping) return;
+    console.error(`code-server exited unexpectedly (code ${code}); its log: ${server.logFile}`);
+    process.exit(1);
+  });
   const stop = () => {
+    stopping = true;
     console.log('\nstopping code-server');
     void server.stop().then(() => process.exit(0));
   };
