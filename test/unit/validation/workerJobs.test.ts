@@ -197,4 +197,19 @@ describe('worker jobs: pruning plans and sensitivity', function () {
     events.forEach((e, i) => assert.ok(i === 0 || e.fraction >= events[i - 1].fraction));
     assert.equal(events.at(-1)!.fraction, 1);
   });
+
+  it('cancelling sensitivity analysis between groups rejects promptly and writes no plan', async () => {
+    const planFile = path.join(tempDir('sens-cancel'), 'vgg.suggested.prune.json');
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const run = client.sensitivity({ model: VGG, ...VAL, batch: 40, suggest: { target: 0.3, output: planFile } }, {
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (!abortedAt && e.stage === 'measure' && e.message.startsWith('group 2 of')) { abortedAt = Date.now(); controller.abort(); }
+      },
+    });
+    await assert.rejects(run, (e: Error) => e instanceof PruneLensError && e.code === 'cancelled' && /sensitivity analysis cancelled$/.test(e.message));
+    assert.ok(Date.now() - abortedAt < 1000, `cancel took ${Date.now() - abortedAt} ms`);
+    assert.ok(!fs.existsSync(planFile));
+  });
 });
