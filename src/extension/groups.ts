@@ -1,9 +1,11 @@
-// The structured engine's channel groups of a model, reduced to plain data for
-// hovers: which layers' channels are cut together, and why a group may not be
-// cut at all. Runs in the extension host or the analysis worker (no vscode).
+// The structured engine's view of a model, reduced to plain data for hovers:
+// which layers' channels are cut together, why a group may not be cut at all,
+// and which channels the default prune would remove (the engine's own scoring
+// and selection, not an estimate). Runs in the extension host or the analysis
+// worker (no vscode).
 
 import { loadModel } from '../onnx/model';
-import { buildDependencyGraph } from '../pruning/depgraph';
+import { buildDependencyGraph, scoreGroups, selectChannels } from '../pruning/structured';
 
 export interface GroupSummary {
   id: number;
@@ -15,16 +17,33 @@ export interface GroupSummary {
   members: string[];
   /** Why the group is never cut; undefined when it may be. */
   frozen?: string;
+  /** Group channel indices the previewed structured prune removes (ascending). */
+  removed?: number[];
+}
+
+/** A structured prune to preview: the plan's method name, scope and fraction. */
+export interface PrunePreview {
+  method: 'l1' | 'l2' | 'bn-gamma' | 'random';
+  scope: 'local' | 'global';
+  ratio: number;
 }
 
 /** Per root layer (node name, LayerInfo.name), the group its out-channels belong to. */
 export type LayerGroups = Record<string, GroupSummary>;
 
-export async function analyzeGroups(file: string): Promise<LayerGroups> {
-  const graph = buildDependencyGraph(await loadModel(file));
+export async function analyzeGroups(file: string, preview?: PrunePreview): Promise<LayerGroups> {
+  const model = await loadModel(file);
+  const graph = buildDependencyGraph(model);
+  let removed: Map<number, number[]> | undefined;
+  if (preview) {
+    // Same criterion names and options as the plan runner's structured steps.
+    const scores = scoreGroups(model, graph, preview.method === 'bn-gamma' ? 'bn_gamma' : preview.method);
+    removed = selectChannels(graph, scores, { scope: preview.scope, ratio: preview.ratio }).remove;
+  }
   const byLayer: LayerGroups = {};
   for (const g of graph.groups) {
     const summary: GroupSummary = { id: g.id, size: g.size, roots: g.roots, members: g.members, frozen: g.frozen };
+    if (removed) summary.removed = removed.get(g.id) ?? [];
     for (const node of g.rootNodes) byLayer[node] = summary;
   }
   return byLayer;

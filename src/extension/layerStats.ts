@@ -1,10 +1,9 @@
 // Small summaries of per-channel scores for the tree's descriptions and the
-// hovers: mean, min/median/max, the lowest channels, counts under a threshold,
-// and what the default prune would take from a layer. Pure functions of a
-// LayerTable (no vscode), unit-tested in Node.
+// hovers: mean, min/median/max, the lowest channels, counts under a threshold.
+// Pure functions (no vscode), unit-tested in Node. What a prune would remove
+// comes from the structured engine itself (groups.ts), never from here.
 
-import type { LayerInfo, LayerTable } from '../analysis/types';
-import type { Criterion, Scope } from '../protocol';
+import type { LayerInfo } from '../analysis/types';
 
 export interface Summary {
   min: number;
@@ -34,51 +33,6 @@ export function countBelow(values: readonly number[], threshold: number): number
   let n = 0;
   for (const v of values) if (Math.abs(v) < threshold) n++;
   return n;
-}
-
-/** A channel's score under `criterion`; undefined when the layer has no BN for 'gamma'. */
-export function channelScores(layer: LayerInfo, criterion: Criterion): number[] | undefined {
-  switch (criterion) {
-    case 'l1': return layer.out.l1;
-    case 'l2': return layer.out.l2;
-    case 'gamma': return layer.batchNorm?.gamma.map(Math.abs);
-  }
-}
-
-export interface DefaultPrunePreview {
-  criterion: Criterion;
-  scope: Scope;
-  ratio: number;
-  /** Per layer name: output channels the default would remove, lowest score first. */
-  removed: Map<string, number[]>;
-}
-
-/**
- * Which output channels a prune at `ratio` would remove, ranked by `criterion`:
- * per layer (local), or by one threshold across every scored channel of the
- * model (global; raw scores, no normalisation). Layers without a score (no BN
- * for 'gamma') are left out. A preview for hovers: the engine decides the
- * actual cut, which also respects coupled and frozen channel groups.
- */
-export function previewPrune(table: LayerTable, criterion: Criterion, scope: Scope, ratio: number): DefaultPrunePreview {
-  const removed = new Map<string, number[]>();
-  const scored = table.layers
-    .map((layer) => ({ layer, scores: channelScores(layer, criterion) }))
-    .filter((s): s is { layer: LayerInfo; scores: number[] } => !!s.scores && s.scores.length > 0);
-  if (scope === 'local') {
-    for (const { layer, scores } of scored) {
-      const k = Math.min(scores.length - 1, Math.round(ratio * scores.length));
-      removed.set(layer.name, lowest(scores, Math.max(0, k)).map((c) => c.index));
-    }
-  } else {
-    const all: { layer: string; index: number; value: number }[] = [];
-    for (const { layer, scores } of scored) scores.forEach((value, index) => all.push({ layer: layer.name, index, value }));
-    all.sort((a, b) => a.value - b.value);
-    for (const { layer } of scored) removed.set(layer.name, []);
-    const take = Math.round(ratio * all.length);
-    for (const c of all.slice(0, take)) removed.get(c.layer)!.push(c.index);
-  }
-  return { criterion, scope, ratio, removed };
 }
 
 /** 3 significant digits, switching to exponent form for tiny or huge values. */

@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { LayerInfo, LayerTable } from '../analysis/types';
 import { PruneLensError, type ErrorCode } from '../onnx/errors';
 import type { AnalysisRequest, AnalysisResponse } from './analysisWorker';
-import type { LayerGroups } from './groups';
+import type { LayerGroups, PrunePreview } from './groups';
 
 /** Files at least this big are analysed off the extension host's thread. */
 export const WORKER_THRESHOLD_BYTES = 8 * 1024 * 1024;
@@ -19,8 +19,8 @@ interface Entry {
   mtimeMs: number;
   size: number;
   table: Promise<LayerTable>;
-  /** The structured engine's channel groups, computed on the first hover that wants them. */
-  groups?: Promise<LayerGroups>;
+  /** The structured engine's channel groups, per previewed prune (JSON of it), computed on the first hover that wants them. */
+  groups: Map<string, Promise<LayerGroups>>;
 }
 
 export class ModelCache implements vscode.Disposable {
@@ -38,17 +38,20 @@ export class ModelCache implements vscode.Disposable {
     return (await this.entry(uri)).table;
   }
 
-  /** The channel groups of the file's current version, by root layer (node name). */
-  async groups(uri: vscode.Uri): Promise<LayerGroups> {
+  /** The channel groups of the file's current version, by root layer (node name), with the preview's selection. */
+  async groups(uri: vscode.Uri, preview?: PrunePreview): Promise<LayerGroups> {
     const entry = await this.entry(uri);
-    if (!entry.groups) {
-      const groups = this.run<LayerGroups>(uri.fsPath, entry.size, 'groups');
-      entry.groups = groups;
-      groups.catch(() => {
-        if (entry.groups === groups) entry.groups = undefined;
+    const key = JSON.stringify(preview ?? null);
+    let groups = entry.groups.get(key);
+    if (!groups) {
+      const computed = this.run<LayerGroups>(uri.fsPath, entry.size, 'groups', preview);
+      groups = computed;
+      entry.groups.set(key, computed);
+      computed.catch(() => {
+        if (entry.groups.get(key) === computed) entry.groups.delete(key);
       });
     }
-    return entry.groups;
+    return groups;
   }
 
   private async entry(uri: vscode.Uri): Promise<Entry> {
@@ -64,7 +67,7 @@ export class ModelCache implements vscode.Disposable {
     if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
     this.analyses++;
     const table = this.run<LayerTable>(file, stat.size, 'table');
-    const entry: Entry = { mtimeMs: stat.mtimeMs, size: stat.size, table };
+    const entry: Entry = { mtimeMs: stat.mtimeMs, size: stat.size, table, groups: new Map() };
     this.entries.set(file, entry);
     // A failed analysis is not cached: the user may fix the file, or it was a transient read error.
     table.catch(() => {
@@ -88,17 +91,17 @@ export class ModelCache implements vscode.Disposable {
     return table.layers.find((l) => l.name === name || l.displayName === name || l.weightName === name);
   }
 
-  private run<T>(file: string, size: number, what: AnalysisRequest['what']): Promise<T> {
+  private run<T>(file: string, size: number, what: AnalysisRequest['what'], preview?: PrunePreview): Promise<T> {
     if (size < WORKER_THRESHOLD_BYTES) {
       // Imported here so activation never loads the analysis code.
-      if (what === 'groups') return import('./groups').then((g) => g.analyzeGroups(file) as Promise<T>);
+      if (what === 'groups') return import('./groups').then((g) => g.analyzeGroups(file, preview) as Promise<T>);
       return import('../analysis').then((a) => a.analyzeFile(file) as Promise<T>);
     }
     const worker = this.startWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: (r) => resolve(r as T), reject });
-      worker.postMessage({ id, file, what } satisfies AnalysisRequest);
+      worker.postMessage({ id, file, what, preview } satisfies AnalysisRequest);
     });
   }
 

@@ -5,10 +5,20 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PruneReport } from '../pruning/report';
+import { PruneLensError } from '../onnx/errors';
+import { loadModel } from '../onnx/model';
+import { runPlan, savePruned } from '../pruning/plan';
+import { reportPathFor } from '../pruning/plan/output';
 import type { PlanStep, PrunePlan } from '../pruning/plan/types';
+import type { PruneReport } from '../pruning/report';
 import type { Scope } from '../protocol';
-import type { PruneMethod } from './settings';
+
+/**
+ * The methods the prune flow offers (the plan's method names); 'bn-gamma'
+ * ranks channels by |BN gamma| (network slimming).
+ */
+export type PruneMethod = 'l1' | 'l2' | 'bn-gamma' | 'random';
+export const PRUNE_METHODS: readonly PruneMethod[] = ['l1', 'l2', 'bn-gamma', 'random'];
 
 export interface PruneRequest {
   method: PruneMethod;
@@ -43,9 +53,7 @@ export interface RunOptions {
 
 /** Loads `source`, runs `plan`, writes `output` and `<output>.report.json`. */
 export async function prunePlanToFile(source: string, plan: PrunePlan, output: string, opts: RunOptions = {}): Promise<PruneReport> {
-  const [{ loadModel }, { runPlan, savePruned }] = await Promise.all([import('../onnx/model'), import('../pruning/plan')]);
   if (path.resolve(output) === path.resolve(source)) {
-    const { PruneLensError } = await import('../onnx/errors');
     throw new PruneLensError('io', 'the output would replace the model being pruned; choose another file name', {}, output);
   }
   opts.onProgress?.('reading the model', 0);
@@ -61,7 +69,6 @@ export async function prunePlanToFile(source: string, plan: PrunePlan, output: s
 
 /** The report written next to a pruned model, if there is one. */
 export async function readReportFor(prunedFile: string): Promise<PruneReport | undefined> {
-  const { reportPathFor } = await import('../pruning/plan/output');
   try {
     return JSON.parse(await fs.promises.readFile(reportPathFor(prunedFile), 'utf8')) as PruneReport;
   } catch {

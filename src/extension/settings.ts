@@ -4,15 +4,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Scope } from '../protocol';
+import { PRUNE_METHODS, type PruneMethod } from './pruneOps';
+
+export { PRUNE_METHODS, type PruneMethod };
 
 export const SECTION = 'pruneLens';
-
-/**
- * The methods the prune flow offers (the plan's method names); 'bn-gamma'
- * ranks channels by |BN gamma| (network slimming).
- */
-export type PruneMethod = 'l1' | 'l2' | 'bn-gamma' | 'random';
-export const PRUNE_METHODS: readonly PruneMethod[] = ['l1', 'l2', 'bn-gamma', 'random'];
 
 export interface Settings {
   executionProviders: string[];

@@ -4,8 +4,8 @@
 
 import * as vscode from 'vscode';
 import type { LayerInfo, LayerTable } from '../analysis/types';
-import type { Criterion } from '../protocol';
-import { compact, countBelow, fmt, lowest, percent, previewPrune, summarize } from './layerStats';
+import { entriesToPrune } from '../pruning/unstructured/amount';
+import { compact, countBelow, fmt, lowest, percent, summarize } from './layerStats';
 import type { GroupSummary } from './groups';
 import type { PruneMethod, Settings } from './settings';
 
@@ -62,28 +62,16 @@ export function defaultPruneLine(layer: LayerInfo, table: LayerTable, options: T
   if (!structured) {
     const weights = layer.weightShape.reduce((p, d) => p * d, 1);
     const alive = weights - layer.zeros;
-    if (scope === 'local') return `Default prune (${how}) would zero **${Math.round(ratio * alive)} of ${alive}** nonzero weights.`;
+    if (scope === 'local') return `Default prune (${how}) would zero **${entriesToPrune({ fraction: ratio }, alive)} of ${alive}** nonzero weights.`;
     return `Default prune (${how}) ranks weights across all ${table.layers.length} layers.`;
   }
-  if (method === 'random') {
-    return `Default prune (${how}) would remove **${Math.round(ratio * layer.outChannels)} of ${layer.outChannels}** filters, chosen at random.`;
-  }
   const group = options.group;
-  if (group?.frozen) return `Default prune (${how}) leaves this layer alone: its channel group is frozen (${esc(group.frozen)}).`;
-  if (group && group.roots.length > 1) {
-    // Coupled layers lose the same channels, ranked by the group's combined score: the count is certain, the indices are the engine's.
-    const count = scope === 'local' ? Math.round(ratio * group.size) : undefined;
-    return count === undefined
-      ? `Default prune (${how}) ranks this layer's channels together with ${group.roots.length - 1} coupled layer(s), against every other group.`
-      : `Default prune (${how}) would remove **${count} of ${group.size}** channels of group #${group.id}, from all its layers at once.`;
-  }
-  const criterion: Criterion = method === 'bn-gamma' ? 'gamma' : method;
-  if (criterion === 'gamma' && !layer.batchNorm) return `Default prune (${how}) leaves this layer alone: it has no BatchNorm to score it.`;
-  const preview = previewPrune(table, criterion, scope, ratio);
-  const removed = preview.removed.get(layer.name) ?? [];
+  if (!group) return `Default prune (${how}): the channel groups of this model are not available (see the Prune Lens log).`;
+  if (group.frozen) return `Default prune (${how}) leaves this layer alone: its channel group is frozen (${esc(group.frozen)}).`;
+  const removed = group.removed ?? [];
   const list = removed.slice(0, 12).map((i) => `#${i}`).join(', ') + (removed.length > 12 ? ', …' : '');
-  const from = group ? ` (group #${group.id})` : layer.batchNorm ? ` (with BN ${code(layer.batchNorm.node)})` : '';
-  return `Default prune (${how}) would remove **${removed.length} of ${layer.outChannels}** filters${from}${removed.length ? `: ${list}` : ''}.`;
+  const whose = group.roots.length > 1 ? `channels of group #${group.id}, from all its layers at once` : `filters (group #${group.id})`;
+  return `Default prune (${how}) would remove **${removed.length} of ${group.size}** ${whose}${removed.length ? `: ${list}` : ''}.`;
 }
 
 /** "Group #2, 32 channels, cut together: layer2.down.0 + layer2.conv2; also slices …" */

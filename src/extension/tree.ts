@@ -151,7 +151,10 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
 export async function layerHover(cache: ModelCache, uri: vscode.Uri, layer: LayerInfo): Promise<vscode.MarkdownString> {
   const table = await cache.get(uri);
   const settings = readSettings(uri);
-  const groups = await cache.groups(uri).catch((e) => {
+  const preview = settings.defaultStructured
+    ? { method: settings.defaultMethod, scope: settings.defaultScope, ratio: settings.defaultAmount }
+    : undefined;
+  const groups = await cache.groups(uri, preview).catch((e) => {
     log().warn(`channel groups of ${uri.fsPath}: ${errorMessage(e)}`);
     return undefined;
   });

@@ -8,8 +8,9 @@ import * as vscode from 'vscode';
 import { analyzeFile } from '../../../src/analysis';
 import type { LayerInfo, LayerTable } from '../../../src/analysis/types';
 import { loadModel } from '../../../src/onnx/model';
-import { buildDependencyGraph } from '../../../src/pruning/depgraph';
+import { buildDependencyGraph, keptCount } from '../../../src/pruning/structured';
 import type { PruneReport } from '../../../src/pruning/report';
+import { WORKER_THRESHOLD_BYTES } from '../../../src/extension/modelCache';
 import type { PruneLensApi } from '../../../src/extension/services';
 import type { ModelTreeNode } from '../../../src/extension/tree';
 import type { ValidationReport } from '../../../src/validation/report';
@@ -121,6 +122,18 @@ describe('Prune Lens extension', function () {
       const md = (item?.tooltip as vscode.MarkdownString).value;
       assertLayerHover(md, vggTable.layers.find((l) => l.displayName === 'features.1.0')!);
     });
+    it('analyses a large model (resnet18, 47 MB) in the worker thread, with the same table', async () => {
+      const model = (await children()).find((n) => n.uri.fsPath.endsWith('resnet18_seed0_bn.onnx'))!;
+      const size = fs.statSync(model.uri.fsPath).size;
+      assert.ok(size >= WORKER_THRESHOLD_BYTES, `${size} bytes is below the worker threshold`);
+      const layers = await layerNodes(model);
+      const expected = await analyzeFile(model.uri.fsPath);
+      assert.deepEqual(layers.map((l) => l.layer), expected.layers);
+      // layer1 › 0 › conv1: the module path nests.
+      const top = await children(model);
+      assert.ok(top.some((n) => n.kind === 'group' && n.label === 'layer1'), top.map((n) => (n.kind === 'group' || n.kind === 'layer' ? n.label : n.kind)).join(', '));
+    });
+
     it('names the channel group a residual couples, from the structured engine', async () => {
       const model = (await children()).find((n) => n.uri.fsPath.endsWith(RESNET))!;
       const node = (await layerNodes(model)).find((n) => n.layer.displayName === 'layer2.conv2')!;
@@ -130,7 +143,9 @@ describe('Prune Lens extension', function () {
       const others = group.roots.filter((r) => r !== 'layer2.conv2');
       assert.ok(others.length > 0, 'the residual Add should couple layer2.conv2 with the downsample conv');
       assert.ok(md.includes(`Channel group #${group.id}, ${group.size} channels; cut together with ${others.map((r) => `\`${r}\``).join(', ')}`), md);
-      assert.ok(md.includes(`would remove **${Math.round(0.3 * group.size)} of ${group.size}** channels of group #${group.id}`), md);
+      // The settings' default: L1, 30%, local, structured; the engine keeps int(size * 0.7).
+      const removed = group.size - keptCount(group.size, 0.3);
+      assert.ok(md.includes(`would remove **${removed} of ${group.size}** channels of group #${group.id}, from all its layers at once`), md);
     });
   });
 
