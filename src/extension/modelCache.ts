@@ -12,8 +12,13 @@ import { PruneLensError, type ErrorCode } from '../onnx/errors';
 import type { AnalysisRequest, AnalysisResponse } from './analysisWorker';
 import type { LayerGroups, PrunePreview } from './groups';
 
-/** Files at least this big are analysed off the extension host's thread. */
-export const WORKER_THRESHOLD_BYTES = 8 * 1024 * 1024;
+/**
+ * Files at least this big are analysed off the extension host's thread. Low on
+ * purpose: size is only a proxy, and a 2.4 MB model of 3000 small layers takes
+ * about a second to analyse (scripts/bench/modelsView.ts); the digits models
+ * (under 400 KB) stay inline, where they take milliseconds.
+ */
+export const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 
 interface Entry {
   mtimeMs: number;

@@ -12,12 +12,9 @@ import type { ModelCache } from './modelCache';
 import type { ModelIndex } from './modelIndex';
 import { readSettings } from './settings';
 import { layerTooltip } from './tooltip';
+import { countLayers, nestLayers, type TreeNode } from './treeModel';
 
-export type ModelTreeNode =
-  | { kind: 'model'; uri: vscode.Uri }
-  | { kind: 'group'; uri: vscode.Uri; label: string; path: string; children: ModelTreeNode[] }
-  | { kind: 'layer'; uri: vscode.Uri; label: string; layer: LayerInfo }
-  | { kind: 'message'; uri: vscode.Uri; label: string; detail?: string; error: boolean };
+export type ModelTreeNode = TreeNode<vscode.Uri>;
 
 const LAYER_ICONS: Record<LayerKind, string> = {
   Conv: 'symbol-array',
@@ -161,58 +158,3 @@ export async function layerHover(cache: ModelCache, uri: vscode.Uri, layer: Laye
   return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold, group: groups?.[layer.name] });
 }
 
-function countLayers(node: ModelTreeNode): number {
-  if (node.kind === 'layer') return 1;
-  if (node.kind === 'group') return node.children.reduce((n, c) => n + countLayers(c), 0);
-  return 0;
-}
-
-interface Trie {
-  children: Map<string, Trie>;
-  layers: LayerInfo[];
-}
-
-/**
- * Nests layers by the dotted segments of their module path. A folder holding a
- * single entry is merged into it (`stem › 0` shows as `stem.0`), so the tree is
- * only as deep as the model's real structure. Siblings keep the model's order.
- */
-export function nestLayers(uri: vscode.Uri, layers: readonly LayerInfo[]): ModelTreeNode[] {
-  const root: Trie = { children: new Map(), layers: [] };
-  for (const layer of layers) {
-    const segments = layer.displayName.split('.').filter(Boolean);
-    let t = root;
-    for (const s of segments.slice(0, -1)) {
-      let next = t.children.get(s);
-      if (!next) t.children.set(s, (next = { children: new Map(), layers: [] }));
-      t = next;
-    }
-    const leaf = segments[segments.length - 1] ?? layer.name;
-    let slot = t.children.get(leaf);
-    if (!slot) t.children.set(leaf, (slot = { children: new Map(), layers: [] }));
-    slot.layers.push(layer);
-  }
-  const build = (t: Trie, prefix: string): ModelTreeNode[] => {
-    const out: ModelTreeNode[] = [];
-    for (const [segment, child] of t.children) {
-      const full = prefix ? `${prefix}.${segment}` : segment;
-      const kids = build(child, full);
-      const layerNodes: ModelTreeNode[] = child.layers.map((layer) => ({ kind: 'layer', uri, label: segment, layer }));
-      if (layerNodes.length === 1 && kids.length === 0) {
-        out.push(layerNodes[0]);
-        continue;
-      }
-      if (layerNodes.length === 0 && kids.length === 1) {
-        // A folder with one entry merges into it: `stem` › `0` becomes `stem.0`.
-        const only = kids[0];
-        if (only.kind === 'layer' || only.kind === 'group') {
-          out.push({ ...only, label: `${segment}.${only.label}` });
-          continue;
-        }
-      }
-      out.push({ kind: 'group', uri, label: segment, path: full, children: [...layerNodes, ...kids] });
-    }
-    return out;
-  };
-  return build(root, '');
-}
