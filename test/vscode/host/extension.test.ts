@@ -82,6 +82,15 @@ describe('Prune Lens extension', function () {
       for (const m of fs.readdirSync(workspace()).filter((f) => f.endsWith('.onnx'))) assert.ok(names.includes(m), `${m} missing from ${names.join(', ')}`);
     });
 
+    it('follows files added and removed on disk (file watcher)', async () => {
+      const copy = path.join(workspace(), 'watched-copy.onnx');
+      const names = async () => (await children()).map((n) => path.basename(n.uri.fsPath));
+      fs.copyFileSync(inWorkspace('digits_mlp.onnx').fsPath, copy);
+      await until(async () => ((await names()).includes('watched-copy.onnx') ? true : undefined), 'the new model in the view');
+      fs.rmSync(copy);
+      await until(async () => ((await names()).includes('watched-copy.onnx') ? undefined : true), 'the deleted model to leave the view');
+    });
+
     it(`nests the layers of ${VGG} by module path, with their gamma counts`, async () => {
       const model = (await children()).find((n) => n.uri.fsPath.endsWith(VGG))!;
       const top = await children(model);
@@ -291,6 +300,16 @@ describe('Prune Lens extension', function () {
       assert.deepEqual(plan.steps[0].ignore, [table.layers[table.layers.length - 1].displayName]);
       await vscode.workspace.openTextDocument(uri);
       await until(() => (vscode.languages.getDiagnostics(uri).some((d) => d.source === 'Prune Lens') ? undefined : true), 'a clean generated plan');
+    });
+
+    it('opens a model in the read-only report editor (Open With…)', async () => {
+      const source = inWorkspace('digits_lenet.onnx');
+      await vscode.commands.executeCommand('vscode.openWith', source, 'pruneLens.report');
+      await until(() => (api.services.reports.openCount(source) === 1 ? true : undefined), 'the report editor');
+      const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+      assert.ok(tab?.input instanceof vscode.TabInputCustom && tab.input.viewType === 'pruneLens.report', `active tab: ${tab?.label}`);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await until(() => (api.services.reports.openCount(source) === 0 ? true : undefined), 'the report editor to close');
     });
 
     it('opens the layer report of a model', async () => {
