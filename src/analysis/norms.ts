@@ -18,6 +18,7 @@ export interface AxisStats {
 }
 
 const BLOCK_ELEMENTS = 1 << 20;
+let scratch = new Uint8Array(0);
 
 /**
  * Statistics of a tensor seen as [d0, d1, inner]. `groups` splits axis 0 into
@@ -42,7 +43,6 @@ export class AxisAccumulator {
   private readonly perGroup: number;
   private readonly esize: number;
   private readonly all?: Float32Array;
-  private scratch?: Uint8Array;
 
   constructor(private readonly bytes: Uint8Array, readonly dims: number[], groups: number, private readonly dt: number, private readonly name?: string) {
     this.d0 = dims[0] ?? 1;
@@ -86,10 +86,11 @@ export class AxisAccumulator {
     if (this.all) return this.all.subarray(r0 * rowLen, (r0 + rows) * rowLen);
     const part = this.bytes.subarray(r0 * rowLen * this.esize, (r0 + rows) * rowLen * this.esize);
     if (this.dt !== DataType.FLOAT) return bytesToFloats(part, this.dt, this.name);
-    // Unaligned fp32: copy into an aligned scratch block and view it.
-    if (!this.scratch || this.scratch.length < part.length) this.scratch = new Uint8Array(part.length);
-    this.scratch.set(part);
-    return new Float32Array(this.scratch.buffer, 0, part.length / 4);
+    // Unaligned fp32: copy into the aligned scratch block and view it. One scratch for
+    // all accumulators: they run one at a time, and a model has hundreds of them.
+    if (scratch.length < part.length) scratch = new Uint8Array(part.length);
+    scratch.set(part);
+    return new Float32Array(scratch.buffer, 0, part.length / 4);
   }
 }
 
