@@ -4,6 +4,7 @@
 // they can tell failure from success.
 
 import { isCancellation, log, showError } from '../log';
+import { UntrustedWorkspaceError } from '../trust';
 
 export async function guard<T>(title: string, programmatic: boolean, run: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -14,7 +15,9 @@ export async function guard<T>(title: string, programmatic: boolean, run: () => 
       if (programmatic) throw err;
       return undefined;
     }
-    void showError(title, err);
+    // requireTrust already explained itself, with the action that helps; one message is enough.
+    if (err instanceof UntrustedWorkspaceError) log().warn(`${title}: ${err.message}`);
+    else void showError(title, err);
     if (programmatic) throw err;
     return undefined;
   }
