@@ -91,6 +91,25 @@ describe('Prune Lens extension', function () {
       await until(async () => ((await names()).includes('watched-copy.onnx') ? undefined : true), 'the deleted model to leave the view');
     });
 
+    it('honours files.exclude and skips node_modules', async () => {
+      const names = async () => (await children()).map((n) => vscode.workspace.asRelativePath(n.uri));
+      const hidden = path.join(workspace(), 'node_modules', 'some-package', 'model.onnx');
+      fs.mkdirSync(path.dirname(hidden), { recursive: true });
+      fs.copyFileSync(inWorkspace('digits_mlp.onnx').fsPath, hidden);
+      const files = vscode.workspace.getConfiguration('files');
+      await files.update('exclude', { '**/resnet18*': true }, vscode.ConfigurationTarget.Workspace);
+      try {
+        await until(async () => ((await names()).some((n) => n.startsWith('resnet18')) ? undefined : true), 'files.exclude to hide resnet18');
+        const listed = await names();
+        assert.ok(listed.includes(VGG), listed.join(', '));
+        assert.ok(!listed.some((n) => n.includes('node_modules')), listed.join(', '));
+      } finally {
+        await files.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+        fs.rmSync(path.join(workspace(), 'node_modules'), { recursive: true, force: true });
+      }
+      await until(async () => ((await names()).some((n) => n.startsWith('resnet18')) ? true : undefined), 'resnet18 back after the exclude is removed');
+    });
+
     it(`nests the layers of ${VGG} by module path, with their gamma counts`, async () => {
       const model = (await children()).find((n) => n.uri.fsPath.endsWith(VGG))!;
       const top = await children(model);
