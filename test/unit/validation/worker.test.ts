@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeFile } from '../../../src/analysis';
 import { PruneLensError } from '../../../src/onnx/errors';
+import { pruneStructuredFile } from '../../../src/pruning/structured';
 import { ValidationClient, WorkerFailure, validate, type ProgressEvent } from '../../../src/validation';
 import type { ValidateJob } from '../../../src/validation/protocol';
 import { VGG_BN_LAYERS, zeroLowestGammaChannels } from './bn';
@@ -38,6 +39,19 @@ describe('validation worker', function () {
     client = new ValidationClient({ workerPath });
   });
   afterEach(() => client.dispose());
+
+  it('digits_vgg_slim_s1e-2 pruned 50% by BN gamma with the structured engine: 0.997 before, >= 0.99 after, smaller and fewer MACs', async () => {
+    const pruned = path.join(tempDir('vgg-engine'), 'vgg_bn50_structured.onnx');
+    await pruneStructuredFile(VGG, pruned, { criterion: 'bn_gamma', scope: 'global', ratio: 0.5, ignore: ['classifier.3'] });
+    const report = await validate({
+      original: VGG, pruned, data: model('digits_val_x.npy'), labels: model('digits_val_y.npy'), client,
+      measure: async (file) => (await analyzeFile(file)).totals,
+    });
+    assert.equal(report.original.accuracy!.toFixed(3), '0.997');
+    assert.ok(report.pruned.accuracy! >= 0.99, `pruned accuracy ${report.pruned.accuracy}`);
+    assert.ok(report.pruned.macs < report.original.macs / 2, `MACs ${report.original.macs} -> ${report.pruned.macs}`);
+    assert.ok(report.pruned.bytes < report.original.bytes && report.pruned.params < report.original.params);
+  });
 
   it('digits_vgg_slim_s1e-2 with 50% of channels zeroed by BN gamma: 0.997 before, >= 0.99 after on digits_val', async () => {
     const dir = tempDir('vgg');
