@@ -15,7 +15,7 @@ import {
 } from '../pruning/plan';
 import type { PruneReport } from '../pruning/report';
 import { openCalibration } from '../validation/activations';
-import { bytes, human, percent, table } from './format';
+import { bytes, fixed, human, percent, table } from './format';
 
 const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--force] [--json]
        prune-lens prune MODEL --method METHOD (--amount F | --count N | --threshold T | --nm N:M | --mask F.npy) [options]
@@ -178,10 +178,19 @@ export function render(r: PruneReport, labels: Map<string, LayerLabel>): string 
     `params ${human(t.paramsBefore)} → ${human(t.paramsAfter)} · MACs ${human(t.macsBefore)} → ${human(t.macsAfter)}` +
       (t.zerosAfter !== undefined ? ` · zero weights ${t.zerosBefore} → ${t.zerosAfter}` : '') +
       ` · ${bytes(t.bytesBefore)} → ${bytes(t.bytesAfter)}`,
+    ...recoveryLines(r, labels),
     `report: ${reportPathFor(r.output)}`,
     ...r.warnings.map((w) => `warning: ${w}`),
   ];
   return lines.join('\n');
+}
+
+/** Least-squares recovery: each refit layer's output error (unexplained variance) before → after. */
+function recoveryLines(r: PruneReport, labels: Map<string, LayerLabel>): string[] {
+  if (!r.recovery?.length) return [];
+  const rows = r.recovery.map((e) => [labels.get(e.layer)?.displayName ?? e.layer, fixed(e.errorBefore), fixed(e.errorAfter)]);
+  return ['', `recovery: ${r.recovery.length} layer${r.recovery.length === 1 ? '' : 's'} refit on the calibration data`,
+    table(['layer', 'error before', 'error after'], rows)];
 }
 
 function usage(why: string): Error {
