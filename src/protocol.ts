@@ -17,7 +17,12 @@ export const SCOPES: readonly Scope[] = ['local', 'global'];
 /** Extension → webview. */
 export type ToWebview =
   /** The model's analysis. Replaces everything shown before (reports of another model are dropped). */
-  | { type: 'model'; table: LayerTable }
+  | {
+      type: 'model';
+      table: LayerTable;
+      /** Layers whose output channels the structured engine will not cut (layer name → reason). */
+      frozen?: Record<string, string>;
+    }
   /** The result of a prune; `after` is the pruned model's analysis when the extension has it. */
   | { type: 'pruneReport'; report: PruneReport; after?: LayerTable }
   | { type: 'validation'; report: ValidationReport }

@@ -20,6 +20,8 @@ export interface LayerRow {
   gammaMin?: number;
   /** Output channels the current cut removes; undefined when the layer has no score for the criterion. */
   removed?: number;
+  /** Why the engine will not cut this layer's channels (the model's output, an op without a rule). */
+  frozen?: string;
 }
 
 export type SortKey = Exclude<keyof LayerRow, 'name'>;
@@ -40,7 +42,7 @@ export const SORT_KEYS: readonly SortKey[] = [
   'removed',
 ];
 
-export function layerRows(table: LayerTable, plan: CutPlan | undefined): LayerRow[] {
+export function layerRows(table: LayerTable, plan: CutPlan | undefined, frozen: Readonly<Record<string, string>> = {}): LayerRow[] {
   return table.layers.map((layer, index) => {
     const l1 = layer.out.l1;
     const gamma = layer.batchNorm?.gamma;
@@ -58,6 +60,7 @@ export function layerRows(table: LayerTable, plan: CutPlan | undefined): LayerRo
       l1Min: l1.length ? minOf(l1) : NaN,
       gammaMin: gamma && gamma.length ? minOf(gamma.map(Math.abs)) : undefined,
       removed: plan?.layers.get(layer.name)?.removed.length,
+      frozen: frozen[layer.name],
     };
   });
 }

@@ -118,7 +118,7 @@ function requestPrune(): void {
 // ---- Rendering.
 
 function currentPlan(): CutPlan | undefined {
-  return data.table ? planCut(data.table.layers, settings.criterion, settings.ratio, settings.scope) : undefined;
+  return data.table ? planCut(data.table.layers, settings.criterion, settings.ratio, settings.scope, data.frozen) : undefined;
 }
 
 function displayNames(): Map<string, string> {
@@ -188,7 +188,7 @@ function renderLayers(plan: CutPlan | undefined): void {
   }
   if (!table.layers.some((l) => l.name === settings.selectedLayer)) settings.selectedLayer = table.layers[0].name;
   const hadRowFocus = document.activeElement instanceof HTMLTableRowElement;
-  const rows = sortRows(layerRows(table, plan), settings.sortKey, settings.sortDirection);
+  const rows = sortRows(layerRows(table, plan, data.frozen), settings.sortKey, settings.sortDirection);
   const selected = table.layers.find((l) => l.name === settings.selectedLayer);
   panels.layers.replaceChildren(
     h(
@@ -260,6 +260,7 @@ function receive(message: ToWebview): void {
     case 'model':
       // Reports describe one model; a different file makes them stale.
       data = message.table.file === data.table?.file ? { ...data, table: message.table } : { table: message.table };
+      data.frozen = message.frozen;
       break;
     case 'pruneReport':
       data.prune = { report: message.report, after: message.after };

@@ -26,6 +26,8 @@ export interface ViewSettings {
 
 export interface ViewData {
   table?: LayerTable;
+  /** Layers the structured engine will not cut, with the reason. */
+  frozen?: Record<string, string>;
   prune?: { report: PruneReport; after?: LayerTable };
   validation?: ValidationReport;
   sensitivity?: SensitivityReport;

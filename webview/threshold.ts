@@ -4,12 +4,16 @@
 // It mirrors the pruning engine's selection (src/pruning/structured/select.ts,
 // itself Torch-Pruning's): a ratio removes n - floor(n * (1 - ratio)) channels;
 // local scope takes each layer's lowest scores, ties by index; global scope
-// takes the k-th lowest score over all layers as the threshold and removes
-// every channel at or below it. No layer loses its last channel. The engine
+// takes the k-th lowest score over all layers as the threshold, removes every
+// channel below it, and lets the channels tied at it share what is left of k
+// (the engine's shareTies). No layer loses its last channel, and layers whose
+// channels cannot be cut (frozen: the model's output, an op without a rule)
+// are left out. The engine
 // works on coupled channel groups, so where layers share channels (residual
 // Adds) its counts can differ from this per-layer preview.
 
 import type { LayerInfo } from '../src/analysis/types';
+import { shareTies } from '../src/pruning/structured/ties';
 import type { Criterion, Scope } from '../src/protocol';
 
 export interface LayerCut {
@@ -64,9 +68,11 @@ function lowest(scores: readonly number[], n: number): number[] {
  * over the scores of all layers that have the criterion, so weak layers lose
  * more channels than strong ones.
  */
-export function planCut(layers: readonly LayerInfo[], criterion: Criterion, ratio: number, scope: Scope): CutPlan {
+export function planCut(layers: readonly LayerInfo[], criterion: Criterion, ratio: number, scope: Scope,
+  frozen: Readonly<Record<string, string>> = {}): CutPlan {
   const scored: { name: string; scores: number[] }[] = [];
   for (const layer of layers) {
+    if (frozen[layer.name] !== undefined) continue;
     const scores = layerScores(layer, criterion);
     if (scores && scores.length > 0) scored.push({ name: layer.name, scores });
   }
@@ -76,9 +82,13 @@ export function planCut(layers: readonly LayerInfo[], criterion: Criterion, rati
     const k = removalCount(all.length, ratio);
     const threshold = k > 0 ? all[k - 1] : -Infinity;
     plan.globalThreshold = threshold;
+    const below = new Map(scored.map((l) => [l.name, l.scores.filter((s) => s < threshold).length]));
+    const tied = new Map(scored.map((l) => [l.name, l.scores.filter((s) => s === threshold).length]));
+    let belowTotal = 0;
+    for (const n of below.values()) belowTotal += n;
+    const share = shareTies(scored.map((l) => l.name), tied, k - belowTotal);
     for (const { name, scores } of scored) {
-      const atOrBelow = scores.filter((s) => s <= threshold).length;
-      plan.layers.set(name, { removed: lowest(scores, atOrBelow), total: scores.length, threshold });
+      plan.layers.set(name, { removed: lowest(scores, below.get(name)! + share.get(name)!), total: scores.length, threshold });
     }
   } else {
     for (const { name, scores } of scored) {

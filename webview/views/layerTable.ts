@@ -28,6 +28,7 @@ const COLUMNS: Column[] = [
 ];
 
 function removedCell(row: LayerRow): Node | string {
+  if (row.frozen !== undefined) return h('span', { class: 'frozen-cell', title: row.frozen }, 'kept');
   if (row.removed === undefined) return '—';
   const meter = h('span', { class: 'meter' }, h('span', { class: 'meter-fill' }));
   (meter.firstChild as HTMLElement).style.setProperty('width', `${(100 * row.removed) / Math.max(1, row.outChannels)}%`);

@@ -5,6 +5,7 @@
 import { PruneLensError } from '../../onnx/errors';
 import type { DepGraph } from '../depgraph';
 import { resolveLayers } from '../match';
+import { shareTies } from './ties';
 
 export interface SelectOptions {
   /** 'local': each group loses `ratio` of its channels. 'global': one score threshold across all groups. */
@@ -104,7 +105,6 @@ function globalThreshold(pool: number[], scores: Map<number, Float64Array>, rati
   const below = new Map<number, number>();
   const tied = new Map<number, number>();
   let belowTotal = 0;
-  let tiedTotal = 0;
   for (const gid of pool) {
     let b = 0;
     let t = 0;
@@ -115,34 +115,12 @@ function globalThreshold(pool: number[], scores: Map<number, Float64Array>, rati
     below.set(gid, b);
     tied.set(gid, t);
     belowTotal += b;
-    tiedTotal += t;
   }
-  const share = shareTies(pool, tied, n - belowTotal, tiedTotal);
+  const share = shareTies(pool, tied, n - belowTotal);
   for (const gid of pool) {
     const s = scores.get(gid)!;
     remove.set(gid, lowest(s, limit(s.length, below.get(gid)! + share.get(gid)!)));
   }
-}
-
-/** Splits `quota` tied channels across groups in proportion to their ties (largest remainder). */
-function shareTies(pool: number[], tied: Map<number, number>, quota: number, tiedTotal: number): Map<number, number> {
-  const share = new Map<number, number>();
-  if (tiedTotal === 0 || quota <= 0) {
-    for (const gid of pool) share.set(gid, 0);
-    return share;
-  }
-  let given = 0;
-  const rest: [number, number][] = [];
-  for (const gid of pool) {
-    const exact = (tied.get(gid)! * quota) / tiedTotal;
-    const whole = Math.floor(exact + EPS);
-    share.set(gid, whole);
-    given += whole;
-    rest.push([gid, exact - whole]);
-  }
-  rest.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  for (let i = 0; given < quota && i < rest.length; i++, given++) share.set(rest[i][0], share.get(rest[i][0])! + 1);
-  return share;
 }
 
 /** Indices of the n lowest scores, ties broken by index, returned ascending. */

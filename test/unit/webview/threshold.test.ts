@@ -63,12 +63,19 @@ describe('webview threshold', () => {
       assert.deepEqual(planCut([fakeLayer('a', [1])], 'l1', 0.95, 'local').layers.get('a')!.removed, []);
     });
 
-    it('breaks ties by index locally, and removes every tie at the global threshold', () => {
+    it('breaks ties by index locally; at the global threshold the tied channels share the count, as in the engine', () => {
       assert.deepEqual(planCut([fakeLayer('a', [0, 1, 0, 0])], 'l1', 0.5, 'local').layers.get('a')!.removed, [0, 2]);
-      // Global: k = 2 of 6, the threshold is 0, and all three zeros go (Torch-Pruning's `imp <= thres`).
+      // Global: k = 2 of 6, the threshold is 0, and three zeros tie for the two places.
       const plan = planCut([fakeLayer('a', [0, 1, 0]), fakeLayer('b', [0, 2, 3])], 'l1', 1 / 3, 'global');
-      assert.deepEqual(plan.layers.get('a')!.removed, [0, 2]);
+      assert.deepEqual(plan.layers.get('a')!.removed, [0]);
       assert.deepEqual(plan.layers.get('b')!.removed, [0]);
+    });
+
+    it('leaves frozen layers out of the cut and out of the global ranking', () => {
+      const layers = [fakeLayer('a', [1, 2, 3, 4]), fakeLayer('out', [0.1, 0.2])];
+      const plan = planCut(layers, 'l1', 0.5, 'global', { out: 'its channels are the model output' });
+      assert.equal(plan.layers.has('out'), false);
+      assert.deepEqual(plan.layers.get('a')!.removed, [0, 1]);
     });
   });
 
