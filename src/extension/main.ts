@@ -4,6 +4,7 @@
 // bench` checks that this stays under 50 ms.
 
 import * as vscode from 'vscode';
+import { WorkerJobs } from './jobs';
 import { disposeLog, log } from './log';
 import { ModelCache, analysisWorkerPath } from './modelCache';
 import { ModelIndex } from './modelIndex';
@@ -19,7 +20,8 @@ export function activate(context: vscode.ExtensionContext): PruneLensApi {
   const tree = new ModelTreeProvider(index, cache);
   const treeView = vscode.window.createTreeView('pruneLens.models', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: false });
   const reports = new ReportPanels(context.extensionUri, cache);
-  const services: Services = { context, index, cache, tree, treeView, reports };
+  const jobs = new WorkerJobs(context.extensionPath);
+  const services: Services = { context, index, cache, tree, treeView, reports, jobs };
   const plans = new PlanLanguage(cache);
 
   // Each command's module is loaded on its first run.
@@ -37,6 +39,8 @@ export function activate(context: vscode.ExtensionContext): PruneLensApi {
     'pruneLens.generatePlan': lazy(() => import('./commands/plan'), (m) => m.generatePlanCommand(services)),
     'pruneLens.validate': lazy(() => import('./commands/validate'), (m) => m.validateCommand(services)),
     'pruneLens.showLayerReport': lazy(() => import('./commands/report'), (m) => m.showReportCommand(services)),
+    'pruneLens.sensitivity': lazy(() => import('./commands/sensitivity'), (m) => m.sensitivityCommand(services)),
+    'pruneLens.suggestPlan': lazy(() => import('./commands/sensitivity'), (m) => m.suggestPlanCommand(services)),
     'pruneLens.refreshModels': () => tree.refresh(),
     'pruneLens.showLog': () => log().show(true),
   };
@@ -47,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): PruneLensApi {
     tree,
     treeView,
     reports,
+    jobs,
     plans,
     ...Object.entries(commands).map(([id, run]) => vscode.commands.registerCommand(id, run)),
     vscode.window.registerCustomEditorProvider(REPORT_EDITOR_VIEW_TYPE, reports, {

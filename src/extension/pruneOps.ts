@@ -1,27 +1,39 @@
 // The extension's way into the pruning engine: a prune request from the UI
 // becomes a one-step plan, and every prune (dialog, palette, plan file,
-// webview) goes through the same runPlan + savePruned as the CLI. The pruned
-// file and its report are written atomically, both or neither.
+// webview) runs as a plan in the worker process (jobs.ts), as the CLI runs it.
+// Nothing here loads a model: these are the plain rules the commands share.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PruneLensError } from '../onnx/errors';
-import { loadModel } from '../onnx/model';
-import { runPlan, savePruned } from '../pruning/plan';
 import { reportPathFor } from '../pruning/plan/output';
-import type { PlanStep, PrunePlan } from '../pruning/plan/types';
+import { DATA_AWARE_METHODS, type PlanStep, type PrunePlan } from '../pruning/plan/types';
 import type { PruneReport } from '../pruning/report';
 import type { Scope } from '../protocol';
 
 /**
- * The methods the prune flow offers (the plan's method names); 'bn-gamma'
- * ranks channels by |BN gamma| (network slimming).
+ * The methods that need no data (the settings' defaults): 'bn-gamma' ranks
+ * channels by |BN gamma| (network slimming).
  */
 export type PruneMethod = 'l1' | 'l2' | 'bn-gamma' | 'random';
 export const PRUNE_METHODS: readonly PruneMethod[] = ['l1', 'l2', 'bn-gamma', 'random'];
+/** Structured only: rank channels by their activations on calibration data. */
+export type DataAwareMethod = 'wanda' | 'activation-norm';
+export const DATA_AWARE_PRUNE_METHODS: readonly DataAwareMethod[] = ['wanda', 'activation-norm'];
+export const STRUCTURED_PRUNE_METHODS: readonly (PruneMethod | DataAwareMethod)[] = [...PRUNE_METHODS, ...DATA_AWARE_PRUNE_METHODS];
+
+/** How a structured prune repairs the model on calibration data (see RecoveryOptions). */
+export type RecoveryMethod = 'none' | 'least-squares' | 'bn-recalibration';
+export const RECOVERY_METHODS: readonly RecoveryMethod[] = ['none', 'least-squares', 'bn-recalibration'];
+
+export interface CalibrationRequest {
+  /** .npy/.npz file or folder of inputs; an absolute path (the plan has no folder of its own). */
+  data: string;
+  /** Samples used, the first rows of the data. */
+  size?: number;
+}
 
 export interface PruneRequest {
-  method: PruneMethod;
+  method: PruneMethod | DataAwareMethod;
   /** Fraction in (0, 1) of the channels (structured) or weights (unstructured) to prune. */
   amount: number;
   scope: Scope;
@@ -30,6 +42,15 @@ export interface PruneRequest {
   ignore?: string[];
   /** Only these layers (all prunable ones when absent). */
   layers?: string[];
+  /** Structured only: repair the pruned layers on the calibration data. */
+  recovery?: RecoveryMethod;
+  /** Needed by the data-aware methods and by recovery; ignored otherwise. */
+  calibration?: CalibrationRequest;
+}
+
+/** Whether the request ranks by activations or recovers, and so needs calibration data (and onnxruntime). */
+export function needsCalibration(r: Pick<PruneRequest, 'method' | 'recovery'>): boolean {
+  return (DATA_AWARE_PRUNE_METHODS as readonly string[]).includes(r.method) || (r.recovery !== undefined && r.recovery !== 'none');
 }
 
 /** The plan the dialog's answers stand for; also what "Generate Plan" writes. */
@@ -39,32 +60,19 @@ export function planFromRequest(r: PruneRequest): PrunePlan {
   if (!r.structured && r.method === 'bn-gamma') step.granularity = 'filter';
   if (r.layers?.length) step.layers = r.layers;
   if (r.ignore?.length) step.ignore = r.ignore;
+  if (needsCalibration(r) && r.calibration) {
+    step.calibration = { data: r.calibration.data, ...(r.calibration.size ? { size: r.calibration.size } : {}) };
+  }
+  if (r.recovery && r.recovery !== 'none') step.recovery = { method: r.recovery };
   return { steps: [step] };
 }
 
-export interface RunOptions {
-  signal?: AbortSignal;
-  onProgress?: (message: string, fraction: number) => void;
-  /** Folder relative plan files (masks) resolve against. */
-  baseDir?: string;
-  /** Replace an existing output (never the source). */
-  overwrite?: boolean;
-}
-
-/** Loads `source`, runs `plan`, writes `output` and `<output>.report.json`. */
-export async function prunePlanToFile(source: string, plan: PrunePlan, output: string, opts: RunOptions = {}): Promise<PruneReport> {
-  if (path.resolve(output) === path.resolve(source)) {
-    throw new PruneLensError('io', 'the output would replace the model being pruned; choose another file name', {}, output);
-  }
-  opts.onProgress?.('reading the model', 0);
-  const model = await loadModel(source, { signal: opts.signal });
-  const report = await runPlan(model, plan, {
-    signal: opts.signal,
-    baseDir: opts.baseDir ?? path.dirname(source),
-    onProgress: (p) => opts.onProgress?.(p.step < p.steps ? `step ${p.step + 1}/${p.steps}: ${p.label}` : 'writing', p.steps ? (p.step / p.steps) * 0.9 : 0),
-  });
-  opts.signal?.throwIfAborted();
-  return savePruned(model, report, output, { overwrite: opts.overwrite });
+/**
+ * Whether running `plan` loads onnxruntime (native code) in the worker: steps
+ * that rank by activations, or calibrate and recover. Those wait for workspace trust.
+ */
+export function planNeedsNative(plan: PrunePlan): boolean {
+  return plan.steps.some((s) => s.calibration !== undefined || (s.recovery !== undefined && s.recovery.method !== 'none') || DATA_AWARE_METHODS.includes(s.method));
 }
 
 /** The report written next to a pruned model, if there is one. */

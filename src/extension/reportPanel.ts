@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerTable } from '../analysis/types';
 import { isFromWebview, type FromWebview, type ToWebview } from '../protocol';
-import type { PruneReport } from '../pruning/report';
+import type { PruneReport, SensitivityReport } from '../pruning/report';
 import type { ValidationReport } from '../validation/report';
 import { createNonce, reportHtml } from './report/html';
 import { errorMessage, isCancellation, log } from './log';
@@ -23,6 +23,13 @@ export interface ShowOptions {
   layer?: string;
   report?: PruneReport;
   validation?: ValidationReport;
+  sensitivity?: SensitivityReport;
+}
+
+/** Long work shown in a model's open reports: its status line, until done(). */
+export interface ShownProgress {
+  report(message: string, fraction?: number): void;
+  done(): void;
 }
 
 /** One webview showing one model. */
@@ -30,6 +37,9 @@ class ReportSession implements vscode.Disposable {
   private report?: PruneReport;
   private after?: LayerTable;
   private validation?: ValidationReport;
+  private sensitivity?: SensitivityReport;
+  /** The status line of work running for this model, re-sent when the webview reloads. */
+  private working?: { label: string; progress?: number };
   private layer?: string;
   private readonly subscriptions: vscode.Disposable[] = [];
 
@@ -64,6 +74,7 @@ class ReportSession implements vscode.Disposable {
   update(options: ShowOptions): void {
     if (options.report) void this.setReport(options.report);
     if (options.validation) this.setValidation(options.validation);
+    if (options.sensitivity) this.setSensitivity(options.sensitivity);
     if (options.layer) {
       this.layer = options.layer;
       this.post({ type: 'selectLayer', layer: options.layer });
@@ -79,6 +90,16 @@ class ReportSession implements vscode.Disposable {
   setValidation(report: ValidationReport): void {
     this.validation = report;
     this.post({ type: 'validation', report });
+  }
+
+  setSensitivity(report: SensitivityReport): void {
+    this.sensitivity = report;
+    this.post({ type: 'sensitivity', report });
+  }
+
+  setWorking(working: { label: string; progress?: number } | undefined): void {
+    this.working = working;
+    this.post(working ? { type: 'busy', ...working } : { type: 'idle' });
   }
 
   private post(message: ToWebview): void {
@@ -102,7 +123,8 @@ class ReportSession implements vscode.Disposable {
       case 'requestValidate':
         return this.busy('Validating…', () => this.validate());
       case 'requestSensitivity':
-        this.post({ type: 'error', message: 'Sensitivity analysis is not available in this version of Prune Lens.' });
+        // The command shows its progress here (ReportPanels.progress), asks for data when no setting names it, and posts the curves back.
+        await vscode.commands.executeCommand('pruneLens.sensitivity', this.model);
         return;
     }
   }
@@ -122,6 +144,8 @@ class ReportSession implements vscode.Disposable {
     this.post({ type: 'model', table });
     if (this.report) this.post({ type: 'pruneReport', report: this.report, after: this.after });
     if (this.validation) this.post({ type: 'validation', report: this.validation });
+    if (this.sensitivity) this.post({ type: 'sensitivity', report: this.sensitivity });
+    if (this.working) this.post({ type: 'busy', ...this.working });
     if (this.layer) this.post({ type: 'selectLayer', layer: this.layer });
   }
 
@@ -165,6 +189,8 @@ class ReportSession implements vscode.Disposable {
 export class ReportPanels implements vscode.CustomReadonlyEditorProvider, vscode.Disposable {
   private readonly sessions = new Map<string, Set<ReportSession>>();
   private readonly panels = new Map<string, ReportSession>();
+  /** Work in progress per model, for sessions that open while it runs. */
+  private readonly working = new Map<string, { label: string; progress?: number }>();
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly cache: ModelCache) {}
 
@@ -199,6 +225,32 @@ export class ReportPanels implements vscode.CustomReadonlyEditorProvider, vscode
     for (const s of this.sessions.get(model.toString()) ?? []) s.setValidation(report);
   }
 
+  postSensitivity(model: vscode.Uri, report: SensitivityReport): void {
+    for (const s of this.sessions.get(model.toString()) ?? []) s.setSensitivity(report);
+  }
+
+  /** Shows work on `model` in the status line of its open reports (and of those opened before it ends). */
+  progress(model: vscode.Uri, title: string): ShownProgress {
+    const key = model.toString();
+    const each = (working: { label: string; progress?: number } | undefined) => {
+      for (const s of this.sessions.get(key) ?? []) s.setWorking(working);
+    };
+    let current: { label: string; progress?: number } | undefined = { label: `${title}…` };
+    this.working.set(key, current);
+    each(current);
+    return {
+      report: (message, fraction) => {
+        current = { label: `${title}: ${message}`, progress: fraction };
+        this.working.set(key, current);
+        each(current);
+      },
+      done: () => {
+        if (this.working.get(key) === current) this.working.delete(key);
+        each(undefined);
+      },
+    };
+  }
+
   /** How many webviews show this model (tests read it). */
   openCount(model: vscode.Uri): number {
     return this.sessions.get(model.toString())?.size ?? 0;
@@ -222,6 +274,8 @@ export class ReportPanels implements vscode.CustomReadonlyEditorProvider, vscode
       onDispose();
     });
     set.add(session);
+    const working = this.working.get(key);
+    if (working) session.setWorking(working);
     return session;
   }
 

@@ -2,6 +2,7 @@
 // each piece is cheap until first used.
 
 import * as vscode from 'vscode';
+import type { WorkerJobs } from './jobs';
 import type { ModelCache } from './modelCache';
 import type { ModelIndex } from './modelIndex';
 import type { ReportPanels } from './reportPanel';
@@ -14,6 +15,8 @@ export interface Services {
   tree: ModelTreeProvider;
   treeView: vscode.TreeView<ModelTreeNode>;
   reports: ReportPanels;
+  /** The worker process for pruning, sensitivity and validation (started on first use). */
+  jobs: WorkerJobs;
 }
 
 /** The extension's exports: what host tests reach through `getExtension(...).exports`. */

@@ -21,6 +21,10 @@ export interface Settings {
   validationData: string;
   validationLabels: string;
   validationSamples: number;
+  /** Inputs that data-aware criteria and recovery run through the model ('' when unset). */
+  calibrationData: string;
+  /** How many of them. */
+  calibrationSize: number;
   /** |gamma| below this counts as a small (prunable-looking) BN scale in the tree and hovers. */
   gammaThreshold: number;
 }
@@ -43,8 +47,14 @@ export function readSettings(scope?: vscode.Uri): Settings {
     validationData: c.get<string>('validation.data', ''),
     validationLabels: c.get<string>('validation.labels', ''),
     validationSamples: c.get<number>('validation.samples', 0),
+    calibrationData: c.get<string>('calibration.data', ''),
+    calibrationSize: positiveInteger(c.get<number>('calibration.size', 256), 256),
     gammaThreshold: Math.abs(c.get<number>('gammaThreshold', 0.01)) || 0.01,
   };
+}
+
+function positiveInteger(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 ? v : fallback;
 }
 
 /**

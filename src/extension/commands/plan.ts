@@ -6,12 +6,11 @@ import * as vscode from 'vscode';
 import type { PruneReport } from '../../pruning/report';
 import { log } from '../log';
 import { resolveModel, resolvePlan } from '../pick';
-import { withWork } from '../progress';
-import { modelForPlan, planFromRequest, prunePlanToFile } from '../pruneOps';
+import { modelForPlan, planFromRequest } from '../pruneOps';
 import type { Services } from '../services';
 import { readSettings } from '../settings';
 import { guard, isOptions } from './guard';
-import { announcePruned, askOutput } from './prune';
+import { askOutput, runPlanJob } from './prune';
 
 export interface ApplyPlanOptions {
   /** The model to prune; by default the *.onnx with the plan's stem next to it. */
@@ -54,15 +53,9 @@ export function applyPlanCommand(services: Services) {
       }
 
       log().info(`applying ${planFile} to ${modelFile} → ${output}`);
-      const report = await withWork(`applying ${path.basename(planFile)}`, (work) =>
-        prunePlanToFile(modelFile, plan, output, {
-          signal: work.signal,
-          overwrite,
-          baseDir: path.dirname(planFile),
-          onProgress: (m, f) => work.report(m, f),
-        }),
-      );
-      announcePruned(services, model, report);
+      const report = await runPlanJob(services, model, plan, {
+        output, overwrite, baseDir: path.dirname(planFile), planFile, title: `applying ${path.basename(planFile)}`,
+      });
       return report;
     });
   };

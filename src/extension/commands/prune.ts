@@ -1,33 +1,55 @@
 // "Prune Model…" (explorer context menu, tree) and "Global Prune…" (palette):
-// gather method, amount, scope, structured or not, ignored layers and output
-// name, then prune under a cancellable progress and offer the next steps.
-// With an options argument nothing is asked: missing answers come from the
-// settings, and an existing output is an error unless `overwrite` is set.
+// gather structured or not, method, amount, scope, recovery, ignored layers
+// and output name, then prune in the worker under a cancellable progress and
+// offer the next steps. With an options argument nothing is asked: missing
+// answers come from the settings, and an existing output is an error unless
+// `overwrite` is set.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { PrunePlan } from '../../pruning/plan/types';
 import type { PruneReport } from '../../pruning/report';
 import type { Scope } from '../../protocol';
 import { log } from '../log';
 import { isModelUri, resolveModel } from '../pick';
 import { withWork } from '../progress';
-import { planFromRequest, prunePlanToFile, type PruneRequest } from '../pruneOps';
+import {
+  DATA_AWARE_PRUNE_METHODS, needsCalibration, planFromRequest, planNeedsNative, RECOVERY_METHODS, STRUCTURED_PRUNE_METHODS,
+  type CalibrationRequest, type DataAwareMethod, type PruneRequest, type RecoveryMethod,
+} from '../pruneOps';
 import type { Services } from '../services';
-import { defaultOutputPath, PRUNE_METHODS, readSettings, type PruneMethod } from '../settings';
+import { defaultOutputPath, PRUNE_METHODS, readSettings, resolveWorkspacePath, type PruneMethod, type Settings } from '../settings';
+import { requireTrust } from '../trust';
 import { guard, isOptions } from './guard';
 
-export interface PruneCommandOptions extends Partial<PruneRequest> {
+export interface PruneCommandOptions extends Partial<Omit<PruneRequest, 'calibration'>> {
+  /**
+   * Calibration data for wanda, activation-norm and recovery: a path (relative
+   * to the model's folder) or `{ data, size }`. By default the
+   * `pruneLens.calibration.data` and `.size` settings.
+   */
+  calibration?: string | CalibrationRequest;
   /** Output path; relative paths resolve against the model's folder. */
   output?: string;
   overwrite?: boolean;
 }
 
-const METHOD_ITEMS: Record<PruneMethod, { label: string; detail: string }> = {
+type AnyMethod = PruneMethod | DataAwareMethod;
+
+const METHOD_ITEMS: Record<AnyMethod, { label: string; detail: string }> = {
   l1: { label: 'L1 norm', detail: 'Remove filters (or weights) with the smallest sum of |w| (Li et al. 2017)' },
   l2: { label: 'L2 norm', detail: 'Remove filters (or weights) with the smallest Euclidean norm' },
   'bn-gamma': { label: 'BatchNorm γ', detail: 'Remove channels whose BatchNorm scale |γ| is smallest (network slimming); layers need a BN' },
   random: { label: 'Random', detail: 'A baseline: remove channels or weights at random' },
+  wanda: { label: 'Wanda (|W|·‖X‖)', detail: 'Weight magnitude times input activation norm on calibration data (Sun et al. 2023); needs calibration data' },
+  'activation-norm': { label: 'Activation norm', detail: 'Remove channels whose activations on calibration data are smallest; needs calibration data' },
+};
+
+const RECOVERY_ITEMS: Record<RecoveryMethod, { label: string; detail: string }> = {
+  none: { label: 'None', detail: 'Keep the remaining weights as they are' },
+  'least-squares': { label: 'Least-squares reconstruction', detail: 'Refit each layer that lost input channels to its original outputs on calibration data (ridge regression)' },
+  'bn-recalibration': { label: 'BatchNorm recalibration', detail: 'Recompute BatchNorm running statistics on calibration data; weights unchanged' },
 };
 
 export function pruneModelCommand(services: Services, scopeFixed?: Scope) {
@@ -53,17 +75,31 @@ interface PruneJob {
 function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Scope): PruneJob {
   const s = readSettings(model);
   const method = o.method ?? s.defaultMethod;
-  if (!PRUNE_METHODS.includes(method)) throw new Error(`unknown method "${method}" (one of ${PRUNE_METHODS.join(', ')})`);
+  const structured = o.structured ?? s.defaultStructured;
+  const allowed: readonly string[] = structured ? STRUCTURED_PRUNE_METHODS : PRUNE_METHODS;
+  if (!allowed.includes(method)) {
+    throw new Error(`method "${method}" is not one of ${allowed.join(', ')}${structured ? '' : ' (wanda and activation-norm prune channels: pass structured: true)'}`);
+  }
   const amount = o.amount ?? s.defaultAmount;
   if (!(amount > 0 && amount < 1)) throw new Error(`amount must be a fraction between 0 and 1 (got ${amount})`);
+  const recovery = o.recovery ?? 'none';
+  if (!RECOVERY_METHODS.includes(recovery)) throw new Error(`recovery "${recovery}" is not one of ${RECOVERY_METHODS.join(', ')}`);
+  if (recovery !== 'none' && !structured) throw new Error('recovery repairs structured prunes; pass structured: true');
   const request: PruneRequest = {
     method,
     amount,
     scope: scopeFixed ?? o.scope ?? s.defaultScope,
-    structured: o.structured ?? s.defaultStructured,
+    structured,
     ignore: o.ignore,
     layers: o.layers,
+    recovery,
   };
+  if (needsCalibration(request)) {
+    const given = typeof o.calibration === 'string' ? { data: o.calibration } : o.calibration;
+    const data = given?.data ? path.resolve(path.dirname(model.fsPath), given.data) : resolveWorkspacePath(s.calibrationData, model);
+    if (!data) throw new Error(`${describeNeed(request)} needs calibration data: pass calibration, or set pruneLens.calibration.data`);
+    request.calibration = checkCalibration({ data, size: given?.size ?? s.calibrationSize }, given?.data ? 'calibration' : 'pruneLens.calibration.data');
+  }
   const output = o.output
     ? path.resolve(path.dirname(model.fsPath), o.output)
     : defaultOutputPath(model.fsPath, s.outputName, { method, amount });
@@ -71,17 +107,43 @@ function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Sco
   return { request, output, overwrite: o.overwrite === true };
 }
 
+/** Why calibration data is needed, for messages: "wanda", "least-squares recovery", "wanda with least-squares recovery". */
+function describeNeed(r: Pick<PruneRequest, 'method' | 'recovery'>): string {
+  const ranking = (DATA_AWARE_PRUNE_METHODS as readonly string[]).includes(r.method) ? r.method : undefined;
+  const recovery = r.recovery && r.recovery !== 'none' ? `${r.recovery} recovery` : undefined;
+  return [ranking, recovery].filter(Boolean).join(' with ');
+}
+
+function checkCalibration(c: CalibrationRequest, from: string): CalibrationRequest {
+  if (!fs.existsSync(c.data)) throw new Error(`calibration data not found: ${c.data} (from ${from})`);
+  if (!(Number.isSafeInteger(c.size) && c.size! >= 1)) throw new Error(`calibration size must be a whole number of at least 1 (got ${c.size})`);
+  return c;
+}
+
 /** The QuickPick flow. Undefined when the user backs out at any step. */
 async function ask(services: Services, model: vscode.Uri, title: string, scopeFixed?: Scope): Promise<PruneJob | undefined> {
   const s = readSettings(model);
   const name = path.basename(model.fsPath);
-  const steps = scopeFixed ? 5 : 6;
+  // Unstructured prunes have no recovery step; the count follows the answer to the first question.
+  let structured = s.defaultStructured;
+  const total = () => 5 + (scopeFixed ? 0 : 1) + (structured ? 1 : 0);
   let step = 0;
-  const t = () => `${title}: ${name} (${++step}/${steps})`;
+  const t = () => `${title}: ${name} (${++step}/${total()})`;
 
+  const structurePick = await vscode.window.showQuickPick(
+    [
+      { label: 'Structured', detail: 'Remove whole channels: the model gets smaller and faster', structured: true },
+      { label: 'Unstructured', detail: 'Set weights to zero: same shapes, sparse weights', structured: false },
+    ].map((i) => ({ ...i, description: i.structured === s.defaultStructured ? 'default' : undefined })),
+    { title: t(), placeHolder: 'Remove channels, or zero weights?', ignoreFocusOut: true },
+  );
+  if (!structurePick) return undefined;
+  structured = structurePick.structured;
+
+  const methods: readonly AnyMethod[] = structured ? STRUCTURED_PRUNE_METHODS : PRUNE_METHODS;
   const methodPick = await vscode.window.showQuickPick(
-    PRUNE_METHODS.map((m) => ({ ...METHOD_ITEMS[m], method: m, description: m === s.defaultMethod ? 'default' : undefined })),
-    { title: t(), placeHolder: 'How should channels or weights be ranked?', ignoreFocusOut: true },
+    methods.map((m) => ({ ...METHOD_ITEMS[m], method: m, description: m === s.defaultMethod ? 'default' : undefined })),
+    { title: t(), placeHolder: structured ? 'How should channels be ranked?' : 'How should weights be ranked?', ignoreFocusOut: true },
   );
   if (!methodPick) return undefined;
 
@@ -108,14 +170,22 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
     scope = scopePick.scope;
   }
 
-  const structurePick = await vscode.window.showQuickPick(
-    [
-      { label: 'Structured', detail: 'Remove whole channels: the model gets smaller and faster', structured: true },
-      { label: 'Unstructured', detail: 'Set weights to zero: same shapes, sparse weights', structured: false },
-    ].map((i) => ({ ...i, description: i.structured === s.defaultStructured ? 'default' : undefined })),
-    { title: t(), placeHolder: 'Remove channels, or zero weights?', ignoreFocusOut: true },
-  );
-  if (!structurePick) return undefined;
+  let recovery: RecoveryMethod = 'none';
+  if (structured) {
+    const recoveryPick = await vscode.window.showQuickPick(
+      RECOVERY_METHODS.map((m) => ({ ...RECOVERY_ITEMS[m], recovery: m, description: m === 'none' ? 'default' : 'needs calibration data' })),
+      { title: t(), placeHolder: 'Repair the pruned layers on calibration data afterwards?', ignoreFocusOut: true },
+    );
+    if (!recoveryPick) return undefined;
+    recovery = recoveryPick.recovery;
+  }
+
+  const request: PruneRequest = { method: methodPick.method, amount, scope, structured, recovery };
+  if (needsCalibration(request)) {
+    const calibration = await askCalibration(model, s, describeNeed(request));
+    if (!calibration) return undefined;
+    request.calibration = calibration;
+  }
 
   const table = await services.cache.get(model);
   const ignorePicks = await vscode.window.showQuickPick(
@@ -128,13 +198,29 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
     { title: t(), placeHolder: 'Layers to leave alone (none selected: prune all); Enter to continue', canPickMany: true, ignoreFocusOut: true },
   );
   if (!ignorePicks) return undefined;
+  request.ignore = ignorePicks.map((p) => p.layer);
 
   const out = await askOutput(model, defaultOutputPath(model.fsPath, s.outputName, { method: methodPick.method, amount }), t());
   if (!out) return undefined;
-  return {
-    request: { method: methodPick.method, amount, scope, structured: structurePick.structured, ignore: ignorePicks.map((p) => p.layer) },
-    ...out,
-  };
+  return { request, ...out };
+}
+
+/**
+ * The calibration data from the settings, or from a file picker when they name
+ * none. Undefined when the user closes the picker.
+ */
+async function askCalibration(model: vscode.Uri, s: Settings, need: string): Promise<CalibrationRequest | undefined> {
+  const configured = resolveWorkspacePath(s.calibrationData, model);
+  if (configured) return checkCalibration({ data: configured, size: s.calibrationSize }, 'pruneLens.calibration.data');
+  const picked = await vscode.window.showOpenDialog({
+    title: `Calibration data for ${need} (the first ${s.calibrationSize} samples are used; set pruneLens.calibration.data to skip this)`,
+    defaultUri: vscode.Uri.file(path.dirname(model.fsPath)),
+    canSelectMany: false,
+    filters: { 'NumPy arrays': ['npy', 'npz'] },
+    openLabel: 'Use as Calibration Data',
+  });
+  if (!picked?.[0]) return undefined;
+  return checkCalibration({ data: picked[0].fsPath, size: s.calibrationSize }, 'the file picker');
 }
 
 /** Asks for the output file; an existing file needs an explicit "Replace". The source is never allowed. */
@@ -185,14 +271,44 @@ function fmtPercent(f: number): string {
 
 async function runPrune(services: Services, model: vscode.Uri, job: PruneJob): Promise<PruneReport> {
   const { request } = job;
-  const label = `${request.method}, ${fmtPercent(request.amount)}, ${request.scope}, ${request.structured ? 'structured' : 'unstructured'}`;
-  log().info(`pruning ${model.fsPath} (${label}${request.ignore?.length ? `, ignoring ${request.ignore.join(', ')}` : ''}) → ${job.output}`);
-  const report = await withWork(`pruning ${path.basename(model.fsPath)}`, (work) =>
-    prunePlanToFile(model.fsPath, planFromRequest(request), job.output, {
-      signal: work.signal,
-      overwrite: job.overwrite,
-      onProgress: (message, fraction) => work.report(message, fraction),
-    }),
+  const label = [
+    request.method, fmtPercent(request.amount), request.scope, request.structured ? 'structured' : 'unstructured',
+    request.recovery && request.recovery !== 'none' ? `${request.recovery} recovery` : undefined,
+    request.calibration ? `calibration ${request.calibration.data} (${request.calibration.size} samples)` : undefined,
+    request.ignore?.length ? `ignoring ${request.ignore.join(', ')}` : undefined,
+  ].filter(Boolean).join(', ');
+  log().info(`pruning ${model.fsPath} (${label}) → ${job.output}`);
+  return runPlanJob(services, model, planFromRequest(request), {
+    output: job.output, overwrite: job.overwrite, baseDir: path.dirname(model.fsPath), title: `pruning ${path.basename(model.fsPath)}`,
+  });
+}
+
+export interface PlanJobOptions {
+  output: string;
+  overwrite: boolean;
+  /** Folder the plan's relative paths resolve against. */
+  baseDir: string;
+  /** The plan file, when there is one: errors in the plan name it. */
+  planFile?: string;
+  /** What the progress notification says is running. */
+  title: string;
+}
+
+/**
+ * Runs a plan in the worker under a cancellable progress notification, then
+ * announces the result. Every prune goes this way: even a plain L1 prune of a
+ * large model would hold the extension host for most of a second (resnet18,
+ * unstructured: 0.75 s), and data-aware steps need onnxruntime, which waits
+ * for workspace trust.
+ */
+export async function runPlanJob(services: Services, model: vscode.Uri, plan: PrunePlan, o: PlanJobOptions): Promise<PruneReport> {
+  if (planNeedsNative(plan)) await requireTrust('Pruning with calibration data');
+  const report = await withWork(o.title, (work) =>
+    services.jobs.prunePlan(
+      { model: model.fsPath, plan, planBaseDir: o.baseDir, planFile: o.planFile, output: o.output, overwrite: o.overwrite },
+      model,
+      { signal: work.signal, onProgress: (e) => work.report(e.message, e.fraction) },
+    ),
   );
   announcePruned(services, model, report);
   return report;

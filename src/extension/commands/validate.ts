@@ -1,6 +1,7 @@
 // "Validate Pruned Model": runs the original and the pruned model on the same
 // data in the validation worker (onnxruntime lives there, never in the
-// extension host) and shows agreement, accuracy and speed. Needs a trusted
+// extension host; the worker is shared with pruning and sensitivity, see
+// jobs.ts) and shows agreement, accuracy and speed. Needs a trusted
 // workspace: onnxruntime is native code.
 
 import * as fs from 'node:fs';
@@ -40,21 +41,15 @@ export function validateCommand(services: Services) {
       const labels = options?.labels ?? resolveWorkspacePath(s.validationLabels, pruned);
       const samples = options?.samples ?? (s.validationSamples > 0 ? s.validationSamples : undefined);
 
-      // Loaded only now: the validation client is never needed before a trusted validation.
-      const { validate } = await import('../../validation');
       log().info(`validating ${pruned.fsPath} against ${original.fsPath} (data: ${data || 'generated'})`);
       const report = await withWork(`validating ${path.basename(pruned.fsPath)}`, (work) =>
-        validate({
+        services.jobs.validate({
           original: original.fsPath,
           pruned: pruned.fsPath,
           data: data || undefined,
           labels: labels || undefined,
           samples,
           providers: options?.providers ?? (s.executionProviders.length ? s.executionProviders : undefined),
-          clientOptions: {
-            workerPath: path.join(services.context.extensionPath, 'dist', 'worker.js'),
-            cudaLibraryPath: s.cudaLibraryPath ? resolveWorkspacePath(s.cudaLibraryPath, pruned) : undefined,
-          },
           measure: async (file) => {
             const t = await services.cache.get(vscode.Uri.file(file));
             return { params: t.totals.params, macs: t.totals.macs };
@@ -66,7 +61,7 @@ export function validateCommand(services: Services) {
             else if (e.stage === 'data') work.report(`${e.description}: ${e.samples} samples`);
             else if (e.stage === 'batch') work.report(`batch ${e.done}/${e.total}`, e.done / e.total);
           },
-        }),
+        }, pruned),
       );
       for (const w of report.warnings ?? []) log().warn(w);
       log().info(`validation: ${summary(report)}`);

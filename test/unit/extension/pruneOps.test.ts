@@ -1,14 +1,15 @@
-// The extension's bridge to the plan runner: the dialog's answers as a plan,
-// the model a plan file prunes, and files written whole or not at all.
+// The extension's bridge to the plan runner: the dialog's answers as a plan
+// (with calibration and recovery), which plans need onnxruntime, and the
+// model a plan file prunes. The plans themselves run in the worker
+// (test/unit/validation/workerJobs.test.ts).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { analyzeFile } from '../../../src/analysis';
-import { modelForPlan, planFromRequest, PRUNE_METHODS, prunePlanToFile, readReportFor } from '../../../src/extension/pruneOps';
+import {
+  DATA_AWARE_PRUNE_METHODS, modelForPlan, planFromRequest, planNeedsNative, PRUNE_METHODS, RECOVERY_METHODS, readReportFor,
+} from '../../../src/extension/pruneOps';
 import { validatePlan } from '../../../src/pruning/plan';
-
-const models = path.resolve(__dirname, '../../../../shared/models');
 
 describe('extension prune operations', () => {
   let dir: string;
@@ -35,35 +36,37 @@ describe('extension prune operations', () => {
     assert.equal(modelForPlan(path.join(dir, 'lenet.prune.json')), undefined);
   });
 
-  it('writes the pruned model and its report, and reads the report back', async () => {
-    const source = path.join(dir, 'lenet.onnx');
-    fs.copyFileSync(path.join(models, 'digits_lenet.onnx'), source);
-    const out = path.join(dir, 'lenet.pruned.onnx');
-    const report = await prunePlanToFile(source, planFromRequest({ method: 'l1', amount: 0.5, scope: 'local', structured: true, ignore: ['fc3'] }), out);
-    const before = await analyzeFile(source);
-    const after = await analyzeFile(out);
-    for (const l of before.layers.filter((x) => x.displayName !== 'fc3')) {
-      assert.equal(after.layers.find((a) => a.name === l.name)!.outChannels, l.outChannels - Math.round(0.5 * l.outChannels), l.displayName);
+  it('adds calibration and recovery only where they are needed, as plans the runner accepts', () => {
+    const calibration = { data: '/data/x.npy', size: 128 };
+    for (const method of [...PRUNE_METHODS, ...DATA_AWARE_PRUNE_METHODS]) {
+      for (const recovery of RECOVERY_METHODS) {
+        const plan = planFromRequest({ method, amount: 0.5, scope: 'local', structured: true, recovery, calibration });
+        const step = plan.steps[0];
+        const dataAware = (DATA_AWARE_PRUNE_METHODS as readonly string[]).includes(method);
+        assert.deepEqual(step.calibration, dataAware || recovery !== 'none' ? calibration : undefined, `${method} + ${recovery}`);
+        assert.deepEqual(step.recovery, recovery === 'none' ? undefined : { method: recovery }, `${method} + ${recovery}`);
+        assert.equal(planNeedsNative(plan), dataAware || recovery !== 'none', `${method} + ${recovery}`);
+        assert.deepEqual(validatePlan(plan).filter((i) => i.severity === 'error'), [], `${method} + ${recovery}`);
+      }
     }
+    // Without calibration data the same request is a plan the runner refuses, naming the step's missing field.
+    const missing = validatePlan(planFromRequest({ method: 'wanda', amount: 0.5, scope: 'local', structured: true }));
+    assert.ok(missing.some((i) => i.severity === 'error' && i.path.includes('calibration')), JSON.stringify(missing));
+  });
+
+  it('says which plan files need onnxruntime', () => {
+    assert.equal(planNeedsNative({ steps: [{ method: 'l1', structured: true, amount: 0.3 }, { method: 'nm', nm: '2:4' }] }), false);
+    assert.equal(planNeedsNative({ steps: [{ method: 'l1', amount: 0.3 }, { method: 'activation-norm', structured: true, amount: 0.3 }] }), true);
+    assert.equal(planNeedsNative({ steps: [{ method: 'l1', structured: true, amount: 0.3, recovery: { method: 'none' } }] }), false);
+    assert.equal(planNeedsNative({ steps: [{ method: 'l1', structured: true, amount: 0.3, calibration: { data: 'x.npy' }, recovery: { method: 'bn-recalibration' } }] }), true);
+  });
+
+  it('reads the report next to a pruned model, and nothing when there is none', async () => {
+    const out = path.join(dir, 'm.pruned.onnx');
+    assert.equal(await readReportFor(out), undefined);
+    const report = { source: 'm.onnx', output: out, method: 'l1', structured: true, layers: [], frozen: [], warnings: [],
+      totals: { paramsBefore: 2, paramsAfter: 1, macsBefore: 2, macsAfter: 1, bytesBefore: 10, bytesAfter: 5 } };
+    fs.writeFileSync(`${out}.report.json`, JSON.stringify(report));
     assert.deepEqual(await readReportFor(out), report);
-  });
-
-  it('refuses to write over the source, and leaves nothing behind when the plan fails', async () => {
-    const source = path.join(dir, 'lenet.onnx');
-    fs.copyFileSync(path.join(models, 'digits_lenet.onnx'), source);
-    const plan = planFromRequest({ method: 'l1', amount: 0.5, scope: 'local', structured: false });
-    await assert.rejects(() => prunePlanToFile(source, plan, source), /replace the model being pruned/);
-    const bad = planFromRequest({ method: 'l1', amount: 0.5, scope: 'local', structured: false, layers: ['no.such.layer'] });
-    await assert.rejects(() => prunePlanToFile(source, bad, path.join(dir, 'out.onnx')), /no\.such\.layer/);
-    assert.deepEqual(fs.readdirSync(dir), ['lenet.onnx']);
-  });
-
-  it('honours an abort signal', async () => {
-    const source = path.join(dir, 'lenet.onnx');
-    fs.copyFileSync(path.join(models, 'digits_lenet.onnx'), source);
-    const controller = new AbortController();
-    controller.abort();
-    await assert.rejects(() => prunePlanToFile(source, planFromRequest({ method: 'l1', amount: 0.5, scope: 'local', structured: false }), path.join(dir, 'o.onnx'), { signal: controller.signal }));
-    assert.deepEqual(fs.readdirSync(dir), ['lenet.onnx']);
   });
 });

@@ -1,0 +1,121 @@
+// The one worker process behind every long job: pruning plans, sensitivity
+// analysis and validation run there, so onnxruntime (native code) and minutes
+// of CPU work never run in the extension host. One long-lived ValidationClient,
+// made on first use; the validation module is loaded only then.
+//
+// A cancel normally ends the job between calibration batches with no file
+// written (the worker sees to that). A worker that does not stop within the
+// grace period is killed, possibly mid-write: the files it was writing are
+// removed here, so a cancel never leaves a file behind either way.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { PruneReport } from '../pruning/report';
+import type { PrunePlanJob, SensitivityJob, SensitivityResult, ValidateOptions, ValidationClient, ValidationReport, WorkProgress } from '../validation';
+import { isCancellation, log } from './log';
+import { readSettings, resolveWorkspacePath } from './settings';
+
+/** A big model's calibration batch can take seconds; killing the worker mid-batch is the last resort. */
+const CANCEL_GRACE_MS = 10_000;
+
+export interface JobOptions {
+  signal?: AbortSignal;
+  onProgress?: (event: WorkProgress) => void;
+}
+
+export class WorkerJobs implements vscode.Disposable {
+  private client?: ValidationClient;
+  /** The CUDA folder the running worker was started with (the loader reads it only at process start). */
+  private cudaPath?: string;
+  private running = 0;
+
+  constructor(private readonly extensionPath: string) {}
+
+  /** Runs `job.plan` on `job.model` in the worker; writes the output and its report. */
+  async prunePlan(job: PrunePlanJob, near: vscode.Uri, options: JobOptions = {}): Promise<PruneReport> {
+    return this.use(near, options, (client, o) => client.prunePlan(job, o), [job.output, `${job.output}.report.json`]);
+  }
+
+  /** Sensitivity curves, and with `job.suggest` a plan file. */
+  async sensitivity(job: SensitivityJob, near: vscode.Uri, options: JobOptions = {}): Promise<SensitivityResult> {
+    return this.use(near, options, (client, o) => client.sensitivity(job, o), job.suggest ? [job.suggest.output] : []);
+  }
+
+  /** Validation (validate.ts) on the shared worker. */
+  async validate(options: Omit<ValidateOptions, 'client' | 'clientOptions'>, near: vscode.Uri): Promise<ValidationReport> {
+    const { validate } = await import('../validation');
+    return this.use(near, {}, (client) => validate({ ...options, client }), []);
+  }
+
+  dispose(): void {
+    this.client?.dispose();
+    this.client = undefined;
+  }
+
+  private async use<T>(near: vscode.Uri, options: JobOptions,
+    run: (client: ValidationClient, options: JobOptions) => Promise<T>, outputs: string[]): Promise<T> {
+    const client = await this.clientFor(near);
+    const before = new Map(outputs.map((f) => [f, mtime(f)]));
+    // The worker's temp files carry its pid, which the client forgets once it kills the worker.
+    let pid: number | undefined;
+    const onProgress = (event: WorkProgress) => {
+      pid ??= client.pid;
+      options.onProgress?.(event);
+    };
+    this.running++;
+    try {
+      return await run(client, { signal: options.signal, onProgress });
+    } catch (e) {
+      if (isCancellation(e)) await removeLeftovers(before, pid);
+      throw e;
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async clientFor(near: vscode.Uri): Promise<ValidationClient> {
+    const s = readSettings(near);
+    const cuda = s.cudaLibraryPath ? resolveWorkspacePath(s.cudaLibraryPath, near) : undefined;
+    // A new CUDA folder needs a new process; a running job keeps the old one until it ends.
+    if (this.client && (this.cudaPath === cuda || this.running > 0)) return this.client;
+    this.client?.dispose();
+    const { ValidationClient } = await import('../validation');
+    this.client = new ValidationClient({
+      workerPath: path.join(this.extensionPath, 'dist', 'worker.js'),
+      cudaLibraryPath: cuda,
+      cancelGraceMs: CANCEL_GRACE_MS,
+    });
+    this.cudaPath = cuda;
+    return this.client;
+  }
+}
+
+function mtime(file: string): number | undefined {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * After a cancel: outputs changed since the job started (a worker killed after
+ * a rename), and the worker's temp files beside them (killed mid-write).
+ */
+async function removeLeftovers(before: Map<string, number | undefined>, pid: number | undefined): Promise<void> {
+  for (const [file, was] of before) {
+    const now = mtime(file);
+    if (now !== undefined && now !== was) {
+      log().warn(`removing ${file}: written by a job that was cancelled`);
+      await fs.promises.rm(file, { force: true });
+    }
+    if (pid === undefined) continue;
+    // writeAtomic's temp name: .<name>.<pid>.<time>.tmp
+    const prefix = `.${path.basename(file)}.${pid}.`;
+    const dir = path.dirname(file);
+    for (const name of await fs.promises.readdir(dir).catch(() => [] as string[])) {
+      if (name.startsWith(prefix) && name.endsWith('.tmp')) await fs.promises.rm(path.join(dir, name), { force: true });
+    }
+  }
+}
