@@ -1,5 +1,6 @@
 // Finding the file a command works on: its argument, else the active editor
-// (text or our report editor), else the models view's selection, else a pick.
+// (text, our report editor or a report panel), else the models view's
+// selection, else a pick.
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -34,7 +35,7 @@ export async function resolveModel(services: Services, arg: unknown, title: stri
     if (!given.path.toLowerCase().endsWith('.onnx')) throw new Error(`${path.basename(given.fsPath)} is not an ONNX model (.onnx)`);
     return given;
   }
-  const active = activeTabUri();
+  const active = services.reports.activeModel() ?? activeTabUri();
   if (isModelUri(active)) return active;
   const selected = services.treeView.selection[0];
   if (selected) return selected.uri;

@@ -251,6 +251,12 @@ export class ReportPanels implements vscode.CustomReadonlyEditorProvider, vscode
     };
   }
 
+  /** The model of the report webview that has focus, if one has (palette commands act on it). */
+  activeModel(): vscode.Uri | undefined {
+    for (const set of this.sessions.values()) for (const s of set) if (s.panel.active) return s.model;
+    return undefined;
+  }
+
   /** How many webviews show this model (tests read it). */
   openCount(model: vscode.Uri): number {
     return this.sessions.get(model.toString())?.size ?? 0;

@@ -9,7 +9,7 @@ import { linearScale, niceTicks } from '../scale';
 
 const W = 640;
 const H = 300;
-const M = { top: 16, right: 16, bottom: 40, left: 48 };
+const M = { top: 16, right: 16, bottom: 40, left: 64 };
 /** VS Code has six chart colours; beyond six layers the dash pattern tells lines apart. */
 const COLOURS = 6;
 
@@ -42,6 +42,8 @@ export function renderSensitivity(
     s('line', { class: 'axis', x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom }),
     s('line', { class: 'baseline', x1: M.left, x2: W - M.right, y1: y(report.baseline), y2: y(report.baseline) }, s('title', {}, `unpruned: ${formatPercent(report.baseline)}`)),
     s('text', { class: 'axis-label', x: (M.left + W - M.right) / 2, y: H - 4, 'text-anchor': 'middle' }, 'pruning ratio (this layer alone)'),
+    s('text', { class: 'axis-label', x: 12, y: (M.top + H - M.bottom) / 2, 'text-anchor': 'middle', transform: `rotate(-90 12 ${(M.top + H - M.bottom) / 2})` },
+      report.metricName === 'accuracy' ? 'accuracy' : 'top-1 agreement'),
   );
 
   const legend = h('ul', { class: 'legend' });
@@ -52,7 +54,8 @@ export function renderSensitivity(
   };
 
   report.curves.forEach((curve, i) => {
-    const name = displayNames.get(curve.layer) ?? curve.layer;
+    // A group of coupled layers (a residual stream) is pruned as one: name them all.
+    const name = (curve.layers ?? [curve.layer]).map((l) => displayNames.get(l) ?? l).join(' + ');
     // Every curve starts at the unpruned model.
     const points: [number, number][] = curve.ratios[0] === 0 ? [] : [[0, report.baseline]];
     curve.ratios.forEach((r, j) => points.push([r, curve.metric[j]]));

@@ -1,5 +1,6 @@
 // Prune Lens as a user sees it, in chromium against code-server: the explorer's
-// "Prune Model…", the models view's hovers, the palette's "Global Prune…" and
+// "Prune Model…" (with least-squares recovery on calibration data picked in
+// the file dialog), the models view's hovers, the palette's "Global Prune…" and
 // the report webview. Each step leaves a screenshot in artifacts/screenshots/.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -70,14 +71,19 @@ describe('Prune Lens in the workbench', function () {
     await wb.screenshot('extension-1-explorer-context-menu');
     await wb.page.locator('.monaco-menu .action-item').filter({ hasText: /^\s*Prune Model…\s*$/ }).first().click();
 
-    await answer(wb, 'BatchNorm', /1\/6/); // method
+    await answer(wb, 'Structured', /1\/7/); // structure
+    await answer(wb, 'BatchNorm', /2\/7/); // method
     await wb.screenshot('extension-1-method-picked');
-    await answer(wb, '25%', /2\/6/); // amount
-    await answer(wb, 'Local', /3\/6/); // scope
-    await answer(wb, 'Structured', /4\/6/); // structure
+    await answer(wb, '25%', /3\/7/); // amount
+    await answer(wb, 'Local', /4\/7/); // scope
+    await answer(wb, 'Least-squares', /5\/7/); // recovery
+    // No pruneLens.calibration.data setting: the file picker (code-server's simple dialog) asks.
+    await wb.page.locator('.quick-input-widget').filter({ hasText: /Calibration data for least-squares recovery/ }).waitFor();
+    await wb.screenshot('extension-1-calibration-picker');
+    await answer(wb, path.join(uiSession().server.workspace, 'digits_train_x.npy'));
     await wb.screenshot('extension-1-ignore-layers');
-    await answer(wb, undefined, /5\/6/); // ignore none
-    await answer(wb, undefined, /6\/6/); // default output name
+    await answer(wb, undefined, /6\/7/); // ignore none
+    await answer(wb, undefined, /7\/7/); // default output name
 
     const text = await notification(wb, /Pruned digits_resnet_slim_s1e-2\.onnx/);
     assert.match(text, /→ digits_resnet_slim_s1e-2\.pruned\.onnx \(params −\d+%, MACs −\d+%\)/);
@@ -117,9 +123,9 @@ describe('Prune Lens in the workbench', function () {
     wb = await open();
     await wb.runCommand('Prune Lens: Global Prune…');
     await answer(wb, 'digits_mlp.onnx', /Global Prune/); // which model
-    await answer(wb, 'L2', /1\/5/);
-    await answer(wb, '0.4', /2\/5/);
-    await answer(wb, 'Unstructured', /3\/5/);
+    await answer(wb, 'Unstructured', /1\/6/); // the count assumes the default, structured (with its recovery step)
+    await answer(wb, 'L2', /2\/5/);
+    await answer(wb, '0.4', /3\/5/);
     await answer(wb, undefined, /4\/5/);
     await wb.screenshot('extension-3-output-name');
     await answer(wb, undefined, /5\/5/);
