@@ -1,6 +1,7 @@
 // Restricted mode: in a workspace the user does not trust, Prune Lens still
-// analyses models (the report webview renders), but validation, which would load
-// onnxruntime (native code), is refused with a "Manage Workspace Trust" action.
+// analyses models (the report webview renders), but validation and sensitivity
+// analysis, which would load onnxruntime (native code), are refused with a
+// "Manage Workspace Trust" action.
 // Runs its own code-server with workspace trust on; the shared one has it off.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -54,12 +55,21 @@ describe('Prune Lens in a restricted workspace', function () {
     assert.equal(await page.locator('.notification-toast, .notifications-center .notification-list-item').filter({ hasText: /trust this workspace/ }).count(), 1);
     await wb.screenshot('restricted-2-validation-refused');
 
+    // Sensitivity analysis runs onnxruntime too: refused the same way, before any question is asked.
+    await wb.runCommand('Prune Lens: Sensitivity Analysis');
+    const sensitivity = page.locator('.notification-toast, .notifications-center .notification-list-item').filter({ hasText: /Sensitivity analysis runs native code \(onnxruntime\)/ }).first();
+    await sensitivity.waitFor({ timeout: 30_000 }).catch(async () => {
+      await page.locator('.statusbar-item').filter({ has: page.locator('.codicon-bell, .codicon-bell-dot') }).first().click();
+      await sensitivity.waitFor({ timeout: 10_000 });
+    });
+    await wb.screenshot('restricted-3-sensitivity-refused');
+
     await wb.runCommand('Prune Lens: Show Layer Report');
     await page.locator('.quick-input-widget input').first().fill('digits_vgg_slim_s1e-2.onnx');
     await page.waitForTimeout(300);
     await page.keyboard.press('Enter');
     await wb.webviewFrame().locator('table.layers tbody tr').first().waitFor({ timeout: 60_000 });
     assert.equal(await wb.webviewFrame().locator('table.layers tbody tr').count(), 6);
-    await wb.screenshot('restricted-3-analysis-works');
+    await wb.screenshot('restricted-4-analysis-works');
   });
 });
