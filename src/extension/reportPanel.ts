@@ -129,6 +129,23 @@ class ReportSession implements vscode.Disposable {
     }
   }
 
+  /**
+   * Layers the structured engine will not cut (the model's output, ops without a
+   * rule), so the table's preview does not promise what a prune will not do.
+   */
+  private async frozenLayers(): Promise<Record<string, string> | undefined> {
+    try {
+      const groups = await this.cache.groups(this.model);
+      const frozen: Record<string, string> = {};
+      for (const [layer, g] of Object.entries(groups)) if (g.frozen) frozen[layer] = g.frozen;
+      return frozen;
+    } catch (e) {
+      // The preview still works without it; the hover and the prune report give the reasons.
+      log().warn(`report: channel groups of ${this.model.fsPath} unavailable: ${errorMessage(e)}`);
+      return undefined;
+    }
+  }
+
   /** Everything the webview shows; sent on every 'ready' (the webview reloads when it is moved or hidden). */
   private async sendAll(): Promise<void> {
     let table: LayerTable;
@@ -141,7 +158,7 @@ class ReportSession implements vscode.Disposable {
       return;
     }
     this.post({ type: 'idle' });
-    this.post({ type: 'model', table });
+    this.post({ type: 'model', table, frozen: await this.frozenLayers() });
     if (this.report) this.post({ type: 'pruneReport', report: this.report, after: this.after });
     if (this.validation) this.post({ type: 'validation', report: this.validation });
     if (this.sensitivity) this.post({ type: 'sensitivity', report: this.sensitivity });

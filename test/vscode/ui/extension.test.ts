@@ -141,6 +141,10 @@ describe('Prune Lens in the workbench', function () {
     const frame = wb.webviewFrame();
     await frame.locator('table.layers tbody tr').first().waitFor({ timeout: 60_000 });
     assert.equal(await frame.locator('table.layers tbody tr').count(), 6);
+    // classifier.3 produces the model's output: the engine never cuts it, and the preview says so.
+    const lastRow = frame.locator('table.layers tbody tr', { hasText: 'classifier.3' });
+    await lastRow.locator('.frozen-cell').waitFor({ timeout: 30_000 });
+    assert.match(await lastRow.locator('.frozen-cell').getAttribute('title') ?? '', /output/);
     await wb.screenshot('extension-4-report-table');
     const histogram = frame.locator('.card.histogram svg').first();
     if (!(await histogram.isVisible())) {
