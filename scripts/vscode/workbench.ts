@@ -142,11 +142,20 @@ export class Workbench {
     const widget = this.page.locator('.monaco-hover').filter({ visible: true }).first();
     // A hover still showing for wherever the mouse was before (a tab, a palette row) must
     // not be taken for this one: move away and let it go first.
-    await this.page.mouse.move(0, 0);
-    await widget.waitFor({ state: 'hidden' });
-    await target.hover();
-    await widget.waitFor();
-    return widget;
+    // The workbench only shows a hover for a mouse that has come to rest on the target;
+    // a pointer event lost while the window is busy (an editor opening) leaves none. So
+    // try a few times, each from outside, before giving up.
+    for (let attempt = 1; ; attempt++) {
+      await this.page.mouse.move(0, 0);
+      await widget.waitFor({ state: 'hidden' });
+      await target.hover();
+      try {
+        await widget.waitFor({ timeout: attempt < 3 ? 8_000 : TIMEOUT_MS });
+        return widget;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+      }
+    }
   }
 
   /**
