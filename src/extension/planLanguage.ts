@@ -15,6 +15,7 @@ import { errorMessage } from './log';
 import type { ModelCache } from './modelCache';
 import { modelForPlan } from './pruneOps';
 import { layerHover } from './tree';
+import { editDistance } from '../pruning/match';
 
 export const PLAN_SELECTOR: vscode.DocumentSelector = [
   { language: 'json', pattern: '**/*.prune.json' },
@@ -243,23 +244,10 @@ function diag(doc: vscode.TextDocument, root: jsonc.Node, message: string, sever
 /** Up to three layer names nearest to a mistyped one (edit distance), for "did you mean". */
 function closest(pattern: string, layers: readonly LayerInfo[]): string[] {
   return layers
-    .map((l) => ({ name: l.displayName, d: distance(pattern, l.displayName) }))
+    .map((l) => ({ name: l.displayName, d: editDistance(pattern, l.displayName) }))
     .sort((a, b) => a.d - b.d)
     .slice(0, 3)
     .filter((c) => c.d <= Math.max(3, pattern.length / 2))
     .map((c) => c.name);
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
-}

@@ -9,6 +9,7 @@ import { PruneLensError } from '../onnx/errors';
 import { ArraySource, RowReader, asOneRow, concatArrays, offsetArray } from './arrays';
 import { DTYPE_BYTES, NpyDtype } from './npy';
 import { readNpz } from './npz';
+import { mulberry32 } from '../pruning/unstructured/random';
 
 /** A model input as the session reports it; symbolic dimensions are strings. */
 export interface ModelInput {
@@ -255,17 +256,8 @@ function toLabels(bytes: Buffer, labels: ArraySource): Int32Array {
   return out;
 }
 
-/** mulberry32: a small, fast, seedable PRNG; the same seed gives the same inputs everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed gives the same generated inputs everywhere (the pruning core's mulberry32). */
+export const seededRandom = mulberry32;
 
 function generatedDataset(inputs: ModelInput[], spec: DataSpec, batchSize: number, fixed: boolean, warnings: string[]): Dataset {
   const seed = spec.seed ?? 0;

@@ -30,17 +30,8 @@ export function readNpyFloat32(file: string): { shape: number[]; data: Float32Ar
   return { shape: h.shape, data };
 }
 
-/** Mulberry32: small, fast and good enough to make test inputs reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32 (the pruning core's): small, fast and good enough to make test inputs reproducible. */
+export { mulberry32 as seededRandom } from '../../src/pruning/unstructured/random';
 
 /** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {

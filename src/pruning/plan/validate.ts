@@ -7,6 +7,7 @@ import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { PruneLensError } from '../../onnx/errors';
 import { GRANULARITIES } from '../unstructured/units';
 import { DATA_AWARE_METHODS, LAYER_KINDS, STEP_METHODS, STRUCTURED_METHODS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
+import { editDistance } from '../match';
 
 /** The keys a plan and a step may have (the JSON schema lists the same). */
 export const PLAN_KEYS = ['$schema', 'version', 'description', 'output', 'steps'];
@@ -247,16 +248,3 @@ function closest(word: string, known: string[]): string | undefined {
   return best;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
-}
