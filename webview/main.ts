@@ -255,6 +255,14 @@ function selectLayer(layer: string): void {
   post({ type: 'selectLayer', layer });
 }
 
+/**
+ * A result the user has not seen yet brings its tab forward. The extension resends
+ * everything when the webview reloads; an unchanged result leaves the user's tab alone.
+ */
+function showIfNew(tab: Tab, before: unknown, after: unknown): void {
+  if (JSON.stringify(before) !== JSON.stringify(after)) settings.tab = tab;
+}
+
 function receive(message: ToWebview): void {
   switch (message.type) {
     case 'model':
@@ -263,12 +271,15 @@ function receive(message: ToWebview): void {
       data.frozen = message.frozen;
       break;
     case 'pruneReport':
+      showIfNew('compare', data.prune?.report, message.report);
       data.prune = { report: message.report, after: message.after };
       break;
     case 'validation':
+      showIfNew('validation', data.validation, message.report);
       data.validation = message.report;
       break;
     case 'sensitivity':
+      showIfNew('sensitivity', data.sensitivity, message.report);
       data.sensitivity = message.report;
       break;
     case 'busy':
