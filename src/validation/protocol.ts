@@ -2,6 +2,7 @@
 // worker process that owns onnxruntime. Plain JSON over the fork IPC channel.
 
 import type { ErrorCode, ErrorLocation } from '../onnx/errors';
+import type { DataSpec } from './datasets';
 import type { ProviderName } from './providers';
 import type { LatencyStats, ProviderAttempt } from './report';
 import type { Comparison } from './metrics';
@@ -10,15 +11,9 @@ import type { PruneReport, SensitivityReport } from '../pruning/report';
 import type { Suggestion } from '../pruning/sensitivity/suggest';
 
 /** One validation, as the worker runs it: both models, same batches. */
-export interface ValidateJob {
+export interface ValidateJob extends DataSpec {
   original: string;
   pruned: string;
-  data?: string;
-  labels?: string;
-  samples?: number;
-  seed?: number;
-  dims?: Record<string, number>;
-  batchSize: number;
   /** Untimed runs of each model on the first batch before timing starts. */
   warmup: number;
   providers: ProviderName[];

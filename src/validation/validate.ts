@@ -8,19 +8,14 @@ import { RunOptions, ValidationClient, ValidationClientOptions, WorkerFailure } 
 import type { JobResult, ValidateJob } from './protocol';
 import { ProviderName, defaultProviders, parseProviders } from './providers';
 import type { ModelSide, ProviderAttempt, ValidationReport } from './report';
+import type { DataSpec } from './datasets';
 
 /** Counts a model's parameters and multiply-accumulates (the analysis module provides one). */
 export type MeasureModel = (file: string) => Promise<{ params: number; macs: number }>;
 
-export interface ValidateOptions extends RunOptions {
+export interface ValidateOptions extends RunOptions, Omit<DataSpec, 'batchSize'> {
   original: string;
   pruned: string;
-  /** An .npy, an .npz or a folder of .npy files; seeded generated inputs when absent. */
-  data?: string;
-  labels?: string;
-  samples?: number;
-  seed?: number;
-  dims?: Record<string, number>;
   batchSize?: number;
   warmup?: number;
   /** Preference order; the platform default (CUDA, the bundled GPU provider, CPU) when absent. */
