@@ -22,6 +22,7 @@ import type { AttributeProto, ModelProto } from '../../src/onnx/schema';
 import { DataType } from '../../src/onnx/tensor';
 import { concatChunks } from '../../src/onnx/wire';
 import { modelPath, seededRandom, stripRaw, treeDiff } from './models';
+import { varint } from './protobuf';
 
 export interface Seed {
   name: string;
@@ -191,14 +192,7 @@ const INTERESTING_INTS: (number | bigint)[] = [0, 1, -1, 2, 3, 7, 255, 2 ** 31 -
   -(2 ** 53), 9223372036854775807n, -9223372036854775808n];
 
 function varintBytes(v: number | bigint): number[] {
-  let u = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  while (u >= 0x80n) {
-    out.push(Number(u & 0x7fn) | 0x80);
-    u >>= 7n;
-  }
-  out.push(Number(u));
-  return out;
+  return Array.from(varint(v));
 }
 
 function splice(bytes: Uint8Array, at: number, remove: number, insert: ArrayLike<number>): Uint8Array {
