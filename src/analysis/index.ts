@@ -143,8 +143,8 @@ export function layerMacs(l: PrunableLayer, weightCount: number, info: ShapeInfo
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
 
-function totals(model: OnnxModel, index: GraphIndex, layers: LayerInfo[]) {
-  // Every floating-point constant counts once, however many nodes share it.
+/** Floating-point constants (initializers and Constant nodes), each counted once however many nodes share it. */
+export function floatParams(model: OnnxModel, index = new GraphIndex(model.graph)): number {
   let params = 0;
   for (const t of model.graph.initializer) if (FLOAT_TYPES.has(t.data_type ?? 0)) params += safeCount(t);
   for (const n of index.nodes) {
@@ -152,6 +152,11 @@ function totals(model: OnnxModel, index: GraphIndex, layers: LayerInfo[]) {
     const c = index.constant(n.output[0]);
     if (c && FLOAT_TYPES.has(c.tensor.data_type ?? 0)) params += safeCount(c.tensor);
   }
+  return params;
+}
+
+function totals(model: OnnxModel, index: GraphIndex, layers: LayerInfo[]) {
+  const params = floatParams(model, index);
   let zeros = 0;
   let weights = 0;
   let macs = 0;

@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import { OnnxModel, loadModel, saveModel } from '../../onnx/model';
 import { withFile } from '../../onnx/errors';
-import { elementCount, tensorDims } from '../../onnx/tensor';
+import { floatParams } from '../../analysis';
 import { buildDependencyGraph, type BuildOptions, type DepGraph } from '../depgraph';
 import { type Criterion, type ImportanceOptions, scoreGroups } from '../importance';
 import type { PruneReport } from '../report';
@@ -93,17 +93,4 @@ export async function pruneStructuredFile(source: string, output: string, option
     throw withFile(e, output);
   }
   return report;
-}
-
-const FLOAT_TYPES = new Set([1, 10, 11, 16]);
-
-/** Floating-point constants, each counted once however many nodes share it. */
-function floatParams(model: OnnxModel): number {
-  let n = 0;
-  for (const t of model.graph.initializer) if (FLOAT_TYPES.has(t.data_type ?? 0)) n += elementCount(tensorDims(t));
-  for (const node of model.graph.node) {
-    const t = node.op_type === 'Constant' ? node.attribute.find((a) => a.name === 'value')?.t : undefined;
-    if (t && FLOAT_TYPES.has(t.data_type ?? 0)) n += elementCount(tensorDims(t));
-  }
-  return n;
 }
