@@ -30,6 +30,18 @@ export function readNpyFloat32(file: string): { shape: number[]; data: Float32Ar
   return { shape: h.shape, data };
 }
 
+/** The first `rows` rows of an int64 .npy file (token ids). */
+export function readNpyInt64(file: string, rows = Infinity): { shape: number[]; data: BigInt64Array } {
+  const h = readNpyHeader(file);
+  if (h.dtype !== 'int64') throw new Error(`${file}: expected int64, found ${h.dtype}`);
+  const shape = [Math.min(h.shape[0], rows), ...h.shape.slice(1)];
+  const count = shape.reduce((a, b) => a * b, 1);
+  const bytes = fs.readFileSync(file).subarray(h.dataOffset, h.dataOffset + count * 8);
+  const data = new BigInt64Array(count);
+  new Uint8Array(data.buffer).set(bytes);
+  return { shape, data };
+}
+
 /** Mulberry32 (the pruning core's): small, fast and good enough to make test inputs reproducible. */
 export { mulberry32 as seededRandom } from '../../src/pruning/unstructured/random';
 

@@ -3,7 +3,8 @@
 
 import * as ort from 'onnxruntime-node';
 
-export type Feeds = Record<string, { dims: number[]; data: Float32Array }>;
+/** Float inputs, or int64 token ids for the language models. */
+export type Feeds = Record<string, { dims: number[]; data: Float32Array | BigInt64Array }>;
 
 /** Every output of one run, as float32 values (the models here output float32). */
 export async function runModel(bytes: Uint8Array, feeds: Feeds): Promise<Record<string, Float32Array>> {
@@ -11,7 +12,9 @@ export async function runModel(bytes: Uint8Array, feeds: Feeds): Promise<Record<
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   try {
     const inputs: Record<string, ort.Tensor> = {};
-    for (const [name, f] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', f.data, f.dims);
+    for (const [name, f] of Object.entries(feeds)) {
+      inputs[name] = f.data instanceof BigInt64Array ? new ort.Tensor('int64', f.data, f.dims) : new ort.Tensor('float32', f.data, f.dims);
+    }
     const result = await session.run(inputs);
     const out: Record<string, Float32Array> = {};
     for (const [name, t] of Object.entries(result)) out[name] = t.data as Float32Array;

@@ -161,7 +161,13 @@ describe('analysis against a naive computation on the real models', () => {
 
       // Totals: every float constant once, zeros over the prunable weights, the file's size.
       let params = 0;
-      for (const t of m.graph.initializer) if (t.data_type === F) params += t.dims.reduce<number>((a, b) => a * Number(b), 1);
+      const count = (t: TensorProto) => t.dims.reduce<number>((a, b) => a * Number(b), 1);
+      for (const t of m.graph.initializer) if (t.data_type === F) params += count(t);
+      // Float Constant nodes (scalars such as LayerNorm's eps or GELU's 0.5) are constants too.
+      for (const n of m.graph.node) {
+        const t = n.op_type === 'Constant' ? n.attribute.find((a) => a.name === 'value')?.t : undefined;
+        if (t?.data_type === F) params += count(t);
+      }
       assert.equal(table.totals.params, params);
       const zeros = naive.reduce((s, n) => s + n.zeros, 0);
       const weights = table.layers.reduce((s, l) => s + l.weightShape.reduce((a, b) => a * b, 1), 0);

@@ -10,7 +10,7 @@ import { loadModelSync, parseModel, serializeModel } from '../../../src/onnx/mod
 import type { TensorProto } from '../../../src/onnx/schema';
 import { setTensorFloats, tensorDims, tensorFloats } from '../../../src/onnx/tensor';
 import { concatChunks } from '../../../src/onnx/wire';
-import { isViewOf, modelPath, readNpyFloat32, realModelNames, seededRandom, stripRaw, treeDiff } from '../../helpers/models';
+import { isViewOf, modelPath, readNpyFloat32, readNpyInt64, realModelNames, seededRandom, stripRaw, treeDiff } from '../../helpers/models';
 import { firstBitDifference, runModel, type Feeds } from '../../helpers/ort';
 
 const names = realModelNames();
@@ -19,6 +19,16 @@ function inputsFor(name: string): Feeds {
   if (name.startsWith('digits_')) {
     const x = readNpyFloat32(modelPath('digits_val_x.npy'));
     return { input: { dims: x.shape, data: x.data } };
+  }
+  // The language models read token ids; the dynamic-axis CNNs come with a sample input.
+  if (name.startsWith('lm_')) {
+    const x = readNpyInt64(modelPath('lm_licenses_val_x.npy'), 4);
+    return { input_ids: { dims: x.shape, data: x.data } };
+  }
+  const sample = modelPath(name.replace(/\.onnx$/, '_input.npy'));
+  if (fs.existsSync(sample)) {
+    const x = readNpyFloat32(sample);
+    return { images: { dims: x.shape, data: x.data } };
   }
   const rand = seededRandom(18);
   const data = new Float32Array(1 * 3 * 224 * 224);

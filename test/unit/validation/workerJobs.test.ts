@@ -193,7 +193,8 @@ describe('worker jobs: pruning plans and sensitivity', function () {
     assert.ok(suggestion.macsReduction >= 0.3);
 
     assert.deepEqual([...new Set(events.map((e) => e.stage))], ['load', 'measure', 'suggest']);
-    assert.equal(events.filter((e) => e.stage === 'measure' && /^group \d of 5/.test(e.message)).length, 5);
+    // One phase event per group; a slow machine adds "(batch i of n)" notes within a group, which don't count.
+    assert.equal(events.filter((e) => e.stage === 'measure' && /^group \d of 5: [^(]*$/.test(e.message)).length, 5);
     events.forEach((e, i) => assert.ok(i === 0 || e.fraction >= events[i - 1].fraction));
     assert.equal(events.at(-1)!.fraction, 1);
   });
