@@ -3,12 +3,9 @@
 // clones it), so it holds only the shared report types and primitives.
 
 import type { LayerTable } from './analysis/types';
+import { isOneOf, PREVIEW_METHODS, type PreviewMethod } from './pruning/methods';
 import type { PruneReport, SensitivityReport } from './pruning/report';
 import type { ValidationReport } from './validation/report';
-
-/** How a channel's importance is scored. 'gamma' is the |gamma| of the BatchNorm after the layer. */
-export type Criterion = 'l1' | 'l2' | 'gamma';
-export const CRITERIA: readonly Criterion[] = ['l1', 'l2', 'gamma'];
 
 /** local: each layer loses `ratio` of its own channels; global: one threshold across all layers. */
 export type Scope = 'local' | 'global';
@@ -41,8 +38,8 @@ export type FromWebview =
   | { type: 'ready' }
   /** The user clicked a layer row (layer = LayerInfo.name). */
   | { type: 'selectLayer'; layer: string }
-  /** Prune with the settings the user sees; the extension confirms and runs it. */
-  | { type: 'requestPrune'; ratio: number; scope: Scope; criterion: Criterion }
+  /** Prune with the settings the user sees (criterion: how channels are ranked); the extension confirms and runs it. */
+  | { type: 'requestPrune'; ratio: number; scope: Scope; criterion: PreviewMethod }
   | { type: 'requestValidate' }
   | { type: 'requestSensitivity' };
 
@@ -68,7 +65,7 @@ export function isFromWebview(value: unknown): value is FromWebview {
         msg.ratio > 0 &&
         msg.ratio < 1 &&
         SCOPES.includes(msg.scope as Scope) &&
-        CRITERIA.includes(msg.criterion as Criterion)
+        isOneOf(PREVIEW_METHODS, msg.criterion)
       );
     default:
       return false;

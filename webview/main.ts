@@ -16,6 +16,7 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 
 import type { FromWebview, ToWebview } from '../src/protocol';
+import { PREVIEW_METHODS } from '../src/pruning/methods';
 import { emptyState, h } from './dom';
 import { formatPercent } from './format';
 import { layerRows, sortRows, type SortKey } from './layerRows';
@@ -70,7 +71,7 @@ function buildControls() {
   const criterion = h(
     'vscode-single-select',
     { 'aria-label': 'Criterion' },
-    ...(['l1', 'l2', 'gamma'] as const).map((c) => h('vscode-option', { value: c, selected: c === settings.criterion }, CRITERION_LABEL[c])),
+    ...PREVIEW_METHODS.map((c) => h('vscode-option', { value: c, selected: c === settings.criterion }, CRITERION_LABEL[c])),
   ) as HTMLElement & { value: string };
   criterion.addEventListener('change', () => update({ criterion: criterion.value as ViewSettings['criterion'] }));
 
@@ -170,7 +171,7 @@ function renderControls(plan: CutPlan | undefined): void {
   }
   controls.total.textContent =
     plan.layers.size === 0
-      ? settings.criterion === 'gamma'
+      ? settings.criterion === 'bn-gamma'
         ? 'No layer has a BatchNorm: choose L1 or L2'
         : 'No prunable layers'
       : `would remove ${removed} of ${total} channels (${formatPercent(removed / Math.max(1, total))})`;

@@ -5,7 +5,8 @@
 import type { LayerTable } from '../src/analysis/types';
 import type { PruneReport, SensitivityReport } from '../src/pruning/report';
 import type { ValidationReport } from '../src/validation/report';
-import { CRITERIA, SCOPES, type Criterion, type Scope } from '../src/protocol';
+import { isOneOf, PREVIEW_METHODS, readMethod, type PreviewMethod } from '../src/pruning/methods';
+import { SCOPES, type Scope } from '../src/protocol';
 import type { HistogramScale } from './histogram';
 import { SORT_KEYS, type SortDirection, type SortKey } from './layerRows';
 
@@ -15,7 +16,8 @@ export type Tab = (typeof TABS)[number];
 export interface ViewSettings {
   ratio: number;
   scope: Scope;
-  criterion: Criterion;
+  /** How the preview ranks channels. */
+  criterion: PreviewMethod;
   selectedLayer?: string;
   sortKey: SortKey;
   sortDirection: SortDirection;
@@ -65,13 +67,19 @@ export function restoreSettings(saved: unknown): ViewSettings {
   return {
     ratio: typeof s.ratio === 'number' ? clampRatio(s.ratio) : DEFAULT_SETTINGS.ratio,
     scope: pick(s.scope, SCOPES, DEFAULT_SETTINGS.scope),
-    criterion: pick(s.criterion, CRITERIA, DEFAULT_SETTINGS.criterion),
+    criterion: previewMethod(s.criterion),
     selectedLayer: typeof s.selectedLayer === 'string' ? s.selectedLayer : undefined,
     sortKey: pick(s.sortKey, SORT_KEYS, DEFAULT_SETTINGS.sortKey),
     sortDirection: pick(s.sortDirection, ['asc', 'desc'] as const, DEFAULT_SETTINGS.sortDirection),
     tab: pick(s.tab, TABS, DEFAULT_SETTINGS.tab),
     histogramScale: pick(s.histogramScale, ['auto', 'linear', 'log'] as const, DEFAULT_SETTINGS.histogramScale),
   };
+}
+
+/** A saved criterion; state saved by an older build may hold an old spelling of the method. */
+function previewMethod(saved: unknown): PreviewMethod {
+  const method = readMethod(saved)?.method;
+  return isOneOf(PREVIEW_METHODS, method) ? method : DEFAULT_SETTINGS.criterion;
 }
 
 /**

@@ -14,7 +14,8 @@
 
 import type { LayerInfo } from '../src/analysis/types';
 import { shareTies } from '../src/pruning/structured/ties';
-import type { Criterion, Scope } from '../src/protocol';
+import type { PreviewMethod } from '../src/pruning/methods';
+import type { Scope } from '../src/protocol';
 
 export interface LayerCut {
   /** Output channel indices that go, ascending. */
@@ -25,23 +26,23 @@ export interface LayerCut {
 }
 
 export interface CutPlan {
-  criterion: Criterion;
+  criterion: PreviewMethod;
   ratio: number;
   scope: Scope;
-  /** Only layers that have scores for the criterion (gamma: only layers followed by a BatchNorm). */
+  /** Only layers that have scores for the criterion (bn-gamma: only layers followed by a BatchNorm). */
   layers: Map<string, LayerCut>;
   /** Global scope: the one threshold over all layers. */
   globalThreshold?: number;
 }
 
 /** One importance score per output channel, or undefined when the layer has none for this criterion. */
-export function layerScores(layer: LayerInfo, criterion: Criterion): number[] | undefined {
+export function layerScores(layer: LayerInfo, criterion: PreviewMethod): number[] | undefined {
   switch (criterion) {
     case 'l1':
       return layer.out.l1;
     case 'l2':
       return layer.out.l2;
-    case 'gamma':
+    case 'bn-gamma':
       return layer.batchNorm?.gamma.map(Math.abs);
   }
 }
@@ -68,7 +69,7 @@ function lowest(scores: readonly number[], n: number): number[] {
  * over the scores of all layers that have the criterion, so weak layers lose
  * more channels than strong ones.
  */
-export function planCut(layers: readonly LayerInfo[], criterion: Criterion, ratio: number, scope: Scope,
+export function planCut(layers: readonly LayerInfo[], criterion: PreviewMethod, ratio: number, scope: Scope,
   frozen: Readonly<Record<string, string>> = {}): CutPlan {
   const scored: { name: string; scores: number[] }[] = [];
   for (const layer of layers) {

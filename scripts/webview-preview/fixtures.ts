@@ -14,7 +14,7 @@ export function loadLayerTable(model: string): Promise<LayerTable> {
 }
 
 /** A real structured prune by the engine, written under artifacts/, and the analysis of its result. */
-export async function realPrune(source: string, output: string, criterion: 'l1' | 'l2' | 'bn_gamma', ratio: number): Promise<{ report: PruneReport; after: LayerTable }> {
+export async function realPrune(source: string, output: string, criterion: 'l1' | 'l2' | 'bn-gamma', ratio: number): Promise<{ report: PruneReport; after: LayerTable }> {
   const report = await pruneStructuredFile(source, output, { criterion, ratio, scope: 'global', overwrite: true });
   return { report, after: await analyzeFile(output) };
 }
@@ -52,7 +52,7 @@ export function fixtureValidation(table: LayerTable, prune: PruneReport): Valida
 export function fixtureSensitivity(table: LayerTable, baseline: number): SensitivityReport {
   const ratios = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
   const curves = table.layers.slice(0, -1).map((layer) => {
-    const scores = [...(layerScores(layer, 'gamma') ?? layerScores(layer, 'l1')!)].sort((a, b) => a - b);
+    const scores = [...(layerScores(layer, 'bn-gamma') ?? layerScores(layer, 'l1')!)].sort((a, b) => a - b);
     const total = scores.reduce((a, b) => a + b, 0);
     const metric = ratios.map((r) => {
       const k = Math.floor(r * scores.length + 1e-9);

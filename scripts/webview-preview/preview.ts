@@ -41,7 +41,7 @@ async function main(): Promise<void> {
 
   const vggTable = await loadLayerTable(`${MODELS}/digits_vgg_slim_s1e-2.onnx`);
   const resnetTable = await loadLayerTable(`${MODELS}/digits_resnet_slim_s1e-2.onnx`);
-  const { report: prune, after } = await realPrune(`${MODELS}/digits_vgg_slim_s1e-2.onnx`, join(OUT, 'digits_vgg_slim_s1e-2.pruned.onnx'), 'bn_gamma', 0.5);
+  const { report: prune, after } = await realPrune(`${MODELS}/digits_vgg_slim_s1e-2.onnx`, join(OUT, 'digits_vgg_slim_s1e-2.pruned.onnx'), 'bn-gamma', 0.5);
   const scenarios: Record<string, ToWebview[]> = {
     vgg: [
       { type: 'busy', label: 'Analyzing digits_vgg_slim_s1e-2.onnx' },
@@ -153,7 +153,7 @@ async function drive({ origin, vggTable, resnetTable, bundleBytes }: DriveInput)
     check(total?.includes('96 of 192') ?? false, `${name}: global |gamma| 0.5 summary is "${total}", expected 96 of 192`);
     await page.locator('.controls vscode-button', { hasText: 'Prune' }).click();
     const request = (await posted(page)).find((m) => m.type === 'requestPrune');
-    check(JSON.stringify(request) === JSON.stringify({ type: 'requestPrune', ratio: 0.5, scope: 'global', criterion: 'gamma' }), `${name}: Prune… posted ${JSON.stringify(request)}`);
+    check(JSON.stringify(request) === JSON.stringify({ type: 'requestPrune', ratio: 0.5, scope: 'global', criterion: 'bn-gamma' }), `${name}: Prune… posted ${JSON.stringify(request)}`);
     await page.locator('table.layers th', { hasText: 'MACs' }).click();
     const first = await page.locator('table.layers tbody tr').first().getAttribute('data-layer');
     check(first === vggTable.layers.reduce((a, b) => (b.macs > a.macs ? b : a)).name, `${name}: MACs sort put ${first} first`);

@@ -8,7 +8,7 @@ import { analyzeModel } from '../analysis';
 import { loadModel, writeAtomic } from '../onnx/model';
 import { PruneLensError } from '../onnx/errors';
 import { analyzeSensitivity, DEFAULT_RATIOS, suggestPlan } from '../pruning/sensitivity';
-import type { StepMethod } from '../pruning/plan/types';
+import { isOneOf, readMethod, STRUCTURED_METHODS } from '../pruning/methods';
 import { openCalibration } from '../validation/activations';
 import { fixed, percent, table } from './format';
 
@@ -16,7 +16,7 @@ const USAGE = `usage: prune-lens sensitivity MODEL --data X [options]
   --data FILE|DIR      validation inputs: .npy, .npz or a folder of .npy files
   --labels FILE        .npy of class indices (without: agreement with the unpruned model)
   --ratios LIST        pruning ratios to measure (default ${DEFAULT_RATIOS.join(',')})
-  --criterion NAME     how channels are ranked: l1, l2, bn_gamma, wanda, activation-norm (default l1)
+  --criterion NAME     how channels are ranked: ${STRUCTURED_METHODS.join(', ')} (default l1)
   --calibration FILE   calibration inputs for wanda and activation-norm (default: --data)
   --ignore NAME        a layer never pruned, by name or glob (repeatable)
   --samples N          use at most N samples
@@ -67,7 +67,10 @@ export async function sensitivityCommand(argv: string[], out: (s: string) => voi
     if (!(v > 0 && v < 1)) throw usage(`--ratios takes fractions between 0 and 1, not '${t}'`);
     return v;
   });
-  const criterion = last('--criterion') ?? 'l1';
+  const word = readMethod(last('--criterion') ?? 'l1');
+  if (!word || !isOneOf(STRUCTURED_METHODS, word.method)) throw usage(`--criterion ${last('--criterion')} is not a method that ranks channels (one of ${STRUCTURED_METHODS.join(', ')})`);
+  if (word.deprecated) process.stderr.write(`warning: ${word.deprecated}\n`);
+  const criterion = word.method;
 
   const modelFile = files[0];
   const planFile = target === undefined ? undefined
@@ -86,9 +89,8 @@ export async function sensitivityCommand(argv: string[], out: (s: string) => voi
 
   let suggestion: Awaited<ReturnType<typeof suggestPlan>> | undefined;
   if (target !== undefined && planFile) {
-    const method = (criterion === 'bn_gamma' ? 'bn-gamma' : criterion) as StepMethod;
     suggestion = await suggestPlan(model, report, {
-      target, method, calibration: calibrationFile ? { data: path.relative(path.dirname(planFile), path.resolve(calibrationFile)) } : undefined,
+      target, method: criterion, calibration: calibrationFile ? { data: path.relative(path.dirname(planFile), path.resolve(calibrationFile)) } : undefined,
     });
     await writeAtomic(planFile, [Buffer.from(JSON.stringify(suggestion.plan, null, 2) + '\n')]);
   }

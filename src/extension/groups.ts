@@ -5,6 +5,7 @@
 // worker (no vscode).
 
 import { loadModel } from '../onnx/model';
+import type { WeightMethod } from '../pruning/methods';
 import { buildDependencyGraph, scoreGroups, selectChannels } from '../pruning/structured';
 
 export interface GroupSummary {
@@ -23,7 +24,7 @@ export interface GroupSummary {
 
 /** A structured prune to preview: the plan's method name, scope and fraction. */
 export interface PrunePreview {
-  method: 'l1' | 'l2' | 'bn-gamma' | 'random';
+  method: WeightMethod;
   scope: 'local' | 'global';
   ratio: number;
 }
@@ -36,8 +37,8 @@ export async function analyzeGroups(file: string, preview?: PrunePreview): Promi
   const graph = buildDependencyGraph(model);
   let removed: Map<number, number[]> | undefined;
   if (preview) {
-    // Same criterion names and options as the plan runner's structured steps.
-    const scores = scoreGroups(model, graph, preview.method === 'bn-gamma' ? 'bn_gamma' : preview.method);
+    // The same criterion and options as the plan runner's structured steps.
+    const scores = scoreGroups(model, graph, preview.method);
     removed = selectChannels(graph, scores, { scope: preview.scope, ratio: preview.ratio }).remove;
   }
   const byLayer: LayerGroups = {};

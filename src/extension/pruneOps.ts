@@ -6,24 +6,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { reportPathFor } from '../pruning/plan/output';
-import { DATA_AWARE_METHODS, type PlanStep, type PrunePlan } from '../pruning/plan/types';
+import { DATA_AWARE_METHODS, isOneOf, WEIGHT_METHODS, type RecoveryMethod, type StructuredMethod } from '../pruning/methods';
+import type { PlanStep, PrunePlan } from '../pruning/plan/types';
 import type { PruneReport } from '../pruning/report';
 import type { Scope } from '../protocol';
 
 /**
- * The methods that need no data (the settings' defaults): 'bn-gamma' ranks
- * channels by |BN gamma| (network slimming).
+ * The methods the dialog offers for a structured prune, in its order: those
+ * that need only the weights (the settings' defaults), then those that rank by
+ * activations on calibration data. An unstructured prune offers WEIGHT_METHODS.
  */
-export type PruneMethod = 'l1' | 'l2' | 'bn-gamma' | 'random';
-export const PRUNE_METHODS: readonly PruneMethod[] = ['l1', 'l2', 'bn-gamma', 'random'];
-/** Structured only: rank channels by their activations on calibration data. */
-export type DataAwareMethod = 'wanda' | 'activation-norm';
-export const DATA_AWARE_PRUNE_METHODS: readonly DataAwareMethod[] = ['wanda', 'activation-norm'];
-export const STRUCTURED_PRUNE_METHODS: readonly (PruneMethod | DataAwareMethod)[] = [...PRUNE_METHODS, ...DATA_AWARE_PRUNE_METHODS];
-
-/** How a structured prune repairs the model on calibration data (see RecoveryOptions). */
-export type RecoveryMethod = 'none' | 'least-squares' | 'bn-recalibration';
-export const RECOVERY_METHODS: readonly RecoveryMethod[] = ['none', 'least-squares', 'bn-recalibration'];
+export const DIALOG_STRUCTURED_METHODS: readonly StructuredMethod[] = [...WEIGHT_METHODS, ...DATA_AWARE_METHODS];
 
 export interface CalibrationRequest {
   /** .npy/.npz file or folder of inputs; an absolute path (the plan has no folder of its own). */
@@ -33,7 +26,7 @@ export interface CalibrationRequest {
 }
 
 export interface PruneRequest {
-  method: PruneMethod | DataAwareMethod;
+  method: StructuredMethod;
   /** Fraction in (0, 1) of the channels (structured) or weights (unstructured) to prune. */
   amount: number;
   scope: Scope;
@@ -50,7 +43,7 @@ export interface PruneRequest {
 
 /** Whether the request ranks by activations or recovers, and so needs calibration data (and onnxruntime). */
 export function needsCalibration(r: Pick<PruneRequest, 'method' | 'recovery'>): boolean {
-  return (DATA_AWARE_PRUNE_METHODS as readonly string[]).includes(r.method) || (r.recovery !== undefined && r.recovery !== 'none');
+  return isOneOf(DATA_AWARE_METHODS, r.method) || (r.recovery !== undefined && r.recovery !== 'none');
 }
 
 /** The plan the dialog's answers stand for; also what "Generate Plan" writes. */
@@ -72,7 +65,7 @@ export function planFromRequest(r: PruneRequest): PrunePlan {
  * that rank by activations, or calibrate and recover. Those wait for workspace trust.
  */
 export function planNeedsNative(plan: PrunePlan): boolean {
-  return plan.steps.some((s) => s.calibration !== undefined || (s.recovery !== undefined && s.recovery.method !== 'none') || DATA_AWARE_METHODS.includes(s.method));
+  return plan.steps.some((s) => s.calibration !== undefined || (s.recovery !== undefined && s.recovery.method !== 'none') || isOneOf(DATA_AWARE_METHODS, s.method));
 }
 
 /** The report written next to a pruned model, if there is one. */

@@ -7,7 +7,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerTable } from '../analysis/types';
-import { isFromWebview, type FromWebview, type ToWebview } from '../protocol';
+import { isFromWebview, type FromWebview, type Scope, type ToWebview } from '../protocol';
+import type { PreviewMethod } from '../pruning/methods';
 import type { PruneReport, SensitivityReport } from '../pruning/report';
 import type { ValidationReport } from '../validation/report';
 import { createNonce, reportHtml } from './report/html';
@@ -177,9 +178,8 @@ class ReportSession implements vscode.Disposable {
     }
   }
 
-  private async prune(ratio: number, scope: 'local' | 'global', criterion: 'l1' | 'l2' | 'gamma'): Promise<void> {
+  private async prune(ratio: number, scope: Scope, method: PreviewMethod): Promise<void> {
     const s = readSettings(this.model);
-    const method = criterion === 'gamma' ? 'bn-gamma' : criterion;
     const how = `${method}, ${Math.round(ratio * 1000) / 10}%, ${scope}, ${s.defaultStructured ? 'structured' : 'unstructured'}`;
     const { askOutput } = await import('./commands/prune');
     const out = await askOutput(this.model, defaultOutputPath(this.model.fsPath, s.outputName, { method, amount: ratio }), `Prune ${path.basename(this.model.fsPath)} (${how})`);

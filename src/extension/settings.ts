@@ -4,16 +4,14 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Scope } from '../protocol';
-import { PRUNE_METHODS, type PruneMethod } from './pruneOps';
-
-export { PRUNE_METHODS, type PruneMethod };
+import { isOneOf, WEIGHT_METHODS, type WeightMethod } from '../pruning/methods';
 
 export const SECTION = 'pruneLens';
 
 export interface Settings {
   executionProviders: string[];
   cudaLibraryPath: string;
-  defaultMethod: PruneMethod;
+  defaultMethod: WeightMethod;
   defaultAmount: number;
   defaultScope: Scope;
   defaultStructured: boolean;
@@ -38,7 +36,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
   return {
     executionProviders: machine.get<string[]>('executionProviders', []),
     cudaLibraryPath: machine.get<string>('cudaLibraryPath', ''),
-    defaultMethod: (PRUNE_METHODS as readonly string[]).includes(method) ? (method as PruneMethod) : 'l1',
+    defaultMethod: isOneOf(WEIGHT_METHODS, method) ? method : 'l1',
     // The schema bounds it, but settings.json can hold anything: fall back rather than prune 0% or 100%.
     defaultAmount: Number.isFinite(amount) && amount > 0 && amount < 1 ? amount : 0.3,
     defaultScope: c.get<string>('defaultScope') === 'global' ? 'global' : 'local',

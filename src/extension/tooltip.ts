@@ -7,7 +7,8 @@ import type { LayerInfo, LayerTable } from '../analysis/types';
 import { entriesToPrune } from '../pruning/unstructured/amount';
 import { compact, countBelow, fmt, lowest, percent, summarize } from './layerStats';
 import type { GroupSummary } from './groups';
-import type { PruneMethod, Settings } from './settings';
+import type { WeightMethod } from '../pruning/methods';
+import type { Settings } from './settings';
 
 const LOWEST_SHOWN = 5;
 
@@ -85,7 +86,7 @@ function groupLine(layer: LayerInfo, g: GroupSummary): string {
   return parts.join('; ') + '.';
 }
 
-export function methodLabel(m: PruneMethod): string {
+export function methodLabel(m: WeightMethod): string {
   return m === 'bn-gamma' ? 'BN γ' : m === 'random' ? 'random' : m.toUpperCase();
 }
 

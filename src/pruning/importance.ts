@@ -1,6 +1,6 @@
 // Channel importance for structured pruning. A criterion takes one channel
 // group and returns a score per group channel (higher = more important), or
-// undefined when it has nothing to say about the group (bn_gamma on a group
+// undefined when it has nothing to say about the group (bn-gamma on a group
 // without BatchNorm); such groups are not pruned. Criteria live in a registry,
 // so a data-aware one (Wanda-style |W|·‖X‖, activation norms from calibration
 // data) plugs in with registerCriterion without touching the engine.
@@ -34,11 +34,12 @@ export interface ImportanceContext {
   membersOf(group: ChannelGroup, roles: readonly MemberRole[]): { member: SliceMember; index: Int32Array }[];
 }
 
-export type Criterion = (group: ChannelGroup, ctx: ImportanceContext) => Float64Array | undefined;
+/** A criterion's scoring function: one score per group channel, or undefined for a group it cannot rank. */
+export type ScoreFn = (group: ChannelGroup, ctx: ImportanceContext) => Float64Array | undefined;
 
-const registry = new Map<string, Criterion>();
+const registry = new Map<string, ScoreFn>();
 
-export function registerCriterion(name: string, fn: Criterion): void {
+export function registerCriterion(name: string, fn: ScoreFn): void {
   registry.set(name, fn);
 }
 
@@ -46,14 +47,14 @@ export function criterionNames(): string[] {
   return [...registry.keys()];
 }
 
-export function getCriterion(name: string): Criterion {
+export function getCriterion(name: string): ScoreFn {
   const fn = registry.get(name);
   if (!fn) throw new PruneLensError('plan', `unknown importance criterion "${name}"; known: ${criterionNames().join(', ')}`);
   return fn;
 }
 
 /** Scores every group that may be cut. Frozen groups, and groups a criterion cannot score, are left out. */
-export function scoreGroups(model: OnnxModel, graph: DepGraph, criterion: string | Criterion,
+export function scoreGroups(model: OnnxModel, graph: DepGraph, criterion: string | ScoreFn,
   opts: ImportanceOptions = {}): Map<number, Float64Array> {
   const fn = typeof criterion === 'string' ? getCriterion(criterion) : criterion;
   const options: Required<ImportanceOptions> = {
@@ -187,7 +188,7 @@ function perMember(group: ChannelGroup, ctx: ImportanceContext, roles: readonly 
   });
 }
 
-function weightNorm(p: 1 | 2): Criterion {
+function weightNorm(p: 1 | 2): ScoreFn {
   return (group, ctx) => {
     const roles: MemberRole[] = ctx.options.side === 'producer' ? ['out', 'depthwise']
       : ctx.options.side === 'consumer' ? ['in'] : ['out', 'depthwise', 'in'];
@@ -198,7 +199,7 @@ function weightNorm(p: 1 | 2): Criterion {
 }
 
 /** Network slimming: |gamma| of the BatchNorms in the group. */
-const bnGamma: Criterion = (group, ctx) => {
+const bnGamma: ScoreFn = (group, ctx) => {
   const parts = perMember(group, ctx, ['bn-scale'], (values, _dims, _m, index) => {
     const s = new Float64Array(group.size);
     index.forEach((g, p) => {
@@ -210,7 +211,7 @@ const bnGamma: Criterion = (group, ctx) => {
 };
 
 /** Uniform random scores from a seeded generator (mulberry32), so runs repeat. */
-const random: Criterion = (group, ctx) => {
+const random: ScoreFn = (group, ctx) => {
   let state = (ctx.options.seed * 0x9e3779b1 + group.id * 0x85ebca6b) >>> 0;
   const next = () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -224,5 +225,5 @@ const random: Criterion = (group, ctx) => {
 
 registerCriterion('l1', weightNorm(1));
 registerCriterion('l2', weightNorm(2));
-registerCriterion('bn_gamma', bnGamma);
+registerCriterion('bn-gamma', bnGamma);
 registerCriterion('random', random);

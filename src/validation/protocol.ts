@@ -9,6 +9,7 @@ import type { Comparison } from './metrics';
 import type { PrunePlan } from '../pruning/plan/types';
 import type { PruneReport, SensitivityReport } from '../pruning/report';
 import type { Suggestion } from '../pruning/sensitivity/suggest';
+import type { StructuredMethod } from '../pruning/methods';
 
 /** One validation, as the worker runs it: both models, same batches. */
 export interface ValidateJob extends DataSpec {
@@ -75,8 +76,8 @@ export interface SensitivityJob {
   /** Calibration inputs for data-aware criteria (wanda, activation-norm); by default `data`. */
   calibration?: string;
   ratios?: number[];
-  /** l1, l2, bn_gamma, wanda, activation-norm (default l1). */
-  criterion?: string;
+  /** How channels are ranked (default l1). */
+  criterion?: StructuredMethod;
   /** Layers never pruned, by name or glob. */
   ignore?: string[];
   /** At most this many samples of `data`. */

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PruneLensError } from '../onnx/errors';
 import { loadModel, writeAtomic } from '../onnx/model';
-import { DATA_AWARE_METHODS, type StepMethod } from '../pruning/plan/types';
+import { DATA_AWARE_METHODS, isOneOf } from '../pruning/methods';
 import { analyzeSensitivity, suggestPlan } from '../pruning/sensitivity';
 import { DEFAULT_CALIBRATION_BATCH, openCalibration } from './activations';
 import type { SensitivityJob, SensitivityResult } from './protocol';
@@ -52,10 +52,9 @@ export async function runSensitivity(job: SensitivityJob, io: WorkIO): Promise<S
   }
 
   progress.phase('suggest', `suggesting a plan removing ${Math.round(job.suggest.target * 100)}% of the MACs`, 1 - SUGGEST_SHARE);
-  const criterion = job.criterion ?? 'l1';
-  const method = (criterion === 'bn_gamma' ? 'bn-gamma' : criterion) as StepMethod;
+  const method = job.criterion ?? 'l1';
   // Data-aware steps rank by the data the curves were measured with; the plan names it relative to itself.
-  const calibrationData = job.calibration ?? (DATA_AWARE_METHODS.includes(method) ? job.data : undefined);
+  const calibrationData = job.calibration ?? (isOneOf(DATA_AWARE_METHODS, method) ? job.data : undefined);
   const suggestion = await suggestPlan(model, report, {
     target: job.suggest.target, method,
     calibration: calibrationData ? { data: path.relative(path.dirname(planFile), path.resolve(calibrationData)) } : undefined,

@@ -2,17 +2,17 @@
 // removed and kept channels and the threshold drawn as a vertical line.
 
 import type { LayerInfo } from '../../src/analysis/types';
-import type { Criterion } from '../../src/protocol';
+import type { PreviewMethod } from '../../src/pruning/methods';
 import { emptyState, h, s } from '../dom';
 import { formatScore } from '../format';
 import { binScores, preferredScale, type HistogramScale } from '../histogram';
 import { linearScale, niceTicks } from '../scale';
 import { layerScores, type LayerCut } from '../threshold';
 
-export const CRITERION_LABEL: Record<Criterion, string> = {
+export const CRITERION_LABEL: Record<PreviewMethod, string> = {
   l1: 'filter L1 norm',
   l2: 'filter L2 norm',
-  gamma: 'BatchNorm |gamma|',
+  'bn-gamma': 'BatchNorm |gamma|',
 };
 
 const W = 520;
@@ -23,7 +23,7 @@ const ZERO_SLOT = 28;
 
 export function renderHistogram(
   layer: LayerInfo | undefined,
-  criterion: Criterion,
+  criterion: PreviewMethod,
   cut: LayerCut | undefined,
   scaleSetting: 'auto' | HistogramScale,
   onScale: (scale: HistogramScale) => void,
@@ -33,7 +33,7 @@ export function renderHistogram(
   const title = h('h2', { title: layer.name }, layer.displayName || layer.name);
   if (!scores || scores.length === 0 || !cut) {
     const why =
-      criterion === 'gamma'
+      criterion === 'bn-gamma'
         ? 'This layer has no BatchNorm after it, so it has no |gamma| to rank. Choose L1 or L2, or select a layer with BatchNorm.'
         : 'This layer has no output channels to score.';
     return h('div', { class: 'card' }, title, emptyState(why));

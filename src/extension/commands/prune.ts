@@ -15,11 +15,13 @@ import { log } from '../log';
 import { isModelUri, resolveModel } from '../pick';
 import { withWork } from '../progress';
 import {
-  DATA_AWARE_PRUNE_METHODS, needsCalibration, planFromRequest, planNeedsNative, RECOVERY_METHODS, STRUCTURED_PRUNE_METHODS,
-  type CalibrationRequest, type DataAwareMethod, type PruneRequest, type RecoveryMethod,
+  DATA_AWARE_METHODS, isOneOf, RECOVERY_METHODS, WEIGHT_METHODS, type RecoveryMethod, type StructuredMethod,
+} from '../../pruning/methods';
+import {
+  DIALOG_STRUCTURED_METHODS, needsCalibration, planFromRequest, planNeedsNative, type CalibrationRequest, type PruneRequest,
 } from '../pruneOps';
 import type { Services } from '../services';
-import { defaultOutputPath, PRUNE_METHODS, readSettings, resolveWorkspacePath, type PruneMethod, type Settings } from '../settings';
+import { defaultOutputPath, readSettings, resolveWorkspacePath, type Settings } from '../settings';
 import { requireTrust } from '../trust';
 import { guard, isOptions } from './guard';
 
@@ -35,9 +37,7 @@ export interface PruneCommandOptions extends Partial<Omit<PruneRequest, 'calibra
   overwrite?: boolean;
 }
 
-type AnyMethod = PruneMethod | DataAwareMethod;
-
-const METHOD_ITEMS: Record<AnyMethod, { label: string; detail: string }> = {
+const METHOD_ITEMS: Record<StructuredMethod, { label: string; detail: string }> = {
   l1: { label: 'L1 norm', detail: 'Remove filters (or weights) with the smallest sum of |w| (Li et al. 2017)' },
   l2: { label: 'L2 norm', detail: 'Remove filters (or weights) with the smallest Euclidean norm' },
   'bn-gamma': { label: 'BatchNorm γ', detail: 'Remove channels whose BatchNorm scale |γ| is smallest (network slimming); layers need a BN' },
@@ -76,14 +76,14 @@ function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Sco
   const s = readSettings(model);
   const method = o.method ?? s.defaultMethod;
   const structured = o.structured ?? s.defaultStructured;
-  const allowed: readonly string[] = structured ? STRUCTURED_PRUNE_METHODS : PRUNE_METHODS;
+  const allowed: readonly string[] = structured ? DIALOG_STRUCTURED_METHODS : WEIGHT_METHODS;
   if (!allowed.includes(method)) {
     throw new Error(`method "${method}" is not one of ${allowed.join(', ')}${structured ? '' : ' (wanda and activation-norm prune channels: pass structured: true)'}`);
   }
   const amount = o.amount ?? s.defaultAmount;
   if (!(amount > 0 && amount < 1)) throw new Error(`amount must be a fraction between 0 and 1 (got ${amount})`);
   const recovery = o.recovery ?? 'none';
-  if (!RECOVERY_METHODS.includes(recovery)) throw new Error(`recovery "${recovery}" is not one of ${RECOVERY_METHODS.join(', ')}`);
+  if (!isOneOf(RECOVERY_METHODS, recovery)) throw new Error(`recovery "${recovery}" is not one of ${RECOVERY_METHODS.join(', ')}`);
   if (recovery !== 'none' && !structured) throw new Error('recovery repairs structured prunes; pass structured: true');
   const request: PruneRequest = {
     method,
@@ -109,7 +109,7 @@ function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Sco
 
 /** Why calibration data is needed, for messages: "wanda", "least-squares recovery", "wanda with least-squares recovery". */
 function describeNeed(r: Pick<PruneRequest, 'method' | 'recovery'>): string {
-  const ranking = (DATA_AWARE_PRUNE_METHODS as readonly string[]).includes(r.method) ? r.method : undefined;
+  const ranking = isOneOf(DATA_AWARE_METHODS, r.method) ? r.method : undefined;
   const recovery = r.recovery && r.recovery !== 'none' ? `${r.recovery} recovery` : undefined;
   return [ranking, recovery].filter(Boolean).join(' with ');
 }
@@ -140,7 +140,7 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
   if (!structurePick) return undefined;
   structured = structurePick.structured;
 
-  const methods: readonly AnyMethod[] = structured ? STRUCTURED_PRUNE_METHODS : PRUNE_METHODS;
+  const methods: readonly StructuredMethod[] = structured ? DIALOG_STRUCTURED_METHODS : WEIGHT_METHODS;
   const methodPick = await vscode.window.showQuickPick(
     methods.map((m) => ({ ...METHOD_ITEMS[m], method: m, description: m === s.defaultMethod ? 'default' : undefined })),
     { title: t(), placeHolder: structured ? 'How should channels be ranked?' : 'How should weights be ranked?', ignoreFocusOut: true },

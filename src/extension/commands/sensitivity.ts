@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { isOneOf, readMethod, STRUCTURED_METHODS, type StructuredMethod } from '../../pruning/methods';
 import type { SensitivityReport } from '../../pruning/report';
 import type { SensitivityJob, SensitivityResult } from '../../validation';
 import { log } from '../log';
@@ -26,7 +27,7 @@ export interface SensitivityCommandOptions {
   /** At most this many samples; by default `pruneLens.validation.samples` (0: all). */
   samples?: number;
   ratios?: number[];
-  /** l1 (default), l2, bn_gamma, wanda, activation-norm. */
+  /** How channels are ranked: l1 (default), l2, random, bn-gamma, wanda, activation-norm. */
   criterion?: string;
   ignore?: string[];
   /** Calibration data for wanda and activation-norm; by default the validation data. */
@@ -134,10 +135,20 @@ async function sensitivityJob(model: vscode.Uri, options?: SensitivityCommandOpt
     labels,
     samples,
     ratios: options?.ratios,
-    criterion: options?.criterion,
+    criterion: options?.criterion === undefined ? undefined : rankingMethod(options.criterion),
     ignore: options?.ignore,
     calibration: fromModel(options?.calibration),
   };
+}
+
+/** The criterion option in its current spelling; an old spelling is read, with a warning in the log. */
+function rankingMethod(word: string): StructuredMethod {
+  const read = readMethod(word);
+  if (!read || !isOneOf(STRUCTURED_METHODS, read.method)) {
+    throw new Error(`criterion "${word}" is not a method that ranks channels (one of ${STRUCTURED_METHODS.join(', ')})`);
+  }
+  if (read.deprecated) log().warn(read.deprecated);
+  return read.method;
 }
 
 /** Validation data and, optionally, labels from file pickers. */

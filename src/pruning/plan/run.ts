@@ -16,10 +16,11 @@ import { parseModel, serializeModel, type OnnxModel } from '../../onnx/model';
 import { concatChunks } from '../../onnx/wire';
 import type { FrozenGroup, LayerChange, PruneReport, PruneStepSummary } from '../report';
 import { pruneStructured } from '../structured';
-import { applyMaskStep, type MaskMethod, type MaskStep } from '../unstructured';
+import { applyMaskStep, type MaskStep } from '../unstructured';
 import { attachActivationStats, collectActivationStats, recover, type ActivationSource } from '../recovery';
 import { loadCustomArrays, selectStepLayers } from './resolve';
-import { DATA_AWARE_METHODS, type CalibrationOptions, type PlanStep, type PrunePlan } from './types';
+import { DATA_AWARE_METHODS, isOneOf, MASK_METHODS, readMethod } from '../methods';
+import type { CalibrationOptions, PlanStep, PrunePlan } from './types';
 import { validatePlan } from './validate';
 
 export interface PlanProgress {
@@ -53,14 +54,17 @@ interface Prepared {
   warnings: string[];
 }
 
-export async function runPlan(model: OnnxModel, plan: PrunePlan, opts: RunPlanOptions = {}): Promise<PruneReport> {
+export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanOptions = {}): Promise<PruneReport> {
   const modelName = model.displayName;
-  const planErrors = validatePlan(plan).filter((i) => i.severity === 'error');
+  const issues = validatePlan(given);
+  const planErrors = issues.filter((i) => i.severity === 'error');
   if (planErrors.length) throw new PruneLensError('plan', planErrors.map((i) => i.message).join('; '));
+  // A plan may still spell a method the old way (validatePlan warned): from here on, the current word.
+  const plan: PrunePlan = { ...given, steps: given.steps.map((s) => ({ ...s, method: readMethod(s.method)!.method })) };
   const before = analyzeModel(model);
   const prepared = prepare(model, plan, modelName, opts.baseDir ?? process.cwd());
 
-  const warnings: string[] = [];
+  const warnings = issues.map((i) => i.message);
   const summaries: PruneStepSummary[] = [];
   const touched = new Set<string>();
   const removed = new Map<string, number[]>();
@@ -142,13 +146,13 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
     if (!opts.calibrate) throw new PruneLensError('unsupported', `step ${p.index + 1} uses calibration data, which this front end cannot run`, { step: p.index });
     const data = path.resolve(opts.baseDir ?? process.cwd(), s.calibration.data);
     source = await opts.calibrate(model, { ...s.calibration, data });
-    if (DATA_AWARE_METHODS.includes(s.method)) attachActivationStats(model, await collectActivationStats(model, source, opts.signal));
+    if (isOneOf(DATA_AWARE_METHODS, s.method)) attachActivationStats(model, await collectActivationStats(model, source, opts.signal));
     // Reconstruction matches the outputs of the model as it was before this step.
     if (s.recovery && s.recovery.method !== 'none') unpruned = parseModel(concatChunks(serializeModel(model)), model.file);
   }
   const { report } = pruneStructured(model, {
     ignore,
-    criterion: s.method === 'bn-gamma' ? 'bn_gamma' : s.method,
+    criterion: s.method,
     seed: s.seed,
     scope: s.scope ?? 'local',
     ratio: s.amount,
@@ -175,9 +179,11 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
 }
 
 function toMaskStep(s: PlanStep, arrays?: Map<string, Float32Array>): MaskStep {
+  // validatePlan sends ranking by activations to the structured engine.
+  if (!isOneOf(MASK_METHODS, s.method)) throw new PruneLensError('internal', `method ${s.method} has no mask step`);
   const nm = s.nm ? s.nm.split(':').map(Number) : undefined;
   return {
-    method: s.method as MaskMethod,
+    method: s.method,
     granularity: s.granularity ?? 'element',
     scope: s.scope ?? 'local',
     amount: s.amount !== undefined ? { fraction: s.amount } : s.count !== undefined ? { count: s.count } : undefined,

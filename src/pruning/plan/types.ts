@@ -5,14 +5,7 @@
 
 import type { LayerKind } from '../../analysis/types';
 import type { Granularity } from '../unstructured/units';
-
-/** How a step ranks (or picks) what it prunes. */
-export type StepMethod = 'l1' | 'l2' | 'random' | 'threshold' | 'nm' | 'custom' | 'bn-gamma' | 'wanda' | 'activation-norm';
-export const STEP_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma', 'wanda', 'activation-norm'];
-/** Methods a structured step (channels removed) can rank by. */
-export const STRUCTURED_METHODS: readonly StepMethod[] = ['l1', 'l2', 'random', 'bn-gamma', 'wanda', 'activation-norm'];
-/** Methods that rank by activations on calibration data: they need `calibration`. */
-export const DATA_AWARE_METHODS: readonly StepMethod[] = ['wanda', 'activation-norm'];
+import type { Method, RecoveryMethod } from '../methods';
 
 export const LAYER_KINDS: readonly LayerKind[] = ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'];
 
@@ -29,7 +22,7 @@ export interface CalibrationOptions {
 /** How a structured step repairs the model after removing channels, on the calibration data. */
 export interface RecoveryOptions {
   /** least-squares: refit each layer that lost input channels (ridge regression); bn-recalibration: only recompute BN statistics. */
-  method: 'least-squares' | 'bn-recalibration' | 'none';
+  method: RecoveryMethod;
   /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-3). */
   ridge?: number;
   /** After least squares, also recompute BatchNorm running statistics. */
@@ -39,7 +32,8 @@ export interface RecoveryOptions {
 export interface PlanStep {
   /** A label for messages and the report. */
   name?: string;
-  method: StepMethod;
+  /** How the step ranks (or picks) what it prunes (../methods.ts). */
+  method: Method;
   /** true: channels are removed (shapes shrink); false (default): weights are set to zero. */
   structured?: boolean;
   /** Layer names or globs (node name, module path or weight name); all prunable layers when absent. */

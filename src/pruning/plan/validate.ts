@@ -6,7 +6,8 @@
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { PruneLensError } from '../../onnx/errors';
 import { GRANULARITIES } from '../unstructured/units';
-import { DATA_AWARE_METHODS, LAYER_KINDS, STEP_METHODS, STRUCTURED_METHODS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
+import { DATA_AWARE_METHODS, isOneOf, METHODS, readMethod, RECOVERY_METHODS, STRUCTURED_METHODS } from '../methods';
+import { LAYER_KINDS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
 import { editDistance } from '../match';
 
 /** The keys a plan and a step may have (the JSON schema lists the same). */
@@ -93,17 +94,20 @@ function validateStep(raw: unknown, i: number, issues: PlanIssue[]): void {
     return;
   }
   unknownKeys(raw, STEP_KEYS, ['steps', i], 'step', (p, m) => err(p, m));
-  const s = raw as Partial<PlanStep> & Record<string, unknown>;
 
-  if (s.name !== undefined && typeof s.name !== 'string') err(at('name'), '"name" must be a string');
-  if (s.method === undefined) {
-    err(['steps', i], `"method" is missing (one of ${STEP_METHODS.join(', ')})`);
+  if (raw.name !== undefined && typeof raw.name !== 'string') err(at('name'), '"name" must be a string');
+  if (raw.method === undefined) {
+    err(['steps', i], `"method" is missing (one of ${METHODS.join(', ')})`);
     return;
   }
-  if (!STEP_METHODS.includes(s.method)) {
-    err(at('method'), `method ${JSON.stringify(s.method)} is not known (one of ${STEP_METHODS.join(', ')})`);
+  const word = readMethod(raw.method);
+  if (!word) {
+    err(at('method'), `method ${JSON.stringify(raw.method)} is not known (one of ${METHODS.join(', ')})`);
     return;
   }
+  if (word.deprecated) warn(at('method'), word.deprecated);
+  // The checks below read the method in its current spelling.
+  const s = { ...raw, method: word.method } as PlanStep & Record<string, unknown>;
   checkType(s, 'structured', 'boolean', at, err);
   checkType(s, 'bias', 'boolean', at, err);
   stringList(s, 'layers', at, err);
@@ -151,7 +155,7 @@ function validateStep(raw: unknown, i: number, issues: PlanIssue[]): void {
   }
   if (s.recovery !== undefined) {
     const r = s.recovery;
-    if (!isObject(r) || !['least-squares', 'bn-recalibration', 'none'].includes(r.method as string)) {
+    if (!isObject(r) || !isOneOf(RECOVERY_METHODS, r.method)) {
       err(at('recovery'), '"recovery" is an object with "method": "least-squares", "bn-recalibration" or "none"');
     } else {
       if (r.ridge !== undefined && !(typeof r.ridge === 'number' && Number.isFinite(r.ridge) && r.ridge >= 0)) err([...at('recovery'), 'ridge'], `"recovery.ridge" must be a number >= 0 (got ${JSON.stringify(r.ridge)})`);
@@ -161,10 +165,10 @@ function validateStep(raw: unknown, i: number, issues: PlanIssue[]): void {
       if (r.method !== 'none' && s.structured !== true) err(at('recovery'), 'recovery repairs structured steps; add "structured": true');
     }
   }
-  if (DATA_AWARE_METHODS.includes(s.method as PlanStep['method']) && s.structured !== true) {
+  if (isOneOf(DATA_AWARE_METHODS, s.method) && s.structured !== true) {
     err(at('method'), `method ${s.method} ranks channels; it needs "structured": true`);
   }
-  if (DATA_AWARE_METHODS.includes(s.method as PlanStep['method']) && s.calibration === undefined) {
+  if (isOneOf(DATA_AWARE_METHODS, s.method) && s.calibration === undefined) {
     err(at('calibration'), `method ${s.method} ranks channels by their activations; add "calibration": { "data": ... } to the step`);
   }
   checkCombination(s as PlanStep, at, err);
@@ -178,7 +182,7 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
     if (has(k) && !allowed) err(at(k), `"${k}" ${why}`);
   };
   if (s.structured) {
-    if (!STRUCTURED_METHODS.includes(s.method)) {
+    if (!isOneOf(STRUCTURED_METHODS, s.method)) {
       err(at('method'), `structured steps rank channels by ${STRUCTURED_METHODS.join(', ')}; ${s.method} works only on masks (structured: false)`);
     }
     only('granularity', false, 'applies to masks only; structured steps always remove whole channels');
@@ -193,7 +197,8 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
   only('round_to', !!s.structured || granularity === 'filter' || granularity === 'channel',
     'needs structured: true or granularity "filter"/"channel" (there are no channels to round at element granularity)');
 
-  const ranked = ['l1', 'l2', 'random', 'bn-gamma', 'wanda', 'activation-norm'].includes(s.method) || (s.method === 'custom' && has('importance'));
+  // The methods that rank channels rank weights too; custom ranks by a given importance.
+  const ranked = isOneOf(STRUCTURED_METHODS, s.method) || (s.method === 'custom' && has('importance'));
   if (ranked) {
     if (has('amount') === has('count')) err(at(has('amount') ? 'count' : 'method'), `method ${s.method} needs exactly one of "amount" (a fraction) or "count"`);
   } else {

@@ -4,7 +4,7 @@
 //   over each of the channel's input slices).
 // Both read per-channel statistics of the consumers' inputs, gathered once
 // with collectActivationStats and attached to the model, so the registered
-// criteria work through the same registry as l1 or bn_gamma (pruneStructured,
+// criteria work through the same registry as l1 or bn-gamma (pruneStructured,
 // plans, the CLI and the extension).
 
 import { findPrunableLayers } from '../../analysis/layers';
@@ -12,11 +12,9 @@ import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
 import { tensorDims } from '../../onnx/tensor';
-import { memberNorms, reduceScores, registerCriterion, type Criterion, type ImportanceContext } from '../importance';
+import { memberNorms, reduceScores, registerCriterion, type ScoreFn, type ImportanceContext } from '../importance';
 import type { ChannelGroup } from '../depgraph';
 import { channelStatistics, type ActivationSource, type ChannelStats } from './source';
-
-export const DATA_AWARE_CRITERIA = ['wanda', 'activation-norm'] as const;
 
 const attached = new WeakMap<OnnxModel, Map<string, ChannelStats>>();
 
@@ -73,7 +71,7 @@ function consumerScores(group: ChannelGroup, ctx: ImportanceContext, stats: Map<
 }
 
 /** Wanda: Σ over consumers and their input positions of |W|₁ · ‖X‖₂. */
-export function wandaCriterion(stats: Map<string, ChannelStats>): Criterion {
+export function wandaCriterion(stats: Map<string, ChannelStats>): ScoreFn {
   return (group, ctx) => {
     const parts = consumerScores(group, ctx, stats, (l1, norms, index) => {
       const s = new Float64Array(group.size);
@@ -87,7 +85,7 @@ export function wandaCriterion(stats: Map<string, ChannelStats>): Criterion {
 }
 
 /** ‖X_c‖₂ over the channel's positions, as each consumer reads it, reduced over consumers. */
-export function activationNormCriterion(stats: Map<string, ChannelStats>): Criterion {
+export function activationNormCriterion(stats: Map<string, ChannelStats>): ScoreFn {
   return (group, ctx) => {
     const parts = consumerScores(group, ctx, stats, (_l1, norms, index) => {
       const s = new Float64Array(group.size);

@@ -17,7 +17,7 @@ import type { ActivationSource } from './source';
 
 export { recalibrateBatchNorms } from './batchnorm';
 export { jsGram, type GramBackend } from './gram';
-export { activationNormCriterion, attachActivationStats, collectActivationStats, DATA_AWARE_CRITERIA, wandaCriterion } from './importance';
+export { activationNormCriterion, attachActivationStats, collectActivationStats, wandaCriterion } from './importance';
 export { DEFAULT_RIDGE, reconstruct, type LayerRecovery, type ReconstructOptions } from './reconstruct';
 export { NormalEquations } from './ridge';
 export { addChannelStats, channelStatistics, type Activation, type ActivationRun, type ActivationSource, type ChannelStats } from './source';

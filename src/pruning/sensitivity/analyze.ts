@@ -7,7 +7,8 @@
 
 import { PruneLensError } from '../../onnx/errors';
 import { parseModel, type OnnxModel } from '../../onnx/model';
-import { attachActivationStats, collectActivationStats, DATA_AWARE_CRITERIA } from '../recovery/importance';
+import { DATA_AWARE_METHODS, isOneOf } from '../methods';
+import { attachActivationStats, collectActivationStats } from '../recovery/importance';
 import type { ActivationSource, ChannelStats } from '../recovery/source';
 import type { SensitivityCurve, SensitivityReport } from '../report';
 import { buildDependencyGraph, keptCount, pruneStructured } from '../structured';
@@ -43,7 +44,7 @@ export async function analyzeSensitivity(model: OnnxModel, data: ActivationSourc
   if (!output) throw new PruneLensError('graph', 'the model has no output to measure', {}, model.file);
 
   let stats: Map<string, ChannelStats> | undefined;
-  if ((DATA_AWARE_CRITERIA as readonly string[]).includes(criterion)) stats = await collectActivationStats(fresh(), opts.calibration ?? data, opts.signal);
+  if (isOneOf(DATA_AWARE_METHODS, criterion)) stats = await collectActivationStats(fresh(), opts.calibration ?? data, opts.signal);
 
   const reference = await predictions(fresh(), data, output);
   const labels = Array.from({ length: data.batches }, (_, b) => data.labels(b));

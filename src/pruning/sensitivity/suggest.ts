@@ -11,14 +11,15 @@ import { analyzeModel } from '../../analysis';
 import { PruneLensError } from '../../onnx/errors';
 import { parseModel, type OnnxModel } from '../../onnx/model';
 import { runPlan } from '../plan/run';
-import { DATA_AWARE_METHODS, type CalibrationOptions, type PlanStep, type PrunePlan, type StepMethod } from '../plan/types';
+import { DATA_AWARE_METHODS, isOneOf, type StructuredMethod } from '../methods';
+import type { CalibrationOptions, PlanStep, PrunePlan } from '../plan/types';
 import type { SensitivityReport } from '../report';
 
 export interface SuggestOptions {
   /** Fraction of the model's MACs to remove, in (0, 1). */
   target: number;
   /** How each step ranks channels (the criterion the curves were measured with; default l1). */
-  method?: StepMethod;
+  method?: StructuredMethod;
   /** For data-aware methods: the plan's calibration data. */
   calibration?: CalibrationOptions;
   /** Folder relative paths in the plan resolve against when it is applied for measuring. */
@@ -39,7 +40,7 @@ const BINS = 2000;
 
 export async function suggestPlan(model: OnnxModel, report: SensitivityReport, opts: SuggestOptions): Promise<Suggestion> {
   if (!(opts.target > 0 && opts.target < 1)) throw new PruneLensError('plan', `the MAC reduction target must lie strictly between 0 and 1, not ${opts.target}`);
-  if (opts.method && DATA_AWARE_METHODS.includes(opts.method) && !opts.calibration) {
+  if (opts.method && isOneOf(DATA_AWARE_METHODS, opts.method) && !opts.calibration) {
     throw new PruneLensError('plan', `a plan ranking channels by ${opts.method} needs calibration data for its steps`);
   }
   const table = analyzeModel(parseModel(model.bytes, model.file));

@@ -19,26 +19,26 @@
 // paths (`layer1.conv1`), weight names (`layer1.conv1.weight`) or globs (src/pruning/match.ts).
 //
 // Criteria (src/pruning/importance.ts): l1, l2 (side: producer | consumer | both),
-// bn_gamma (network slimming), random; registerCriterion adds more.
+// bn-gamma (network slimming), random; registerCriterion adds more.
 
 import * as fs from 'node:fs';
 import { OnnxModel, loadModel, saveModel } from '../../onnx/model';
 import { withFile } from '../../onnx/errors';
 import { floatParams } from '../../analysis';
 import { buildDependencyGraph, type BuildOptions, type DepGraph } from '../depgraph';
-import { type Criterion, type ImportanceOptions, scoreGroups } from '../importance';
+import { type ScoreFn, type ImportanceOptions, scoreGroups } from '../importance';
 import type { PruneReport } from '../report';
 import { applySelection } from './apply';
 import { type Selection, type SelectOptions, selectChannels } from './select';
 
 export { buildDependencyGraph, type BuildOptions, type ChannelGroup, type DepGraph } from '../depgraph';
-export { scoreGroups, registerCriterion, criterionNames, type Criterion, type ImportanceOptions } from '../importance';
+export { scoreGroups, registerCriterion, criterionNames, type ScoreFn, type ImportanceOptions } from '../importance';
 export { selectChannels, keptCount, type Selection, type SelectOptions } from './select';
 export { applySelection, type AppliedPrune } from './apply';
 
 export interface StructuredOptions extends BuildOptions, ImportanceOptions, SelectOptions {
   /** A registered criterion name (default 'l1') or a function. */
-  criterion?: string | Criterion;
+  criterion?: string | ScoreFn;
 }
 
 export interface StructuredResult {

@@ -1,4 +1,4 @@
 // Unstructured (mask) pruning: weights set to zero, shapes unchanged.
-export { applyMaskStep, MASK_METHODS, type MaskMethod, type MaskStep, type MaskResult, type LayerMaskChange } from './prune';
+export { applyMaskStep, type MaskStep, type MaskResult, type LayerMaskChange } from './prune';
 export { entriesToPrune, roundHalfEven, type Amount } from './amount';
 export { GRANULARITIES, type Granularity } from './units';

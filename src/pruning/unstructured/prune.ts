@@ -13,15 +13,13 @@ import type { OnnxModel } from '../../onnx/model';
 import { DataType, type ExternalReader, dataTypeName, elementSize, setTensorBytes, tensorBytes, tensorDims, tensorFloats } from '../../onnx/tensor';
 import type { TensorProto } from '../../onnx/schema';
 import type { PrunableLayer } from '../../analysis/layers';
+import type { MaskMethod } from '../methods';
 import { entriesToPrune, type Amount } from './amount';
 import { randomScores } from './random';
 import { countAlive, selectLowest, type Ranked } from './select';
 import {
   aliveUnits, nmElements, unitMap, unitNorms, unitsToElements, type Granularity, type UnitMap, type WeightLayout,
 } from './units';
-
-export type MaskMethod = 'l1' | 'l2' | 'random' | 'threshold' | 'nm' | 'custom' | 'bn-gamma';
-export const MASK_METHODS: readonly MaskMethod[] = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma'];
 
 export interface MaskStep {
   method: MaskMethod;

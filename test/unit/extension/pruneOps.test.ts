@@ -6,9 +6,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  DATA_AWARE_PRUNE_METHODS, modelForPlan, planFromRequest, planNeedsNative, PRUNE_METHODS, RECOVERY_METHODS, readReportFor,
-} from '../../../src/extension/pruneOps';
+import { modelForPlan, planFromRequest, planNeedsNative, readReportFor } from '../../../src/extension/pruneOps';
+import { DATA_AWARE_METHODS, RECOVERY_METHODS, WEIGHT_METHODS } from '../../../src/pruning/methods';
 import { validatePlan } from '../../../src/pruning/plan';
 
 describe('extension prune operations', () => {
@@ -19,7 +18,7 @@ describe('extension prune operations', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('turns every dialog answer into a plan the runner accepts', () => {
-    for (const method of PRUNE_METHODS) {
+    for (const method of WEIGHT_METHODS) {
       for (const structured of [true, false]) {
         for (const scope of ['local', 'global'] as const) {
           const plan = planFromRequest({ method, amount: 0.3, scope, structured, ignore: ['fc'] });
@@ -38,11 +37,11 @@ describe('extension prune operations', () => {
 
   it('adds calibration and recovery only where they are needed, as plans the runner accepts', () => {
     const calibration = { data: '/data/x.npy', size: 128 };
-    for (const method of [...PRUNE_METHODS, ...DATA_AWARE_PRUNE_METHODS]) {
+    for (const method of [...WEIGHT_METHODS, ...DATA_AWARE_METHODS]) {
       for (const recovery of RECOVERY_METHODS) {
         const plan = planFromRequest({ method, amount: 0.5, scope: 'local', structured: true, recovery, calibration });
         const step = plan.steps[0];
-        const dataAware = (DATA_AWARE_PRUNE_METHODS as readonly string[]).includes(method);
+        const dataAware = (DATA_AWARE_METHODS as readonly string[]).includes(method);
         assert.deepEqual(step.calibration, dataAware || recovery !== 'none' ? calibration : undefined, `${method} + ${recovery}`);
         assert.deepEqual(step.recovery, recovery === 'none' ? undefined : { method: recovery }, `${method} + ${recovery}`);
         assert.equal(planNeedsNative(plan), dataAware || recovery !== 'none', `${method} + ${recovery}`);

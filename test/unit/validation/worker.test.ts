@@ -42,7 +42,7 @@ describe('validation worker', function () {
 
   it('digits_vgg_slim_s1e-2 pruned 50% by BN gamma with the structured engine: 0.997 before, >= 0.99 after, smaller and fewer MACs', async () => {
     const pruned = path.join(tempDir('vgg-engine'), 'vgg_bn50_structured.onnx');
-    await pruneStructuredFile(VGG, pruned, { criterion: 'bn_gamma', scope: 'global', ratio: 0.5, ignore: ['classifier.3'] });
+    await pruneStructuredFile(VGG, pruned, { criterion: 'bn-gamma', scope: 'global', ratio: 0.5, ignore: ['classifier.3'] });
     const report = await validate({
       original: VGG, pruned, data: model('digits_val_x.npy'), labels: model('digits_val_y.npy'), client,
       measure: async (file) => (await analyzeFile(file)).totals,

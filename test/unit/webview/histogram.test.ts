@@ -63,9 +63,9 @@ describe('webview histogram', () => {
   describe('on the slimmed digits models', () => {
     it('shows the |gamma| of digits_vgg_slim_s1e-2 on a log axis, where the removed cluster spreads out', async () => {
       const table = await analyzeFile('../shared/models/digits_vgg_slim_s1e-2.onnx');
-      const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+      const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
       const layer = table.layers.find((l) => l.displayName === 'features.3.0')!;
-      const scores = layerScores(layer, 'gamma')!;
+      const scores = layerScores(layer, 'bn-gamma')!;
       const cut = plan.layers.get(layer.name)!;
       assert.equal(preferredScale(scores), 'log');
       const log = binScores(scores, { ...cut, scale: 'log' });
@@ -77,13 +77,13 @@ describe('webview histogram', () => {
 
     it('agrees with the cut on every layer of digits_resnet_slim_s1e-2', async () => {
       const table = await analyzeFile('../shared/models/digits_resnet_slim_s1e-2.onnx');
-      const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+      const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
       assert.equal(plan.layers.size, 6); // six Conv-BN pairs; the fc has no BN
       for (const layer of table.layers) {
         const cut = plan.layers.get(layer.name);
         if (!cut) continue;
         for (const scale of ['linear', 'log'] as const) {
-          const h = binScores(layerScores(layer, 'gamma')!, { ...cut, scale });
+          const h = binScores(layerScores(layer, 'bn-gamma')!, { ...cut, scale });
           assert.equal(sum(h.removed) + h.zero.removed, cut.removed.length, layer.displayName);
           assert.equal(sum(h.removed) + sum(h.kept) + h.zero.removed + h.zero.kept, layer.outChannels);
         }

@@ -31,7 +31,7 @@ describe('webview layer rows', () => {
 
   it('derives rows from the real digits_vgg_slim_s1e-2 table', async () => {
     const table = await analyzeFile('../shared/models/digits_vgg_slim_s1e-2.onnx');
-    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+    const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
     const derived = layerRows(table, plan);
     assert.equal(derived.length, table.layers.length);
     const conv = derived.find((r) => r.displayName === 'features.3.0')!;

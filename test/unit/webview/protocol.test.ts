@@ -7,7 +7,7 @@ describe('webview protocol and shell', () => {
   it('accepts the messages the webview sends', () => {
     assert.ok(isFromWebview({ type: 'ready' }));
     assert.ok(isFromWebview({ type: 'selectLayer', layer: '/conv1/Conv' }));
-    assert.ok(isFromWebview({ type: 'requestPrune', ratio: 0.5, scope: 'global', criterion: 'gamma' }));
+    assert.ok(isFromWebview({ type: 'requestPrune', ratio: 0.5, scope: 'global', criterion: 'bn-gamma' }));
     assert.ok(isFromWebview({ type: 'requestValidate' }));
   });
 
@@ -15,8 +15,8 @@ describe('webview protocol and shell', () => {
     assert.ok(!isFromWebview(null));
     assert.ok(!isFromWebview('ready'));
     assert.ok(!isFromWebview({ type: 'selectLayer' }));
-    assert.ok(!isFromWebview({ type: 'requestPrune', ratio: 1, scope: 'global', criterion: 'gamma' }));
-    assert.ok(!isFromWebview({ type: 'requestPrune', ratio: 0.5, scope: 'everywhere', criterion: 'gamma' }));
+    assert.ok(!isFromWebview({ type: 'requestPrune', ratio: 1, scope: 'global', criterion: 'bn-gamma' }));
+    assert.ok(!isFromWebview({ type: 'requestPrune', ratio: 0.5, scope: 'everywhere', criterion: 'bn-gamma' }));
     assert.ok(!isFromWebview({ type: 'requestPrune', ratio: 0.5, scope: 'local', criterion: 'taylor' }));
     assert.ok(!isFromWebview({ type: 'deleteEverything' }));
   });
@@ -46,6 +46,9 @@ describe('webview protocol and shell', () => {
     assert.equal(s.ratio, 0.95);
     assert.equal(s.scope, 'global');
     assert.equal(s.criterion, DEFAULT_SETTINGS.criterion);
+    // State saved by an older build spelled the BatchNorm criterion "gamma".
+    assert.equal(restoreSettings({ settings: { criterion: 'gamma' } }).criterion, 'bn-gamma');
+    assert.equal(restoreSettings({ settings: { criterion: 'wanda' } }).criterion, DEFAULT_SETTINGS.criterion, 'not a preview method');
     assert.equal(s.sortKey, 'macs');
     assert.equal(s.tab, 'sensitivity');
     assert.equal(s.selectedLayer, undefined);

@@ -89,7 +89,7 @@ describe('webview threshold', () => {
     };
 
     it('global |gamma| at 0.5 removes exactly the channels Torch-Pruning removed', () => {
-      const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+      const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
       // Only the four Conv layers followed by BatchNorm have a gamma.
       assert.equal(plan.layers.size, 4);
       for (const group of reference.groups) {
@@ -97,7 +97,7 @@ describe('webview threshold', () => {
         assert.ok(layer, `layer ${group.root} in the table`);
         assert.deepEqual(plan.layers.get(layer.name)!.removed, group.pruned_idxs, group.root);
         // The threshold separates them: Torch-Pruning's `imp <= thres` picks the same set.
-        const scores = layerScores(layer, 'gamma')!;
+        const scores = layerScores(layer, 'bn-gamma')!;
         assert.deepEqual(scores.flatMap((s, i) => (s <= plan.globalThreshold! ? [i] : [])), group.pruned_idxs);
       }
     });
@@ -128,7 +128,7 @@ describe('webview threshold', () => {
 
   it('gamma has no scores for models without BatchNorm (digits_lenet)', async () => {
     const table = await analyzeFile(`${MODELS}/digits_lenet.onnx`);
-    const plan = planCut(table.layers, 'gamma', 0.5, 'global');
+    const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
     assert.equal(plan.layers.size, 0);
     assert.equal(plan.globalThreshold, -Infinity);
     assert.equal(planCut(table.layers, 'l1', 0.5, 'local').layers.size, table.layers.length);

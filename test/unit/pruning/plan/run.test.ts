@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadModelSync } from '../../../../src/onnx/model';
+import { loadModelSync, serializeModel } from '../../../../src/onnx/model';
+import { concatChunks } from '../../../../src/onnx/wire';
 import { outputPathFor, runPlan, savePruned, type PrunePlan } from '../../../../src/pruning/plan';
 import { roundHalfEven } from '../../../../src/pruning/unstructured';
 import { writeNpy } from '../../../../src/validation/npy';
@@ -181,6 +182,19 @@ describe('plan: structured steps go to the structured engine', () => {
     assert.equal(report.structured, true);
     assert.deepEqual(report.frozen.map((f) => f.layers), [['classifier.3']]);
     assert.ok(await accuracy(model) >= 0.99);
+  });
+
+  it('reads the old spelling "gamma" as bn-gamma, byte for byte, and warns in the report', async () => {
+    const step = { structured: true, scope: 'global' as const, amount: 0.5, ignore: ['classifier.3'] };
+    const current = load('digits_vgg_slim_s1e-2.onnx');
+    const old = load('digits_vgg_slim_s1e-2.onnx');
+    const a = await runPlan(current, { steps: [{ method: 'bn-gamma', ...step }] });
+    const b = await runPlan(old, JSON.parse(JSON.stringify({ steps: [{ method: 'gamma', ...step }] })) as PrunePlan);
+    assert.ok(Buffer.from(concatChunks(serializeModel(current))).equals(Buffer.from(concatChunks(serializeModel(old)))));
+    assert.deepEqual(b.layers, a.layers);
+    assert.equal(b.method, 'bn-gamma');
+    assert.deepEqual(a.warnings.filter((w) => /old spelling/.test(w)), []);
+    assert.deepEqual(b.warnings.filter((w) => /old spelling/.test(w)), ['step 1: method "gamma" is the old spelling of "bn-gamma"; write "bn-gamma" (the old spelling will stop working in a later version)']);
   });
 
   it('a mask step after a structured step prunes the smaller layers; a second structured step reports original indices', async () => {

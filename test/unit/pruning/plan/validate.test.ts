@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePlanText, validatePlan, LAYER_KINDS, PLAN_KEYS, STEP_KEYS, STEP_METHODS } from '../../../../src/pruning/plan';
+import { parsePlanText, validatePlan, LAYER_KINDS, PLAN_KEYS, STEP_KEYS } from '../../../../src/pruning/plan';
+import { METHODS } from '../../../../src/pruning/methods';
 import { GRANULARITIES } from '../../../../src/pruning/unstructured';
 
 const SCHEMA = path.resolve(__dirname, '..', '..', '..', '..', 'schemas', 'prune-plan.schema.json');
@@ -36,6 +37,15 @@ describe('plan: parsing and validation', () => {
     assert.throws(() => parsePlanText('{"steps": [}', 'x.prune.json'), /line 1, column 12/);
     assert.throws(() => parsePlanText('{"steps": [] // note\n}', 'x.prune.json'), /comments are not allowed/);
     assert.throws(() => parsePlanText('', 'x.prune.json'), /invalid JSON at line 1, column 1/);
+  });
+
+  it('an old spelling of a method is a warning on that method, and is checked as the current word', () => {
+    const issues = validatePlan({ steps: [{ method: 'l1', amount: 0.1 }, { method: 'gamma', structured: true, amount: 0.5 }] });
+    assert.deepEqual(issues.map((i) => [i.severity, i.path]), [['warning', ['steps', 1, 'method']]]);
+    assert.match(issues[0].message, /^step 2: method "gamma" is the old spelling of "bn-gamma"/);
+    // Checked as bn-gamma: unstructured, it ranks whole filters.
+    assert.deepEqual(errorsOf({ steps: [{ method: 'bn_gamma', amount: 0.5 }] }), ['step 1: bn-gamma ranks whole filters: use granularity "filter" (or structured: true)']);
+    assert.equal(parsePlanText(JSON.stringify({ steps: [{ method: 'gamma', structured: true, amount: 0.5 }] }), 'old.prune.json').steps.length, 1);
   });
 
   it('unknown keys are named, with a suggestion for typos', () => {
@@ -99,8 +109,8 @@ describe('plan: the shipped JSON schema agrees with the code', () => {
   it('lists the same step options, methods, op types and granularities', () => {
     assert.deepEqual(Object.keys(step.properties).sort(), [...STEP_KEYS].sort());
     assert.deepEqual(Object.keys(schema.properties).sort(), [...PLAN_KEYS].sort());
-    assert.deepEqual(step.properties.method.enum, [...STEP_METHODS]);
-    assert.equal(step.properties.method.enumDescriptions.length, STEP_METHODS.length);
+    assert.deepEqual(step.properties.method.enum, [...METHODS]);
+    assert.equal(step.properties.method.enumDescriptions.length, METHODS.length);
     assert.deepEqual(step.properties.ops.items.enum, [...LAYER_KINDS]);
     assert.deepEqual(step.properties.granularity.enum, [...GRANULARITIES]);
     assert.equal(step.additionalProperties, false);

@@ -32,7 +32,7 @@ describe('structured pruning of the real models', function () {
     const ref = JSON.parse(fs.readFileSync(model('digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as Reference;
     const m = loadModelSync(model('digits_vgg_slim_s1e-2.onnx'));
     const { report, graph } = pruneStructured(m, {
-      criterion: 'bn_gamma', scope: 'global', ratio: 0.5, normalizer: 'none', ignore: ['classifier.3'],
+      criterion: 'bn-gamma', scope: 'global', ratio: 0.5, normalizer: 'none', ignore: ['classifier.3'],
     });
     for (const g of ref.groups) {
       const layer = report.layers.find((l) => graph.layers.some((lc) => lc.layer.name === l.layer && lc.layer.displayName === g.root));
@@ -142,7 +142,7 @@ describe('structured pruning of the real models', function () {
       }
     }
     const declared = reparse(m);
-    pruneStructured(declared, { criterion: 'bn_gamma', scope: 'global', ratio: 0.5, ignore: ['classifier.3'] });
+    pruneStructured(declared, { criterion: 'bn-gamma', scope: 'global', ratio: 0.5, ignore: ['classifier.3'] });
     const after = inferShapes(reparse(declared), undefined);
     let changed = 0;
     for (const v of declared.graph.value_info) {

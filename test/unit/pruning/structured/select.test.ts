@@ -52,10 +52,10 @@ describe('importance criteria', () => {
     close(scores.get(byRoot('conv2'))!, blocks);
   });
 
-  it('bn_gamma is |gamma| and says nothing about groups without BatchNorm', () => {
+  it('bn-gamma is |gamma| and says nothing about groups without BatchNorm', () => {
     const m = loadModelSync(model('digits_vgg_slim_s1e-2.onnx'));
     const graph = buildDependencyGraph(m);
-    const scores = scoreGroups(m, graph, 'bn_gamma');
+    const scores = scoreGroups(m, graph, 'bn-gamma');
     const table = analyzeModel(m);
     assert.equal(scores.size, 4);
     for (const l of table.layers.filter((x) => x.batchNorm)) {
@@ -67,7 +67,7 @@ describe('importance criteria', () => {
   it('normalizers rescale per group; unknown criteria are named errors; registered ones are used', () => {
     const { m, graph } = lenet();
     for (const s of scoreGroups(m, graph, 'l1', { normalizer: 'max' }).values()) assert.ok(Math.abs(Math.max(...s) - 1) < 1e-6);
-    assert.throws(() => scoreGroups(m, graph, 'taylor'), /unknown importance criterion "taylor"; known: l1, l2, bn_gamma, random/);
+    assert.throws(() => scoreGroups(m, graph, 'taylor'), /unknown importance criterion "taylor"; known: l1, l2, bn-gamma, random/);
     registerCriterion('test_index', (g) => Float64Array.from({ length: g.size }, (_, i) => -i));
     const sel = selectChannels(graph, scoreGroups(m, graph, 'test_index'), { ratio: 0.5 });
     const conv1 = graph.groups.find((g) => g.roots.includes('conv1'))!.id;
