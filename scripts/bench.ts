@@ -13,7 +13,7 @@ import { floatTensor, newGraph, newModel, newNode, newValueInfo } from '../src/o
 import { OnnxModel, saveModel } from '../src/onnx/model';
 import { DataType } from '../src/onnx/tensor';
 import { pruneStructuredFile } from '../src/pruning/structured';
-import { validate } from '../src/validation';
+import { validate } from '../src/worker';
 import { measureActivation } from './bench/activation';
 import { benchRecovery } from './bench/recovery';
 

@@ -10,7 +10,7 @@ const node = { ...common, platform: 'node', format: 'cjs', mainFields: ['module'
 
 const entries = [
   { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js' },
-  { ...node, entryPoints: ['src/validation/worker.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' },
   { ...node, entryPoints: ['src/extension/analysisWorker.ts'], outfile: 'dist/analysisWorker.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...node, entryPoints: ['scripts/bench.ts'], outfile: 'dist/bench.js' },

@@ -2,8 +2,8 @@
 // what pruning cost, in accuracy, agreement with the original and speed.
 
 import { analyzeFile } from '../analysis';
-import { validate, type ProgressEvent, type ValidationReport } from '../validation';
-import type { ValidationClientOptions } from '../validation/client';
+import type { ValidationReport } from '../validation';
+import { validate, type ProgressEvent, type ValidationClientOptions } from '../worker';
 import { bytes, fixed, human, percent, table } from './format';
 
 const USAGE = `usage: prune-lens validate ORIGINAL PRUNED [options]

@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PruneReport } from '../pruning/report';
-import type { PrunePlanJob, SensitivityJob, SensitivityResult, ValidateOptions, ValidationClient, ValidationReport, WorkProgress } from '../validation';
+import type { ValidationReport } from '../validation';
+import type { PrunePlanJob, SensitivityJob, SensitivityResult, ValidateOptions, ValidationClient, WorkProgress } from '../worker';
 import { isCancellation, log } from './log';
 import { readSettings, resolveWorkspacePath } from './settings';
 
@@ -44,7 +45,7 @@ export class WorkerJobs implements vscode.Disposable {
 
   /** Validation (validate.ts) on the shared worker. */
   async validate(options: Omit<ValidateOptions, 'client' | 'clientOptions'>, near: vscode.Uri): Promise<ValidationReport> {
-    const { validate } = await import('../validation');
+    const { validate } = await import('../worker');
     return this.use(near, {}, (client) => validate({ ...options, client }), []);
   }
 
@@ -80,7 +81,7 @@ export class WorkerJobs implements vscode.Disposable {
     // A new CUDA folder needs a new process; a running job keeps the old one until it ends.
     if (this.client && (this.cudaPath === cuda || this.running > 0)) return this.client;
     this.client?.dispose();
-    const { ValidationClient } = await import('../validation');
+    const { ValidationClient } = await import('../worker');
     this.client = new ValidationClient({
       workerPath: path.join(this.extensionPath, 'dist', 'worker.js'),
       cudaLibraryPath: cuda,

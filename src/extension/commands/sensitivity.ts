@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isOneOf, readMethod, STRUCTURED_METHODS, type StructuredMethod } from '../../pruning/methods';
 import type { SensitivityReport } from '../../pruning/report';
-import type { SensitivityJob, SensitivityResult } from '../../validation';
+import type { SensitivityJob, SensitivityResult } from '../../worker';
 import { log } from '../log';
 import { resolveModel } from '../pick';
 import { withWork } from '../progress';

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { validateCommand } from '../../../src/cli/validate';
 import type { ValidationReport } from '../../../src/validation';
-import { buildWorker, model } from './helpers';
+import { buildWorker } from '../../helpers/worker';
+import { model } from './helpers';
 
 describe('prune-lens validate', () => {
   let workerPath: string;

@@ -14,7 +14,7 @@ import { loadModel } from '../../../src/onnx/model';
 import type { PruneReport, SensitivityReport } from '../../../src/pruning/report';
 import { buildDependencyGraph } from '../../../src/pruning/structured';
 import type { PruneLensApi } from '../../../src/extension/services';
-import type { SensitivityResult } from '../../../src/validation/protocol';
+import type { SensitivityResult } from '../../../src/worker/protocol';
 import type { ValidationReport } from '../../../src/validation/report';
 
 const VGG = 'digits_vgg_slim_s1e-2.onnx';

@@ -10,7 +10,7 @@ import { loadModel } from '../onnx/model';
 import { reportPathFor, runPlan, savePruned } from '../pruning/plan';
 import type { ActivationSource } from '../pruning/recovery/source';
 import type { PruneReport } from '../pruning/report';
-import { openCalibration } from './activations';
+import { openCalibration } from '../validation/activations';
 import type { PrunePlanJob } from './protocol';
 import { JobProgress, watchSource, type WorkIO } from './workProgress';
 

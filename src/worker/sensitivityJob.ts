@@ -9,7 +9,7 @@ import { PruneLensError } from '../onnx/errors';
 import { loadModel, writeAtomic } from '../onnx/model';
 import { DATA_AWARE_METHODS, isOneOf } from '../pruning/methods';
 import { analyzeSensitivity, suggestPlan } from '../pruning/sensitivity';
-import { DEFAULT_CALIBRATION_BATCH, openCalibration } from './activations';
+import { DEFAULT_CALIBRATION_BATCH, openCalibration } from '../validation/activations';
 import type { SensitivityJob, SensitivityResult } from './protocol';
 import { JobProgress, watchSource, type WorkIO } from './workProgress';
 

@@ -4,10 +4,10 @@
 // job at a time, and answers over the IPC channel.
 
 import { PruneLensError } from '../onnx/errors';
-import { runJob } from './job';
+import { runJob } from './validateJob';
 import { CUDA_PATH_ENV, FromWorker, SerializedError, ToWorker, WorkerEvent, WorkerRequests } from './protocol';
-import { loadOrt } from './ortRuntime';
-import type { OrtRuntime } from './providers';
+import { loadOrt } from '../validation/ortRuntime';
+import type { OrtRuntime } from '../validation/providers';
 import { runPrunePlan } from './pruneJob';
 import { runSensitivity } from './sensitivityJob';
 

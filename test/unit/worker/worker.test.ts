@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import { analyzeFile } from '../../../src/analysis';
 import { PruneLensError } from '../../../src/onnx/errors';
 import { pruneStructuredFile } from '../../../src/pruning/structured';
-import { ValidationClient, WorkerFailure, validate, type ProgressEvent } from '../../../src/validation';
-import type { ValidateJob } from '../../../src/validation/protocol';
+import { ValidationClient, WorkerFailure, validate, type ProgressEvent } from '../../../src/worker';
+import type { ValidateJob } from '../../../src/worker/protocol';
 import { VGG_BN_LAYERS, zeroLowestGammaChannels } from './bn';
-import { buildWorker, model, ROOT, tempDir } from './helpers';
+import { buildWorker } from '../../helpers/worker';
+import { model, ROOT, tempDir } from '../validation/helpers';
 
 const VGG = model('digits_vgg_slim_s1e-2.onnx');
 const LENET = model('digits_lenet.onnx');
@@ -180,7 +181,7 @@ describe('validation worker', function () {
   });
 
   it('a worker that ignores a cancel is killed after the grace period', async () => {
-    const stubborn = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'validation', 'hanging-worker.js'), cancelGraceMs: 200, sessionTimeoutMs: 60_000 });
+    const stubborn = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'hanging-worker.js'), cancelGraceMs: 200, sessionTimeoutMs: 60_000 });
     const controller = new AbortController();
     const run = stubborn.run({ ...SHORT_JOB, providers: ['cuda', 'cpu'] }, { signal: controller.signal, onProgress: () => controller.abort() });
     const started = Date.now();
@@ -190,7 +191,7 @@ describe('validation worker', function () {
   });
 
   it('a provider whose session creation hangs is timed out, noted, and the next provider runs', async () => {
-    const hanging = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'validation', 'hanging-worker.js'), sessionTimeoutMs: 300 });
+    const hanging = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'hanging-worker.js'), sessionTimeoutMs: 300 });
     const started = Date.now();
     const report = await validate({ original: LENET, pruned: LENET, providers: ['cuda', 'webgpu', 'cpu'], client: hanging });
     assert.ok(Date.now() - started < 5000);

@@ -5,10 +5,10 @@
 import * as fs from 'node:fs';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
-import { Batch, ModelInput, openDataset, typedView } from './datasets';
-import { ComparisonAccumulator, latencyStats } from './metrics';
+import { Batch, ModelInput, openDataset, typedView } from '../validation/datasets';
+import { ComparisonAccumulator, latencyStats } from '../validation/metrics';
 import type { JobResult, ProgressEvent, ValidateJob } from './protocol';
-import { OrtRuntime, openSessionPair } from './providers';
+import { OrtRuntime, openSessionPair } from '../validation/providers';
 
 /** Latency percentiles need a few samples; with fewer batches than this, the first batch is timed again. */
 export const MIN_TIMED_RUNS = 10;

@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import { RunOptions, ValidationClient, ValidationClientOptions, WorkerFailure } from './client';
 import type { JobResult, ValidateJob } from './protocol';
-import { ProviderName, defaultProviders, parseProviders } from './providers';
-import type { ModelSide, ProviderAttempt, ValidationReport } from './report';
-import type { DataSpec } from './datasets';
+import { ProviderName, defaultProviders, parseProviders } from '../validation/providers';
+import type { ModelSide, ProviderAttempt, ValidationReport } from '../validation/report';
+import type { DataSpec } from '../validation/datasets';
 
 /** Counts a model's parameters and multiply-accumulates (the analysis module provides one). */
 export type MeasureModel = (file: string) => Promise<{ params: number; macs: number }>;

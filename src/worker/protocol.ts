@@ -2,10 +2,10 @@
 // worker process that owns onnxruntime. Plain JSON over the fork IPC channel.
 
 import type { ErrorCode, ErrorLocation } from '../onnx/errors';
-import type { DataSpec } from './datasets';
-import type { ProviderName } from './providers';
-import type { LatencyStats, ProviderAttempt } from './report';
-import type { Comparison } from './metrics';
+import type { DataSpec } from '../validation/datasets';
+import type { ProviderName } from '../validation/providers';
+import type { LatencyStats, ProviderAttempt } from '../validation/report';
+import type { Comparison } from '../validation/metrics';
 import type { PrunePlan } from '../pruning/plan/types';
 import type { PruneReport, SensitivityReport } from '../pruning/report';
 import type { Suggestion } from '../pruning/sensitivity/suggest';

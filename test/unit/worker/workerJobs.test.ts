@@ -9,10 +9,11 @@ import { loadModelSync } from '../../../src/onnx/model';
 import { PruneLensError } from '../../../src/onnx/errors';
 import { reportPathFor, runPlan, validatePlan, type PrunePlan } from '../../../src/pruning/plan';
 import { analyzeSensitivity } from '../../../src/pruning/sensitivity';
-import { ValidationClient, WorkerFailure, validate, type WorkProgress } from '../../../src/validation';
+import { ValidationClient, WorkerFailure, validate, type WorkProgress } from '../../../src/worker';
 import { openCalibration } from '../../../src/validation/activations';
 import { digitsAccuracy } from '../recovery/helpers';
-import { buildWorker, model, MODELS, ROOT, tempDir } from './helpers';
+import { buildWorker } from '../../helpers/worker';
+import { model, MODELS, ROOT, tempDir } from '../validation/helpers';
 
 const RESNET = model('digits_resnet_slim_s1e-2.onnx');
 const VGG = model('digits_vgg_slim_s1e-2.onnx');
@@ -133,7 +134,7 @@ describe('worker jobs: pruning plans and sensitivity', function () {
   });
 
   it('progress keeps the idle watchdog from firing on a long job; silence still trips it', async () => {
-    const slow = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'validation', 'slow-prune-worker.js'), idleTimeoutMs: 400 });
+    const slow = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'slow-prune-worker.js'), idleTimeoutMs: 400 });
     try {
       const job = { model: 'busy.onnx', plan: SMALL_PLAN, planBaseDir: MODELS, output: 'busy.pruned.onnx' };
       const started = Date.now();

@@ -1,0 +1,8 @@
+// The worker's public entry points, for the CLI and the extension: the client
+// that forks and supervises the worker process, and validation through it.
+
+export { validate, DEFAULT_BATCH_SIZE, DEFAULT_WARMUP } from './validate';
+export type { ValidateOptions, MeasureModel } from './validate';
+export { ValidationClient, WorkerFailure } from './client';
+export type { ValidationClientOptions, RunOptions } from './client';
+export type { ProgressEvent, WorkProgress, WorkStage, PrunePlanJob, SensitivityJob, SensitivityResult } from './protocol';
