@@ -3,7 +3,7 @@
 
 import { analyzeFile } from '../analysis';
 import type { ValidationReport } from '../validation';
-import { validate, type ProgressEvent, type ValidationClientOptions } from '../worker';
+import { validate, type WorkerClientOptions } from '../worker';
 import { bytes, fixed, human, percent, table } from './format';
 
 const USAGE = `usage: prune-lens validate ORIGINAL PRUNED [options]
@@ -68,7 +68,7 @@ function dims(parsed: Parsed): Record<string, number> | undefined {
 export async function validateCommand(
   argv: string[],
   out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
-  clientOptions: ValidationClientOptions = {},
+  clientOptions: WorkerClientOptions = {},
 ): Promise<number> {
   const parsed = parse(argv);
   const last = (name: string) => parsed.values.get(name)?.at(-1);
@@ -94,23 +94,13 @@ export async function validateCommand(
       },
       clientOptions: { ...clientOptions, cudaLibraryPath: last('--cuda-path') ?? clientOptions.cudaLibraryPath },
       signal: controller.signal,
-      onProgress: showProgress ? (e) => process.stderr.write(`\r\x1b[K${progressLine(e)}`) : undefined,
+      onProgress: showProgress ? (e) => process.stderr.write(`\r\x1b[K${e.message}`) : undefined,
     });
     if (showProgress) process.stderr.write('\r\x1b[K');
     out(parsed.json ? JSON.stringify(report, null, 2) : render(report));
     return 0;
   } finally {
     process.off('SIGINT', onInterrupt);
-  }
-}
-
-function progressLine(e: ProgressEvent): string {
-  switch (e.stage) {
-    case 'session': return `loading the ${e.model} model on ${e.provider}...`;
-    case 'skipped': return `${e.attempt.provider} skipped`;
-    case 'data': return `${e.samples} samples from ${e.description}`;
-    case 'warmup': return 'warming up...';
-    case 'batch': return `${e.done} / ${e.total} samples`;
   }
 }
 

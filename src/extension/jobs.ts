@@ -1,6 +1,6 @@
 // The one worker process behind every long job: pruning plans, sensitivity
 // analysis and validation run there, so onnxruntime (native code) and minutes
-// of CPU work never run in the extension host. One long-lived ValidationClient,
+// of CPU work never run in the extension host. One long-lived WorkerClient,
 // made on first use; the validation module is loaded only then.
 //
 // A cancel normally ends the job between calibration batches with no file
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PruneReport } from '../pruning/report';
 import type { ValidationReport } from '../validation';
-import type { PrunePlanJob, SensitivityJob, SensitivityResult, ValidateOptions, ValidationClient, WorkProgress } from '../worker';
+import type { PrunePlanJob, SensitivityJob, SensitivityResult, ValidateOptions, WorkerClient, WorkProgress } from '../worker';
 import { isCancellation, log } from './log';
 import { readSettings, resolveWorkspacePath } from './settings';
 
@@ -26,7 +26,7 @@ export interface JobOptions {
 }
 
 export class WorkerJobs implements vscode.Disposable {
-  private client?: ValidationClient;
+  private client?: WorkerClient;
   /** The CUDA folder the running worker was started with (the loader reads it only at process start). */
   private cudaPath?: string;
   private running = 0;
@@ -55,7 +55,7 @@ export class WorkerJobs implements vscode.Disposable {
   }
 
   private async use<T>(near: vscode.Uri, options: JobOptions,
-    run: (client: ValidationClient, options: JobOptions) => Promise<T>, outputs: string[]): Promise<T> {
+    run: (client: WorkerClient, options: JobOptions) => Promise<T>, outputs: string[]): Promise<T> {
     const client = await this.clientFor(near);
     const before = new Map(outputs.map((f) => [f, mtime(f)]));
     // The worker's temp files carry its pid, which the client forgets once it kills the worker.
@@ -75,14 +75,14 @@ export class WorkerJobs implements vscode.Disposable {
     }
   }
 
-  private async clientFor(near: vscode.Uri): Promise<ValidationClient> {
+  private async clientFor(near: vscode.Uri): Promise<WorkerClient> {
     const s = readSettings(near);
     const cuda = s.cudaLibraryPath ? resolveWorkspacePath(s.cudaLibraryPath, near) : undefined;
     // A new CUDA folder needs a new process; a running job keeps the old one until it ends.
     if (this.client && (this.cudaPath === cuda || this.running > 0)) return this.client;
     this.client?.dispose();
-    const { ValidationClient } = await import('../worker');
-    this.client = new ValidationClient({
+    const { WorkerClient } = await import('../worker');
+    this.client = new WorkerClient({
       workerPath: path.join(this.extensionPath, 'dist', 'worker.js'),
       cudaLibraryPath: cuda,
       cancelGraceMs: CANCEL_GRACE_MS,

@@ -1,6 +1,6 @@
-// Spawns and supervises the validation worker, which also runs pruning plans
-// and sensitivity analysis (onnxruntime and long CPU work stay out of the
-// caller's process). Every request settles: with the worker's answer, or with
+// Spawns and supervises the worker process, which runs validations, pruning
+// plans and sensitivity analysis (onnxruntime and long CPU work stay out of
+// the caller's process). Every request settles: with the worker's answer, or with
 // an error when the worker crashes, is killed, stays silent too long, or is
 // cancelled. A dead worker is replaced by a fresh one on the next request.
 
@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import { PruneLensError } from '../onnx/errors';
 import type { PruneReport } from '../pruning/report';
 import {
-  CUDA_PATH_ENV, FromWorker, JobResult, ProgressEvent, PrunePlanJob, RequestType, SensitivityJob, SensitivityResult,
-  ToWorker, ValidateJob, WorkProgress, WorkerEvent, WorkerRequests,
+  CUDA_PATH_ENV, FromWorker, JobResult, PrunePlanJob, RequestType, SensitivityJob, SensitivityResult,
+  ToWorker, ValidateJob, WorkProgress, WorkerRequests,
 } from './protocol';
 
-export interface ValidationClientOptions {
+export interface WorkerClientOptions {
   /** The bundled worker script; by default `worker.js` beside this bundle. */
   workerPath?: string;
   /** Node binary for the worker; by default the current one. */
@@ -29,9 +29,9 @@ export interface ValidationClientOptions {
   cancelGraceMs?: number;
 }
 
-export interface RunOptions<Event = ProgressEvent> {
+export interface RunOptions {
   signal?: AbortSignal;
-  onProgress?: (event: Event) => void;
+  onProgress?: (event: WorkProgress) => void;
 }
 
 /** The worker died or was killed: `kind` says how, `lastEvent` what it was doing. */
@@ -39,7 +39,7 @@ export class WorkerFailure extends PruneLensError {
   constructor(
     readonly kind: 'crash' | 'timeout' | 'spawn',
     detail: string,
-    readonly lastEvent?: WorkerEvent,
+    readonly lastEvent?: WorkProgress,
     readonly stderrTail = '',
   ) {
     super('internal', detail + (stderrTail ? `\nworker stderr (last lines):\n${stderrTail}` : ''));
@@ -51,14 +51,14 @@ const STDERR_TAIL_BYTES = 4096;
 /** What each request is called in a cancellation message. */
 const WHAT: Record<RequestType, string> = { validate: 'validation', prunePlan: 'pruning', sensitivity: 'sensitivity analysis' };
 
-export class ValidationClient {
+export class WorkerClient {
   private worker?: ChildProcess;
   private stderrTail = '';
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly options: Required<Omit<ValidationClientOptions, 'cudaLibraryPath' | 'execPath'>> & ValidationClientOptions;
+  private readonly options: Required<Omit<WorkerClientOptions, 'cudaLibraryPath' | 'execPath'>> & WorkerClientOptions;
 
-  constructor(options: ValidationClientOptions = {}) {
+  constructor(options: WorkerClientOptions = {}) {
     this.options = {
       ...DEFAULTS,
       ...options,
@@ -71,8 +71,8 @@ export class ValidationClient {
     return this.worker?.pid;
   }
 
-  /** Validates a pruned model against its original (see validate.ts for the full report). */
-  run(job: ValidateJob, options: RunOptions = {}): Promise<JobResult> {
+  /** Runs a pruned model and its original on the same data, on the first provider that works (validate.ts makes the report). */
+  validate(job: ValidateJob, options: RunOptions = {}): Promise<JobResult> {
     return this.enqueue('validate', job, options);
   }
 
@@ -80,12 +80,12 @@ export class ValidationClient {
    * Runs a pruning plan on `job.model` and writes `job.output` and its report
    * (the report is returned). A cancel or failure leaves no output file.
    */
-  prunePlan(job: PrunePlanJob, options: RunOptions<WorkProgress> = {}): Promise<PruneReport> {
+  prunePlan(job: PrunePlanJob, options: RunOptions = {}): Promise<PruneReport> {
     return this.enqueue('prunePlan', job, options);
   }
 
   /** Sensitivity curves of `job.model`, and with `job.suggest` a plan written to its output. */
-  sensitivity(job: SensitivityJob, options: RunOptions<WorkProgress> = {}): Promise<SensitivityResult> {
+  sensitivity(job: SensitivityJob, options: RunOptions = {}): Promise<SensitivityResult> {
     return this.enqueue('sensitivity', job, options);
   }
 
@@ -96,22 +96,21 @@ export class ValidationClient {
   }
 
   /** Runs requests one after another: the worker does one job at a time. */
-  private enqueue<K extends RequestType>(type: K, job: WorkerRequests[K]['job'],
-    options: RunOptions<WorkerRequests[K]['event']>): Promise<WorkerRequests[K]['result']> {
+  private enqueue<K extends RequestType>(type: K, job: WorkerRequests[K]['job'], options: RunOptions): Promise<WorkerRequests[K]['result']> {
     const result = this.queue.then(() => this.runNow(type, job, options));
     this.queue = result.catch(() => undefined);
     return result;
   }
 
   private runNow<K extends RequestType>(type: K, job: WorkerRequests[K]['job'],
-    { signal, onProgress }: RunOptions<WorkerRequests[K]['event']>): Promise<WorkerRequests[K]['result']> {
+    { signal, onProgress }: RunOptions): Promise<WorkerRequests[K]['result']> {
     type Result = WorkerRequests[K]['result'];
     const cancelled = `${WHAT[type]} cancelled`;
     if (signal?.aborted) return Promise.reject(new PruneLensError('cancelled', cancelled));
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {
-      let lastEvent: WorkerEvent | undefined;
+      let lastEvent: WorkProgress | undefined;
       let watchdog: NodeJS.Timeout | undefined;
       let cancelling = false;
       const settle = (error: Error | undefined, result?: Result) => {
@@ -132,13 +131,13 @@ export class ValidationClient {
       };
       const armForEvent = () => {
         if (cancelling) return;
-        if (lastEvent?.stage === 'session') {
-          const { provider, model } = lastEvent;
+        if (lastEvent?.session) {
+          const { provider, model } = lastEvent.session;
           arm(this.options.sessionTimeoutMs, () => killFor(new WorkerFailure('timeout',
             `creating the ${model} model's session on ${provider} did not finish within ${this.options.sessionTimeoutMs / 1000} s`, lastEvent, this.stderrTail)));
         } else {
           arm(this.options.idleTimeoutMs, () => killFor(new WorkerFailure('timeout',
-            `the validation worker sent nothing for ${this.options.idleTimeoutMs / 1000} s${lastEvent ? ` (last: ${describe(lastEvent)})` : ''}`, lastEvent, this.stderrTail)));
+            `the validation worker sent nothing for ${this.options.idleTimeoutMs / 1000} s${lastEvent ? ` (last: ${lastEvent.message})` : ''}`, lastEvent, this.stderrTail)));
         }
       };
       const onMessage = (message: FromWorker) => {
@@ -146,8 +145,7 @@ export class ValidationClient {
         if (message.type === 'progress') {
           lastEvent = message.event;
           armForEvent();
-          // The worker sends this request's kind of event (WorkerRequests).
-          if (!cancelling) onProgress?.(message.event as WorkerRequests[K]['event']);
+          if (!cancelling) onProgress?.(message.event);
         } else if (cancelling) {
           settle(new PruneLensError('cancelled', cancelled));
         } else if (message.type === 'result') {
@@ -162,7 +160,7 @@ export class ValidationClient {
         const hint = sig === 'SIGKILL' ? ' (out of memory, or killed from outside)' : '';
         settle(cancelling
           ? new PruneLensError('cancelled', cancelled)
-          : new WorkerFailure('crash', `the validation worker ${how}${hint}${lastEvent ? ` while ${describe(lastEvent)}` : ''}`, lastEvent, this.stderrTail));
+          : new WorkerFailure('crash', `the validation worker ${how}${hint}${lastEvent ? ` while ${lastEvent.message}` : ''}`, lastEvent, this.stderrTail));
       };
       const onAbort = () => {
         if (cancelling) return;
@@ -234,16 +232,5 @@ export class ValidationClient {
     worker.unref();
     (worker.channel as { unref?(): void } | undefined)?.unref?.();
     for (const s of [worker.stdout, worker.stderr]) (s as unknown as { unref?(): void } | null)?.unref?.();
-  }
-}
-
-function describe(event: WorkerEvent): string {
-  switch (event.stage) {
-    case 'session': return `creating the ${event.model} model's session on ${event.provider}`;
-    case 'skipped': return `skipping ${event.attempt.provider}`;
-    case 'data': return 'opening the data';
-    case 'warmup': return 'warming up';
-    case 'batch': return `running batches (${event.done} of ${event.total} samples done)`;
-    default: return event.message;
   }
 }

@@ -3,6 +3,6 @@
 
 export { validate, DEFAULT_BATCH_SIZE, DEFAULT_WARMUP } from './validate';
 export type { ValidateOptions, MeasureModel } from './validate';
-export { ValidationClient, WorkerFailure } from './client';
-export type { ValidationClientOptions, RunOptions } from './client';
-export type { ProgressEvent, WorkProgress, WorkStage, PrunePlanJob, SensitivityJob, SensitivityResult } from './protocol';
+export { WorkerClient, WorkerFailure } from './client';
+export type { WorkerClientOptions, RunOptions } from './client';
+export type { WorkProgress, WorkStage, PrunePlanJob, SensitivityJob, SensitivityResult } from './protocol';

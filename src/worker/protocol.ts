@@ -1,5 +1,5 @@
-// Messages between the validation client (extension host or CLI) and the
-// worker process that owns onnxruntime. Plain JSON over the fork IPC channel.
+// Messages between the worker client (extension host or CLI) and the worker
+// process that owns onnxruntime. Plain JSON over the fork IPC channel.
 
 import type { ErrorCode, ErrorLocation } from '../onnx/errors';
 import type { DataSpec } from '../validation/datasets';
@@ -23,30 +23,33 @@ export interface ValidateJob extends DataSpec {
 }
 
 /**
- * A 'session' event is sent before each provider attempt: creating a session
- * runs in native code on the worker's only thread and may hang, so the
- * client times it and kills the worker if it takes too long.
+ * What a job is doing: reading the model or data (load), creating onnxruntime
+ * sessions (session), running models on calibration data (calibrate),
+ * warming up, pruning, refitting (recover), measuring on validation data,
+ * suggesting a plan, writing files (save).
  */
-export type ProgressEvent =
-  | { stage: 'session'; provider: ProviderName; model: 'original' | 'pruned' }
-  | { stage: 'skipped'; attempt: ProviderAttempt }
-  | { stage: 'data'; description: string; samples: number; batchSize: number }
-  | { stage: 'warmup' }
-  | { stage: 'batch'; done: number; total: number };
-
-/** What a prune or sensitivity job is doing. */
-export type WorkStage = 'load' | 'calibrate' | 'prune' | 'recover' | 'measure' | 'suggest' | 'save';
+export type WorkStage = 'load' | 'session' | 'calibrate' | 'warmup' | 'prune' | 'recover' | 'measure' | 'suggest' | 'save';
 
 /**
- * Progress of a prune plan or sensitivity job: a sentence for the user and the
- * share of the whole job done (0 to 1, never going back). Sent at each phase
- * and, at most every quarter second, as calibration batches run, so a long
- * job that is working keeps the client's idle watchdog from firing.
+ * Progress of any job (validation, prune plan, sensitivity): a sentence for
+ * the user and the share of the whole job done (0 to 1, never going back).
+ * Sent at each phase and, at most every quarter second, as batches run, so a
+ * long job that is working keeps the client's idle watchdog from firing.
  */
 export interface WorkProgress {
   stage: WorkStage;
   message: string;
   fraction: number;
+  /**
+   * Sent before each provider attempt: creating a session runs in native code
+   * on the worker's only thread and may hang, so the client times it and kills
+   * the worker if it takes too long.
+   */
+  session?: { provider: ProviderName; model: 'original' | 'pruned' };
+  /** A provider given up on, and why. */
+  skipped?: ProviderAttempt;
+  /** Validation batches: samples compared so far, of how many. */
+  samples?: { done: number; total: number };
 }
 
 /**
@@ -94,14 +97,12 @@ export interface SensitivityResult {
   suggestion?: Suggestion & { file: string };
 }
 
-/** Each request the worker answers: the job it carries, the progress it reports and the result it returns. */
+/** Each request the worker answers: the job it carries and the result it returns (all report WorkProgress). */
 export interface WorkerRequests {
-  validate: { job: ValidateJob; event: ProgressEvent; result: JobResult };
-  prunePlan: { job: PrunePlanJob; event: WorkProgress; result: PruneReport };
-  sensitivity: { job: SensitivityJob; event: WorkProgress; result: SensitivityResult };
+  validate: { job: ValidateJob; result: JobResult };
+  prunePlan: { job: PrunePlanJob; result: PruneReport };
+  sensitivity: { job: SensitivityJob; result: SensitivityResult };
 }
-/** A progress event of any request. */
-export type WorkerEvent = WorkerRequests[RequestType]['event'];
 export type RequestType = keyof WorkerRequests;
 export type WorkerRequest<K extends RequestType = RequestType> = { [T in K]: { type: T; id: number; job: WorkerRequests[T]['job'] } }[K];
 
@@ -131,7 +132,7 @@ export type ToWorker =
   | { type: 'cancel'; id: number };
 
 export type FromWorker =
-  | { type: 'progress'; id: number; event: WorkerEvent }
+  | { type: 'progress'; id: number; event: WorkProgress }
   | { type: 'result'; id: number; result: WorkerRequests[RequestType]['result'] }
   | { type: 'error'; id: number; error: SerializedError };
 

@@ -1,10 +1,11 @@
 // Validating a pruned model against its original, as the CLI and the
-// extension call it: the worker runs both models on the same batches; this
-// side retries past a provider that hung or crashed while creating its
-// session, and adds file sizes, params and MACs to make the report.
+// extension call it. This is the client's side: the worker runs both models
+// on the same batches (validateJob.ts); this side retries past a provider that
+// hung or crashed while creating its session, and adds file sizes, params and
+// MACs to make the report.
 
 import * as fs from 'node:fs';
-import { RunOptions, ValidationClient, ValidationClientOptions, WorkerFailure } from './client';
+import { RunOptions, WorkerClient, WorkerClientOptions, WorkerFailure } from './client';
 import type { JobResult, ValidateJob } from './protocol';
 import { ProviderName, defaultProviders, parseProviders } from '../validation/providers';
 import type { ModelSide, ProviderAttempt, ValidationReport } from '../validation/report';
@@ -22,15 +23,15 @@ export interface ValidateOptions extends RunOptions, Omit<DataSpec, 'batchSize'>
   providers?: readonly string[];
   measure?: MeasureModel;
   /** A client to reuse (its worker stays warm); otherwise one is made from `clientOptions` and ended after. */
-  client?: ValidationClient;
-  clientOptions?: ValidationClientOptions;
+  client?: WorkerClient;
+  clientOptions?: WorkerClientOptions;
 }
 
 export const DEFAULT_BATCH_SIZE = 32;
 export const DEFAULT_WARMUP = 3;
 
 export async function validate(options: ValidateOptions): Promise<ValidationReport> {
-  const client = options.client ?? new ValidationClient(options.clientOptions);
+  const client = options.client ?? new WorkerClient(options.clientOptions);
   try {
     const result = await runWithFallback(client, {
       original: options.original,
@@ -72,22 +73,22 @@ export async function validate(options: ValidateOptions): Promise<ValidationRepo
  * A provider whose session creation hangs or crashes the worker (a broken GPU
  * driver, say) costs one worker: note why, and go on with the providers after it.
  */
-async function runWithFallback(client: ValidationClient, job: ValidateJob, run: RunOptions): Promise<JobResult> {
+async function runWithFallback(client: WorkerClient, job: ValidateJob, run: RunOptions): Promise<JobResult> {
   const prior: ProviderAttempt[] = [];
   let providers: ProviderName[] = job.providers;
   for (;;) {
     const seen: ProviderAttempt[] = [];
     try {
-      return await client.run({ ...job, providers, priorAttempts: [...prior] }, {
+      return await client.validate({ ...job, providers, priorAttempts: [...prior] }, {
         signal: run.signal,
         onProgress: (event) => {
-          if (event.stage === 'skipped') seen.push(event.attempt);
+          if (event.skipped) seen.push(event.skipped);
           run.onProgress?.(event);
         },
       });
     } catch (e) {
-      const at = e instanceof WorkerFailure && e.kind !== 'spawn' ? e.lastEvent : undefined;
-      if (!(e instanceof WorkerFailure) || at?.stage !== 'session' || at.provider === 'cpu') throw e;
+      const at = e instanceof WorkerFailure && e.kind !== 'spawn' ? e.lastEvent?.session : undefined;
+      if (!(e instanceof WorkerFailure) || !at || at.provider === 'cpu') throw e;
       prior.push(...seen, { provider: at.provider, ok: false, reason: e.message.split('\n')[0] });
       providers = providers.slice(providers.indexOf(at.provider) + 1);
     }

@@ -7,29 +7,26 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
 import { Batch, ModelInput, openDataset, typedView } from '../validation/datasets';
 import { ComparisonAccumulator, latencyStats } from '../validation/metrics';
-import type { JobResult, ProgressEvent, ValidateJob } from './protocol';
+import type { JobResult, ValidateJob } from './protocol';
 import { OrtRuntime, openSessionPair } from '../validation/providers';
+import { JobProgress, type WorkIO } from './workProgress';
 
 /** Latency percentiles need a few samples; with fewer batches than this, the first batch is timed again. */
 export const MIN_TIMED_RUNS = 10;
 
-export interface JobIO {
-  progress(event: ProgressEvent): void;
-  isCancelled(): boolean;
-}
-
-export async function runJob(ort: OrtRuntime, job: ValidateJob, io: JobIO): Promise<JobResult> {
+export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO): Promise<JobResult> {
+  const progress = new JobProgress(io, 'validation cancelled');
   for (const file of [job.original, job.pruned]) checkModelFile(file);
   const attempts = [...(job.priorAttempts ?? [])];
   const pair = await openSessionPair(ort, job, job.providers, {
-    trying: (provider, model) => io.progress({ stage: 'session', provider, model }),
-    skipped: (attempt) => io.progress({ stage: 'skipped', attempt }),
+    trying: (provider, model) => progress.phase('session', `creating the ${model} model's session on ${provider}`, 0, { session: { provider, model } }),
+    skipped: (attempt) => progress.phase('session', `skipping ${attempt.provider}: ${attempt.reason ?? 'no reason given'}`, 0, { skipped: attempt }),
   }, attempts);
   try {
     const inputs = modelInputs(pair.original, job.original);
     checkSameInputs(inputs, modelInputs(pair.pruned, job.pruned), job.pruned);
     const dataset = openDataset(job, inputs);
-    io.progress({ stage: 'data', description: dataset.description, samples: dataset.samples, batchSize: dataset.batchSize });
+    progress.phase('load', `reading ${dataset.samples} samples from ${dataset.description}`, 0);
 
     const output = pair.original.outputNames[0];
     const prunedOutput = pair.pruned.outputNames[0];
@@ -50,10 +47,10 @@ export async function runJob(ort: OrtRuntime, job: ValidateJob, io: JobIO): Prom
     const reader = dataset.open();
     try {
       for (let batch = await reader.next(), index = 0; batch; batch = await reader.next(), index++) {
-        if (io.isCancelled()) throw new PruneLensError('cancelled', 'validation cancelled');
+        progress.throwIfCancelled();
         if (index === 0) firstBatch = batch;
         if (index === 0 && job.warmup > 0) {
-          io.progress({ stage: 'warmup' });
+          progress.phase('warmup', 'warming up', 0);
           for (let w = 0; w < job.warmup; w++) {
             await run(pair.original, output, batch);
             await run(pair.pruned, prunedOutput, batch);
@@ -76,13 +73,13 @@ export async function runJob(ort: OrtRuntime, job: ValidateJob, io: JobIO): Prom
           timedSamples += batch.rows;
         }
         done += batch.rows;
-        io.progress({ stage: 'batch', done, total: dataset.samples });
+        progress.phase('measure', `running batches (${done} of ${dataset.samples} samples done)`, done / dataset.samples, { samples: { done, total: dataset.samples } });
         // Let a 'cancel' message in before the next batch.
         await new Promise((resolve) => setImmediate(resolve));
       }
       // Few batches give a noisy median: time more runs of the first batch (outputs already counted).
       for (let extra = 0; firstBatch && timings.original.length < MIN_TIMED_RUNS; extra++) {
-        if (io.isCancelled()) throw new PruneLensError('cancelled', 'validation cancelled');
+        progress.throwIfCancelled();
         const originalFirst = extra % 2 === 1;
         const a = await (originalFirst ? run(pair.original, output, firstBatch) : run(pair.pruned, prunedOutput, firstBatch));
         const b = await (originalFirst ? run(pair.pruned, prunedOutput, firstBatch) : run(pair.original, output, firstBatch));

@@ -1,4 +1,4 @@
-// Progress and cancellation for the worker's long jobs (prune plans,
+// Progress and cancellation for the worker's jobs (validation, prune plans,
 // sensitivity analysis). The pruning core reports phases (steps, layers,
 // groups); between them it runs the model on calibration batches, which can
 // take minutes on a large model. Wrapping the calibration source makes every
@@ -31,12 +31,12 @@ export class JobProgress {
     return this.io.signal;
   }
 
-  /** A new phase, always sent. The fraction is kept from going back. */
-  phase(stage: WorkStage, message: string, fraction: number): void {
+  /** A new phase, always sent, with what the client may need to know about it. The fraction is kept from going back. */
+  phase(stage: WorkStage, message: string, fraction: number, detail: Omit<WorkProgress, 'stage' | 'message' | 'fraction'> = {}): void {
     this.stage = stage;
     this.message = message;
     this.fraction = Math.min(1, Math.max(this.fraction, fraction));
-    this.send(message);
+    this.send(message, detail);
   }
 
   /** A calibration batch is about to run: throws if cancelled, and now and then says which batch. */
@@ -49,9 +49,9 @@ export class JobProgress {
     if (this.io.signal.aborted) throw new PruneLensError('cancelled', this.cancelled);
   }
 
-  private send(message: string): void {
+  private send(message: string, detail: Omit<WorkProgress, 'stage' | 'message' | 'fraction'> = {}): void {
     this.lastSent = Date.now();
-    this.io.progress({ stage: this.stage, message, fraction: this.fraction });
+    this.io.progress({ stage: this.stage, message, fraction: this.fraction, ...detail });
   }
 }
 

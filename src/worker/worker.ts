@@ -1,18 +1,19 @@
-// The validation worker: a child process forked by the client. It owns the
-// onnxruntime sessions, so a native crash or a hang takes down only this
-// process. It runs validations, pruning plans and sensitivity analyses, one
-// job at a time, and answers over the IPC channel.
+// The worker: a child process forked by the client. It owns the onnxruntime
+// sessions, so a native crash or a hang takes down only this process. It runs
+// validations, pruning plans and sensitivity analyses, one job at a time, and
+// answers over the IPC channel.
 
 import { PruneLensError } from '../onnx/errors';
-import { runJob } from './validateJob';
-import { CUDA_PATH_ENV, FromWorker, SerializedError, ToWorker, WorkerEvent, WorkerRequests } from './protocol';
+import { runValidate } from './validateJob';
+import { CUDA_PATH_ENV, FromWorker, SerializedError, ToWorker, WorkerRequests } from './protocol';
 import { loadOrt } from '../validation/ortRuntime';
 import type { OrtRuntime } from '../validation/providers';
 import { runPrunePlan } from './pruneJob';
 import { runSensitivity } from './sensitivityJob';
+import type { WorkIO } from './workProgress';
 
 if (!process.send) {
-  console.error('The Prune Lens validation worker must be started by the validation client (child_process.fork).');
+  console.error('The Prune Lens worker must be started by the worker client (child_process.fork).');
   process.exit(2);
 }
 
@@ -26,19 +27,13 @@ function serialize(e: unknown): SerializedError {
   return { code: 'internal', detail: e instanceof Error ? e.message : String(e) };
 }
 
-interface JobContext<Event> {
-  progress(event: Event): void;
-  signal: AbortSignal;
-}
-
 /** Runs one request's job and sends its result or error; progress goes out as it comes. */
-async function serve<K extends keyof WorkerRequests>(id: number,
-  work: (context: JobContext<WorkerRequests[K]['event']>) => Promise<WorkerRequests[K]['result']>): Promise<void> {
+async function serve<K extends keyof WorkerRequests>(id: number, work: (io: WorkIO) => Promise<WorkerRequests[K]['result']>): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
   try {
     const result = await work({
-      progress: (event: WorkerEvent) => send({ type: 'progress', id, event }),
+      progress: (event) => send({ type: 'progress', id, event }),
       signal: controller.signal,
     });
     send({ type: 'result', id, result });
@@ -55,16 +50,16 @@ process.on('message', (message: ToWorker) => {
       running.get(message.id)?.abort();
       break;
     case 'validate':
-      void serve<'validate'>(message.id, ({ progress, signal }) => {
+      void serve<'validate'>(message.id, (io) => {
         ort ??= loadOrt(process.env[CUDA_PATH_ENV] || undefined);
-        return runJob(ort, message.job, { progress, isCancelled: () => signal.aborted });
+        return runValidate(ort, message.job, io);
       });
       break;
     case 'prunePlan':
-      void serve<'prunePlan'>(message.id, (context) => runPrunePlan(message.job, context));
+      void serve<'prunePlan'>(message.id, (io) => runPrunePlan(message.job, io));
       break;
     case 'sensitivity':
-      void serve<'sensitivity'>(message.id, (context) => runSensitivity(message.job, context));
+      void serve<'sensitivity'>(message.id, (io) => runSensitivity(message.job, io));
       break;
   }
 });

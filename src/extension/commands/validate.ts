@@ -56,10 +56,8 @@ export function validateCommand(services: Services) {
           },
           signal: work.signal,
           onProgress: (e) => {
-            if (e.stage === 'session') work.report(`opening the ${e.model} model on ${e.provider}`);
-            else if (e.stage === 'skipped') log().warn(`provider ${e.attempt.provider} skipped: ${e.attempt.reason ?? ''}`);
-            else if (e.stage === 'data') work.report(`${e.description}: ${e.samples} samples`);
-            else if (e.stage === 'batch') work.report(`batch ${e.done}/${e.total}`, e.done / e.total);
+            if (e.skipped) log().warn(`provider ${e.skipped.provider} skipped: ${e.skipped.reason ?? ''}`);
+            work.report(e.message, e.fraction);
           },
         }, pruned),
       );

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { analyzeFile } from '../../../src/analysis';
 import { PruneLensError } from '../../../src/onnx/errors';
 import { pruneStructuredFile } from '../../../src/pruning/structured';
-import { ValidationClient, WorkerFailure, validate, type ProgressEvent } from '../../../src/worker';
+import { WorkerClient, WorkerFailure, validate, type WorkProgress } from '../../../src/worker';
 import type { ValidateJob } from '../../../src/worker/protocol';
 import { VGG_BN_LAYERS, zeroLowestGammaChannels } from './bn';
 import { buildWorker } from '../../helpers/worker';
@@ -31,13 +31,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('validation worker', function () {
   let workerPath: string;
-  let client: ValidationClient;
+  let client: WorkerClient;
 
   before(async () => {
     workerPath = await buildWorker();
   });
   beforeEach(() => {
-    client = new ValidationClient({ workerPath });
+    client = new WorkerClient({ workerPath });
   });
   afterEach(() => client.dispose());
 
@@ -64,7 +64,7 @@ describe('validation worker', function () {
     const pruned = path.join(dir, 'vgg_bn50.onnx');
     fs.writeFileSync(pruned, bytes);
 
-    const events: ProgressEvent[] = [];
+    const events: WorkProgress[] = [];
     const report = await validate({
       original: VGG, pruned, data: model('digits_val_x.npy'), labels: model('digits_val_y.npy'),
       client, onProgress: (e) => events.push(e),
@@ -88,7 +88,7 @@ describe('validation worker', function () {
     assert.equal(report.attempts.at(-1)!.provider, report.provider);
     assert.ok(report.attempts.at(-1)!.ok);
     for (const a of report.attempts.slice(0, -1)) assert.ok(!a.ok && a.reason && a.reason.length > 10, JSON.stringify(a));
-    assert.equal(events.filter((e) => e.stage === 'batch').length, Math.ceil(360 / 32));
+    assert.equal(events.filter((e) => e.samples).length, Math.ceil(360 / 32));
   });
 
   it('asking for CUDA on a machine without it ends on CPU, with the reason', async function () {
@@ -105,7 +105,7 @@ describe('validation worker', function () {
     // Garbage in place of the provider libraries: ORT is pointed at them through the staging folder and fails to load them.
     const fake = tempDir('cuda');
     for (const lib of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so']) fs.writeFileSync(path.join(fake, lib), 'not an ELF file');
-    const cudaClient = new ValidationClient({ workerPath, cudaLibraryPath: fake });
+    const cudaClient = new WorkerClient({ workerPath, cudaLibraryPath: fake });
     try {
       const report = await validate({ original: LENET, pruned: LENET, samples: 32, providers: ['cuda', 'cpu'], client: cudaClient });
       assert.equal(report.provider, 'cpu');
@@ -131,15 +131,15 @@ describe('validation worker', function () {
       });
       assert.ok(Date.now() - started < 30_000);
       // The client is still usable.
-      assert.equal((await client.run(SHORT_JOB)).samples, 64);
+      assert.equal((await client.validate(SHORT_JOB)).samples, 64);
     });
   }
 
   it('a worker killed mid-run (SIGKILL) is reported, and the next validation succeeds on a fresh worker', async () => {
     let killedPid: number | undefined;
-    const failure = await client.run(LONG_JOB, {
+    const failure = await client.validate(LONG_JOB, {
       onProgress: (e) => {
-        if (e.stage === 'batch' && killedPid === undefined) {
+        if (e.samples && killedPid === undefined) {
           killedPid = client.pid!;
           process.kill(killedPid, 'SIGKILL');
         }
@@ -148,7 +148,7 @@ describe('validation worker', function () {
     assert.ok(failure instanceof WorkerFailure, String(failure));
     assert.equal(failure.kind, 'crash');
     assert.match(failure.message, /killed by SIGKILL .*while running batches/);
-    const result = await client.run(SHORT_JOB);
+    const result = await client.validate(SHORT_JOB);
     assert.equal(result.samples, 64);
     assert.equal(result.comparison.agreement, 1);
     assert.notEqual(client.pid, killedPid);
@@ -158,11 +158,11 @@ describe('validation worker', function () {
     const controller = new AbortController();
     let afterAbort = 0;
     let abortedAt = 0;
-    const run = client.run(LONG_JOB, {
+    const run = client.validate(LONG_JOB, {
       signal: controller.signal,
       onProgress: (e) => {
         if (abortedAt) afterAbort++;
-        else if (e.stage === 'batch' && e.done === 3) { abortedAt = Date.now(); controller.abort(); }
+        else if (e.samples?.done === 3) { abortedAt = Date.now(); controller.abort(); }
       },
     });
     const pid = await (async () => { while (!client.pid) await sleep(5); return client.pid; })();
@@ -177,13 +177,13 @@ describe('validation worker', function () {
       await sleep(500);
       assert.ok(cpuTicks(pid) - before <= 2, 'the worker kept computing after the cancel');
     }
-    assert.equal((await client.run(SHORT_JOB)).samples, 64);
+    assert.equal((await client.validate(SHORT_JOB)).samples, 64);
   });
 
   it('a worker that ignores a cancel is killed after the grace period', async () => {
-    const stubborn = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'hanging-worker.js'), cancelGraceMs: 200, sessionTimeoutMs: 60_000 });
+    const stubborn = new WorkerClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'hanging-worker.js'), cancelGraceMs: 200, sessionTimeoutMs: 60_000 });
     const controller = new AbortController();
-    const run = stubborn.run({ ...SHORT_JOB, providers: ['cuda', 'cpu'] }, { signal: controller.signal, onProgress: () => controller.abort() });
+    const run = stubborn.validate({ ...SHORT_JOB, providers: ['cuda', 'cpu'] }, { signal: controller.signal, onProgress: () => controller.abort() });
     const started = Date.now();
     await assert.rejects(run, /cancelled \(the worker did not stop in time and was killed\)/);
     assert.ok(Date.now() - started < 2000);
@@ -191,7 +191,7 @@ describe('validation worker', function () {
   });
 
   it('a provider whose session creation hangs is timed out, noted, and the next provider runs', async () => {
-    const hanging = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'hanging-worker.js'), sessionTimeoutMs: 300 });
+    const hanging = new WorkerClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'hanging-worker.js'), sessionTimeoutMs: 300 });
     const started = Date.now();
     const report = await validate({ original: LENET, pruned: LENET, providers: ['cuda', 'webgpu', 'cpu'], client: hanging });
     assert.ok(Date.now() - started < 5000);
@@ -202,7 +202,7 @@ describe('validation worker', function () {
   });
 
   it('a missing worker script is a clear error, not a hang', async () => {
-    const lost = new ValidationClient({ workerPath: path.join(tempDir('nowhere'), 'worker.js') });
-    await assert.rejects(lost.run(SHORT_JOB), /validation worker script is missing: .*worker\.js \(run the build\)/);
+    const lost = new WorkerClient({ workerPath: path.join(tempDir('nowhere'), 'worker.js') });
+    await assert.rejects(lost.validate(SHORT_JOB), /validation worker script is missing: .*worker\.js \(run the build\)/);
   });
 });

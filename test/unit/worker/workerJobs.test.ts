@@ -9,7 +9,7 @@ import { loadModelSync } from '../../../src/onnx/model';
 import { PruneLensError } from '../../../src/onnx/errors';
 import { reportPathFor, runPlan, validatePlan, type PrunePlan } from '../../../src/pruning/plan';
 import { analyzeSensitivity } from '../../../src/pruning/sensitivity';
-import { ValidationClient, WorkerFailure, validate, type WorkProgress } from '../../../src/worker';
+import { WorkerClient, WorkerFailure, validate, type WorkProgress } from '../../../src/worker';
 import { openCalibration } from '../../../src/validation/activations';
 import { digitsAccuracy } from '../recovery/helpers';
 import { buildWorker } from '../../helpers/worker';
@@ -34,13 +34,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('worker jobs: pruning plans and sensitivity', function () {
   let workerPath: string;
-  let client: ValidationClient;
+  let client: WorkerClient;
 
   before(async () => {
     workerPath = await buildWorker();
   });
   beforeEach(() => {
-    client = new ValidationClient({ workerPath });
+    client = new WorkerClient({ workerPath });
   });
   afterEach(() => client.dispose());
 
@@ -134,7 +134,7 @@ describe('worker jobs: pruning plans and sensitivity', function () {
   });
 
   it('progress keeps the idle watchdog from firing on a long job; silence still trips it', async () => {
-    const slow = new ValidationClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'slow-prune-worker.js'), idleTimeoutMs: 400 });
+    const slow = new WorkerClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'slow-prune-worker.js'), idleTimeoutMs: 400 });
     try {
       const job = { model: 'busy.onnx', plan: SMALL_PLAN, planBaseDir: MODELS, output: 'busy.pruned.onnx' };
       const started = Date.now();
