@@ -46,6 +46,13 @@ export function needsCalibration(r: Pick<PruneRequest, 'method' | 'recovery'>): 
   return isOneOf(DATA_AWARE_METHODS, r.method) || (r.recovery !== undefined && r.recovery !== 'none');
 }
 
+/** `c` when its data exists and its size is a whole number; otherwise an error naming where the value came from. */
+export function checkCalibration(c: CalibrationRequest, from: string): CalibrationRequest {
+  if (!fs.existsSync(c.data)) throw new Error(`calibration data not found: ${c.data} (from ${from})`);
+  if (!(Number.isSafeInteger(c.size) && c.size! >= 1)) throw new Error(`calibration size must be a whole number of at least 1 (got ${c.size})`);
+  return c;
+}
+
 /** The plan the dialog's answers stand for; also what "Generate Plan" writes. */
 export function planFromRequest(r: PruneRequest): PrunePlan {
   const step: PlanStep = { method: r.method, structured: r.structured, scope: r.scope, amount: r.amount };

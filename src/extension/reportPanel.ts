@@ -181,7 +181,7 @@ class ReportSession implements vscode.Disposable {
   private async prune(ratio: number, scope: Scope, method: PreviewMethod): Promise<void> {
     const s = readSettings(this.model);
     const how = `${method}, ${Math.round(ratio * 1000) / 10}%, ${scope}, ${s.defaultStructured ? 'structured' : 'unstructured'}`;
-    const { askOutput } = await import('./commands/prune');
+    const { askOutput } = await import('./prompts');
     const out = await askOutput(this.model, defaultOutputPath(this.model.fsPath, s.outputName, { method, amount: ratio }), `Prune ${path.basename(this.model.fsPath)} (${how})`);
     if (!out) return;
     // The command posts the report back to this session (postPruneReport).

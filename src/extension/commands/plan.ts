@@ -6,11 +6,12 @@ import * as vscode from 'vscode';
 import type { PruneReport } from '../../pruning/report';
 import { log } from '../log';
 import { resolveModel, resolvePlan } from '../pick';
+import { askOutput } from '../prompts';
 import { modelForPlan, planFromRequest } from '../pruneOps';
+import { runPlanJob } from '../runPlanJob';
 import type { Services } from '../services';
 import { readSettings } from '../settings';
-import { guard, isOptions } from './guard';
-import { askOutput, runPlanJob } from './prune';
+import { guard, isOptions } from '../guard';
 
 export interface ApplyPlanOptions {
   /** The model to prune; by default the *.onnx with the plan's stem next to it. */

@@ -8,22 +8,21 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { PrunePlan } from '../../pruning/plan/types';
 import type { PruneReport } from '../../pruning/report';
 import type { Scope } from '../../protocol';
 import { log } from '../log';
 import { isModelUri, resolveModel } from '../pick';
-import { withWork } from '../progress';
+import { askCalibration, askOutput, parseAmount } from '../prompts';
 import {
   DATA_AWARE_METHODS, isOneOf, RECOVERY_METHODS, WEIGHT_METHODS, type RecoveryMethod, type StructuredMethod,
 } from '../../pruning/methods';
 import {
-  DIALOG_STRUCTURED_METHODS, needsCalibration, planFromRequest, planNeedsNative, type CalibrationRequest, type PruneRequest,
+  checkCalibration, DIALOG_STRUCTURED_METHODS, needsCalibration, planFromRequest, type CalibrationRequest, type PruneRequest,
 } from '../pruneOps';
 import type { Services } from '../services';
-import { defaultOutputPath, readSettings, resolveWorkspacePath, type Settings } from '../settings';
-import { requireTrust } from '../trust';
-import { guard, isOptions } from './guard';
+import { runPlanJob } from '../runPlanJob';
+import { defaultOutputPath, readSettings, resolveWorkspacePath } from '../settings';
+import { guard, isOptions } from '../guard';
 
 export interface PruneCommandOptions extends Partial<Omit<PruneRequest, 'calibration'>> {
   /**
@@ -114,12 +113,6 @@ function describeNeed(r: Pick<PruneRequest, 'method' | 'recovery'>): string {
   return [ranking, recovery].filter(Boolean).join(' with ');
 }
 
-function checkCalibration(c: CalibrationRequest, from: string): CalibrationRequest {
-  if (!fs.existsSync(c.data)) throw new Error(`calibration data not found: ${c.data} (from ${from})`);
-  if (!(Number.isSafeInteger(c.size) && c.size! >= 1)) throw new Error(`calibration size must be a whole number of at least 1 (got ${c.size})`);
-  return c;
-}
-
 /** The QuickPick flow. Undefined when the user backs out at any step. */
 async function ask(services: Services, model: vscode.Uri, title: string, scopeFixed?: Scope): Promise<PruneJob | undefined> {
   const s = readSettings(model);
@@ -205,66 +198,6 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
   return { request, ...out };
 }
 
-/**
- * The calibration data from the settings, or from a file picker when they name
- * none. Undefined when the user closes the picker.
- */
-async function askCalibration(model: vscode.Uri, s: Settings, need: string): Promise<CalibrationRequest | undefined> {
-  const configured = resolveWorkspacePath(s.calibrationData, model);
-  if (configured) return checkCalibration({ data: configured, size: s.calibrationSize }, 'pruneLens.calibration.data');
-  const picked = await vscode.window.showOpenDialog({
-    title: `Calibration data for ${need} (the first ${s.calibrationSize} samples are used; set pruneLens.calibration.data to skip this)`,
-    defaultUri: vscode.Uri.file(path.dirname(model.fsPath)),
-    canSelectMany: false,
-    filters: { 'NumPy arrays': ['npy', 'npz'] },
-    openLabel: 'Use as Calibration Data',
-  });
-  if (!picked?.[0]) return undefined;
-  return checkCalibration({ data: picked[0].fsPath, size: s.calibrationSize }, 'the file picker');
-}
-
-/** Asks for the output file; an existing file needs an explicit "Replace". The source is never allowed. */
-export async function askOutput(model: vscode.Uri, suggested: string, title: string): Promise<{ output: string; overwrite: boolean } | undefined> {
-  const dir = path.dirname(model.fsPath);
-  let value = path.basename(suggested);
-  for (;;) {
-    const answer = await vscode.window.showInputBox({
-      title,
-      prompt: `Output file name (in ${vscode.workspace.asRelativePath(dir)})`,
-      value,
-      valueSelection: [0, Math.max(0, value.length - '.onnx'.length)],
-      ignoreFocusOut: true,
-      validateInput: (v) => {
-        const trimmed = v.trim();
-        if (!trimmed) return 'Enter a file name';
-        if (!trimmed.toLowerCase().endsWith('.onnx')) return 'The output must be an .onnx file';
-        if (path.resolve(dir, trimmed) === path.resolve(model.fsPath)) return 'The output must not replace the model being pruned';
-        return undefined;
-      },
-    });
-    if (answer === undefined) return undefined;
-    const output = path.resolve(dir, answer.trim());
-    if (!fs.existsSync(output)) return { output, overwrite: false };
-    const choice = await vscode.window.showWarningMessage(
-      `${path.basename(output)} already exists. Replace it?`,
-      { modal: true },
-      'Replace',
-      'Choose Another Name',
-    );
-    if (choice === 'Replace') return { output, overwrite: true };
-    if (choice === undefined) return undefined;
-    value = answer.trim();
-  }
-}
-
-export function parseAmount(text: string): number | undefined {
-  const t = text.trim();
-  const m = /^(\d+(?:\.\d*)?|\.\d+)\s*(%?)$/.exec(t);
-  if (!m) return undefined;
-  const v = m[2] ? Number(m[1]) / 100 : Number(m[1]);
-  return v > 0 && v < 1 ? v : undefined;
-}
-
 function fmtPercent(f: number): string {
   return `${+(f * 100).toFixed(2)}%`;
 }
@@ -281,56 +214,4 @@ async function runPrune(services: Services, model: vscode.Uri, job: PruneJob): P
   return runPlanJob(services, model, planFromRequest(request), {
     output: job.output, overwrite: job.overwrite, baseDir: path.dirname(model.fsPath), title: `pruning ${path.basename(model.fsPath)}`,
   });
-}
-
-export interface PlanJobOptions {
-  output: string;
-  overwrite: boolean;
-  /** Folder the plan's relative paths resolve against. */
-  baseDir: string;
-  /** The plan file, when there is one: errors in the plan name it. */
-  planFile?: string;
-  /** What the progress notification says is running. */
-  title: string;
-}
-
-/**
- * Runs a plan in the worker under a cancellable progress notification, then
- * announces the result. Every prune goes this way: even a plain L1 prune of a
- * large model would hold the extension host for most of a second (resnet18,
- * unstructured: 0.75 s), and data-aware steps need onnxruntime, which waits
- * for workspace trust.
- */
-export async function runPlanJob(services: Services, model: vscode.Uri, plan: PrunePlan, o: PlanJobOptions): Promise<PruneReport> {
-  if (planNeedsNative(plan)) await requireTrust('Pruning with calibration data');
-  const report = await withWork(o.title, (work) =>
-    services.jobs.prunePlan(
-      { model: model.fsPath, plan, planBaseDir: o.baseDir, planFile: o.planFile, output: o.output, overwrite: o.overwrite },
-      model,
-      { signal: work.signal, onProgress: (e) => work.report(e.message, e.fraction) },
-    ),
-  );
-  announcePruned(services, model, report);
-  return report;
-}
-
-/** Logs the result, updates an open report, and offers the next steps (without waiting for a click). */
-export function announcePruned(services: Services, model: vscode.Uri, report: PruneReport): void {
-  const out = vscode.Uri.file(report.output);
-  const t = report.totals;
-  const change = (a: number, b: number) => (a ? `${Math.round((1 - b / a) * 100)}%` : '0%');
-  const summary = report.structured
-    ? `params −${change(t.paramsBefore, t.paramsAfter)}, MACs −${change(t.macsBefore, t.macsAfter)}`
-    : `${(t.zerosAfter ?? 0) - (t.zerosBefore ?? 0)} weights zeroed`;
-  log().info(`wrote ${report.output} (${summary})`);
-  for (const w of report.warnings) log().warn(w);
-  services.index.refresh();
-  services.reports.postPruneReport(model, report);
-  void vscode.window
-    .showInformationMessage(`Pruned ${path.basename(model.fsPath)} → ${path.basename(report.output)} (${summary})`, 'Open Report', 'Validate', 'Reveal in Explorer')
-    .then(async (choice) => {
-      if (choice === 'Open Report') await services.reports.show(model, { report });
-      else if (choice === 'Validate') await vscode.commands.executeCommand('pruneLens.validate', out);
-      else if (choice === 'Reveal in Explorer') await vscode.commands.executeCommand('revealInExplorer', out);
-    });
 }

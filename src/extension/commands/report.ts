@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { resolveModel } from '../pick';
 import type { Services } from '../services';
-import { guard, isOptions } from './guard';
+import { guard, isOptions } from '../guard';
 
 export interface ShowReportOptions {
   /** Layer to select (node name or module path). */

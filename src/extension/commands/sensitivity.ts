@@ -13,11 +13,11 @@ import type { SensitivityJob, SensitivityResult } from '../../worker';
 import { log } from '../log';
 import { resolveModel } from '../pick';
 import { withWork } from '../progress';
+import { parseAmount } from '../prompts';
 import type { Services } from '../services';
 import { readSettings, resolveWorkspacePath } from '../settings';
 import { requireTrust } from '../trust';
-import { guard, isOptions } from './guard';
-import { parseAmount } from './prune';
+import { guard, isOptions } from '../guard';
 
 export interface SensitivityCommandOptions {
   /** Validation inputs (.npy, .npz or folder); by default the `pruneLens.validation.data` setting. Relative to the model's folder. */

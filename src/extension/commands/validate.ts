@@ -15,7 +15,7 @@ import { readReportFor } from '../pruneOps';
 import type { Services } from '../services';
 import { readSettings, resolveWorkspacePath } from '../settings';
 import { requireTrust } from '../trust';
-import { guard, isOptions } from './guard';
+import { guard, isOptions } from '../guard';
 
 export interface ValidateCommandOptions {
   /** The unpruned model; by default the `source` in the pruned model's report. */

@@ -3,8 +3,8 @@
 // options object (tests, other extensions) also get the error thrown back, so
 // they can tell failure from success.
 
-import { isCancellation, log, showError } from '../log';
-import { UntrustedWorkspaceError } from '../trust';
+import { isCancellation, log, showError } from './log';
+import { UntrustedWorkspaceError } from './trust';
 
 export async function guard<T>(title: string, programmatic: boolean, run: () => Promise<T>): Promise<T | undefined> {
   try {

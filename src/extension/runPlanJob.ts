@@ -1,0 +1,65 @@
+// Running a plan from the extension: every prune (the dialog, a plan file,
+// the report panel's Prune…) runs as a plan in the worker, and its result is
+// announced the same way. Shared by the prune and plan commands.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { PrunePlan } from '../pruning/plan/types';
+import type { PruneReport } from '../pruning/report';
+import { log } from './log';
+import { withWork } from './progress';
+import { planNeedsNative } from './pruneOps';
+import type { Services } from './services';
+import { requireTrust } from './trust';
+
+export interface PlanJobOptions {
+  output: string;
+  overwrite: boolean;
+  /** Folder the plan's relative paths resolve against. */
+  baseDir: string;
+  /** The plan file, when there is one: errors in the plan name it. */
+  planFile?: string;
+  /** What the progress notification says is running. */
+  title: string;
+}
+
+/**
+ * Runs a plan in the worker under a cancellable progress notification, then
+ * announces the result. Every prune goes this way: even a plain L1 prune of a
+ * large model would hold the extension host for most of a second (resnet18,
+ * unstructured: 0.75 s), and data-aware steps need onnxruntime, which waits
+ * for workspace trust.
+ */
+export async function runPlanJob(services: Services, model: vscode.Uri, plan: PrunePlan, o: PlanJobOptions): Promise<PruneReport> {
+  if (planNeedsNative(plan)) await requireTrust('Pruning with calibration data');
+  const report = await withWork(o.title, (work) =>
+    services.jobs.prunePlan(
+      { model: model.fsPath, plan, planBaseDir: o.baseDir, planFile: o.planFile, output: o.output, overwrite: o.overwrite },
+      model,
+      { signal: work.signal, onProgress: (e) => work.report(e.message, e.fraction) },
+    ),
+  );
+  announcePruned(services, model, report);
+  return report;
+}
+
+/** Logs the result, updates an open report, and offers the next steps (without waiting for a click). */
+export function announcePruned(services: Services, model: vscode.Uri, report: PruneReport): void {
+  const out = vscode.Uri.file(report.output);
+  const t = report.totals;
+  const change = (a: number, b: number) => (a ? `${Math.round((1 - b / a) * 100)}%` : '0%');
+  const summary = report.structured
+    ? `params −${change(t.paramsBefore, t.paramsAfter)}, MACs −${change(t.macsBefore, t.macsAfter)}`
+    : `${(t.zerosAfter ?? 0) - (t.zerosBefore ?? 0)} weights zeroed`;
+  log().info(`wrote ${report.output} (${summary})`);
+  for (const w of report.warnings) log().warn(w);
+  services.index.refresh();
+  services.reports.postPruneReport(model, report);
+  void vscode.window
+    .showInformationMessage(`Pruned ${path.basename(model.fsPath)} → ${path.basename(report.output)} (${summary})`, 'Open Report', 'Validate', 'Reveal in Explorer')
+    .then(async (choice) => {
+      if (choice === 'Open Report') await services.reports.show(model, { report });
+      else if (choice === 'Validate') await vscode.commands.executeCommand('pruneLens.validate', out);
+      else if (choice === 'Reveal in Explorer') await vscode.commands.executeCommand('revealInExplorer', out);
+    });
+}
