@@ -7,6 +7,30 @@ import type {
 import { AttributeType } from './schema';
 import { DataType, floatsToBytes } from './tensor';
 
+/** Per graph, every name in use, so passes that add values (pruning, recovery) never repeat one another's. */
+const namesInUse = new WeakMap<GraphProto, Set<string>>();
+
+/**
+ * A value name not yet used in `graph`: `base`, else `base_1`, `base_2`, …,
+ * and from now on taken. The names in use are read from the graph once (its
+ * initializers, node outputs and inputs); every later name a pass adds to the
+ * graph must come from here, so that they stay unique across passes.
+ */
+export function uniqueName(graph: GraphProto, base: string): string {
+  let names = namesInUse.get(graph);
+  if (!names) {
+    names = new Set<string>();
+    for (const t of graph.initializer) if (t.name) names.add(t.name);
+    for (const n of graph.node) for (const o of n.output) names.add(o);
+    for (const v of graph.input) if (v.name) names.add(v.name);
+    namesInUse.set(graph, names);
+  }
+  let name = base;
+  for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
+  names.add(name);
+  return name;
+}
+
 export function newTensor(name: string, dataType: number, dims: number[], raw: Uint8Array): TensorProto {
   return {
     name, data_type: dataType, dims: dims.slice(), raw_data: raw,

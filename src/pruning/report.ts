@@ -1,5 +1,9 @@
 // What a prune did, per layer. Plain JSON, written next to the pruned model and
-// shown by the CLI, the extension and the webview's before/after comparison.
+// shown by the CLI, the extension and the webview's before/after comparison;
+// and the params and MACs accounting of a structured cut.
+
+import { layerMacs, type PrunableLayer } from '../analysis';
+import type { ShapeInfo } from '../onnx/shapes';
 
 export interface LayerChange {
   layer: string;
@@ -18,6 +22,36 @@ export interface LayerChange {
   /** Unstructured: weights set to zero by this prune, and in total. */
   zerosBefore?: number;
   zerosAfter?: number;
+}
+
+/** Elements of a tensor before and after a cut. */
+export interface ElementCounts {
+  before: number;
+  after: number;
+}
+
+/**
+ * Params and MACs of one layer a structured cut shrank. Params are its weight
+ * and bias elements; MACs scale with the weight elements kept, since every
+ * output position keeps its spatial shape (`shapes`: the model before the cut).
+ */
+export function cutAccounting(layer: PrunableLayer, shapes: ShapeInfo, weight: ElementCounts, bias: ElementCounts):
+  Pick<LayerChange, 'paramsBefore' | 'paramsAfter' | 'macsBefore' | 'macsAfter'> {
+  const macsBefore = layerMacs(layer, weight.before, shapes);
+  return {
+    paramsBefore: weight.before + bias.before,
+    paramsAfter: weight.after + bias.after,
+    macsBefore,
+    macsAfter: weight.before ? Math.round((macsBefore * weight.after) / weight.before) : 0,
+  };
+}
+
+/** The MACs of the prunable layers a prune touched, before and after. */
+export function macsTotals(layers: readonly LayerChange[]): { macsBefore: number; macsAfter: number } {
+  return {
+    macsBefore: layers.reduce((s, l) => s + l.macsBefore, 0),
+    macsAfter: layers.reduce((s, l) => s + l.macsAfter, 0),
+  };
 }
 
 export interface FrozenGroup {

@@ -3,7 +3,7 @@
 // size from a single tensor through Identity nodes), so a tensor is edited in
 // place only when this node is its sole reader; otherwise the node gets a copy.
 
-import { newTensor } from '../../onnx/build';
+import { newTensor, uniqueName } from '../../onnx/build';
 import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
@@ -32,18 +32,9 @@ export function setConstantFloats(model: OnnxModel, index: GraphIndex, node: Nod
     setTensorFloats(c.tensor, dims, values);
     return;
   }
-  const fresh = newTensor(uniqueName(model, `${c?.holder ?? index.nameOf(node)}.refit`), c?.tensor.data_type ?? DataType.FLOAT, dims, new Uint8Array(0));
+  const fresh = newTensor(uniqueName(model.graph, `${c?.holder ?? index.nameOf(node)}.refit`), c?.tensor.data_type ?? DataType.FLOAT, dims, new Uint8Array(0));
   setTensorFloats(fresh, dims, values);
   model.graph.initializer.push(fresh);
   while (node.input.length <= i) node.input.push('');
   node.input[i] = fresh.name!;
-}
-
-function uniqueName(model: OnnxModel, base: string): string {
-  const taken = new Set<string>(model.graph.initializer.map((t) => t.name ?? ''));
-  for (const n of model.graph.node) for (const o of n.output) taken.add(o);
-  for (const v of model.graph.input) taken.add(v.name ?? '');
-  let name = base;
-  for (let k = 1; taken.has(name); k++) name = `${base}.${k}`;
-  return name;
 }

@@ -4,15 +4,14 @@
 // shape constants follow (Split sizes, Slice bounds, depthwise group), and
 // value_info is updated. The selection is checked before anything changes.
 
-import { layerMacs } from '../../analysis';
-import { newTensor } from '../../onnx/build';
+import { newTensor, uniqueName } from '../../onnx/build';
 import { PruneLensError } from '../../onnx/errors';
 import type { ConstantRef } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
 import type { NodeProto, TensorProto } from '../../onnx/schema';
 import { elementCount, elementSize, setTensorBytes, tensorBytes, tensorDims } from '../../onnx/tensor';
 import type { DepGraph, FixupContext } from '../depgraph';
-import type { FrozenGroup, LayerChange } from '../report';
+import { cutAccounting, type FrozenGroup, type LayerChange } from '../report';
 import type { Selection } from './select';
 import { gatherAxes } from './slice';
 
@@ -64,13 +63,11 @@ export function applySelection(model: OnnxModel, graph: DepGraph, selection: Sel
   const layers = graph.layers.map((lc, i): LayerChange => {
     const l = lc.layer;
     const wKeeps = edits.get(l.node)?.get(1);
-    const weightAfter = elementCount(l.dims.map((d, a) => wKeeps?.[a]?.length ?? d));
     const bKeeps = edits.get(l.node)?.get(2);
-    const biasBefore = elementCount(before[i].biasDims);
-    const biasAfter = elementCount(before[i].biasDims.map((d, a) => bKeeps?.[a]?.length ?? d));
+    const weight = { before: before[i].weight, after: elementCount(l.dims.map((d, a) => wKeeps?.[a]?.length ?? d)) };
+    const bias = { before: elementCount(before[i].biasDims), after: elementCount(before[i].biasDims.map((d, a) => bKeeps?.[a]?.length ?? d)) };
     const outBefore = lc.out?.length ?? l.dims[l.outAxis];
     const inBefore = lc.in?.length ?? (l.op === 'Conv' ? l.dims[1] * l.groups : l.dims[l.inAxis]);
-    const macsBefore = layerMacs(l, before[i].weight, graph.shapes);
     const keptOut = lc.out ? kept(lc.out) : undefined;
     return {
       layer: l.name,
@@ -79,10 +76,7 @@ export function applySelection(model: OnnxModel, graph: DepGraph, selection: Sel
       outAfter: keptOut?.length ?? outBefore,
       inBefore,
       inAfter: lc.in ? kept(lc.in).length : inBefore,
-      paramsBefore: before[i].weight + biasBefore,
-      paramsAfter: weightAfter + biasAfter,
-      macsBefore,
-      macsAfter: before[i].weight ? Math.round((macsBefore * weightAfter) / before[i].weight) : 0,
+      ...cutAccounting(l, graph.shapes, weight, bias),
       removed: keptOut ? complement(keptOut, outBefore) : [],
     };
   });
@@ -218,7 +212,7 @@ function cutTensors(model: OnnxModel, graph: DepGraph, edits: Map<NodeProto, Map
       let name = byKey.get(keys[i]);
       if (!name) {
         const c = cut(edits.get(use.node)!.get(use.input)!);
-        name = uniqueName(model, `${ref.holder}_pruned`);
+        name = uniqueName(model.graph, `${ref.holder}_pruned`);
         model.graph.initializer.push(newTensor(name, t.data_type ?? 1, c.dims, c.bytes));
         byKey.set(keys[i], name);
       }
@@ -239,25 +233,8 @@ function updateInputDeclaration(model: OnnxModel, ref: ConstantRef, dims: number
   if (shape && shape.dim.length === dims.length) shape.dim.forEach((d, a) => (d.dim_value = dims[a]));
 }
 
-const nameCounters = new WeakMap<OnnxModel, Set<string>>();
-
-function uniqueName(model: OnnxModel, base: string): string {
-  let names = nameCounters.get(model);
-  if (!names) {
-    names = new Set<string>();
-    for (const t of model.graph.initializer) if (t.name) names.add(t.name);
-    for (const n of model.graph.node) for (const o of n.output) names.add(o);
-    for (const v of model.graph.input) if (v.name) names.add(v.name);
-    nameCounters.set(model, names);
-  }
-  let name = base;
-  for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
-  names.add(name);
-  return name;
-}
-
 function setConstantInput(model: OnnxModel, node: NodeProto, input: number, tensor: TensorProto): void {
-  tensor.name = uniqueName(model, tensor.name || 'pruned_constant');
+  tensor.name = uniqueName(model.graph, tensor.name || 'pruned_constant');
   model.graph.initializer.push(tensor);
   while (node.input.length <= input) node.input.push('');
   node.input[input] = tensor.name;

@@ -27,7 +27,7 @@ import { withFile } from '../../onnx/errors';
 import { floatParams } from '../../analysis';
 import { buildDependencyGraph, type BuildOptions, type DepGraph } from '../depgraph';
 import { type ScoreFn, type ImportanceOptions, scoreGroups } from '../importance';
-import type { PruneReport } from '../report';
+import { macsTotals, type PruneReport } from '../report';
 import { applySelection } from './apply';
 import { type Selection, type SelectOptions, selectChannels } from './select';
 
@@ -68,8 +68,7 @@ export function pruneStructured(model: OnnxModel, options: StructuredOptions = {
       totals: {
         paramsBefore,
         paramsAfter: floatParams(model),
-        macsBefore: applied.layers.reduce((s, l) => s + l.macsBefore, 0),
-        macsAfter: applied.layers.reduce((s, l) => s + l.macsAfter, 0),
+        ...macsTotals(applied.layers),
         bytesBefore: model.bytes.length,
         bytesAfter: 0,
       },
