@@ -1,6 +1,7 @@
-// Shared by the ONNX and analysis tests: where the real models are, a .npy
-// reader for their data, a seeded random generator, temporary folders, and a
-// tree comparison for decoded messages that ignores the codec's book-keeping.
+// The one place tests find the real models (../shared/models, see its
+// README.md for the reference results), plus a .npy reader for their data, a
+// seeded random generator, temporary folders, and a tree comparison for
+// decoded messages that ignores the codec's book-keeping.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,12 +9,25 @@ import * as path from 'node:path';
 import { readNpyHeader } from '../../src/validation/npy';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
+/** The shared real models and their data, beside the checkout. */
 export const MODELS = path.resolve(ROOT, '..', 'shared', 'models');
+/** A file in the shared models folder: every real-model test finds its models and data through this. */
 export const modelPath = (name: string): string => path.join(MODELS, name);
 
-/** Every *.onnx in the shared models folder, sorted by name. */
-export function realModelNames(): string[] {
-  return fs.readdirSync(MODELS).filter((f) => f.endsWith('.onnx')).sort();
+/**
+ * Every *.onnx in the shared models folder (or `dir`), sorted by name. A
+ * folder that is missing or holds no model is an error, so a suite generated
+ * from this list fails instead of silently running zero cases.
+ */
+export function realModelNames(dir = MODELS): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((f) => f.endsWith('.onnx')).sort();
+  } catch (e) {
+    throw new Error(`the real models are missing: ${dir} cannot be read (${(e as Error).message}); the tests need ../shared/models beside the checkout`);
+  }
+  if (!names.length) throw new Error(`the real models are missing: ${dir} holds no .onnx file; the tests need ../shared/models beside the checkout`);
+  return names;
 }
 
 export const DIGITS_MODELS = ['digits_lenet.onnx', 'digits_mlp.onnx', 'digits_resnet_slim_s1e-2.onnx', 'digits_vgg_slim_s1e-2.onnx'];

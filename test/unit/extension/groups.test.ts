@@ -2,16 +2,15 @@
 // from the structured engine: checked against the Torch-Pruning reference.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { analyzeFile } from '../../../src/analysis';
 import { analyzeGroups } from '../../../src/extension/groups';
+import { modelPath } from '../../helpers/models';
 
-const models = path.resolve(__dirname, '../../../../shared/models');
 
 describe('extension channel groups', () => {
   it('previews the global |γ| prune of digits_vgg_slim_s1e-2 exactly as Torch-Pruning cut it', async () => {
-    const file = path.join(models, 'digits_vgg_slim_s1e-2.onnx');
-    const reference = JSON.parse(fs.readFileSync(path.join(models, 'digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as {
+    const file = modelPath('digits_vgg_slim_s1e-2.onnx');
+    const reference = JSON.parse(fs.readFileSync(modelPath('digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as {
       groups: { root: string; pruned_idxs: number[] }[];
     };
     const table = await analyzeFile(file);
@@ -27,7 +26,7 @@ describe('extension channel groups', () => {
   });
 
   it('couples the residual branches of digits_resnet_slim_s1e-2 into one group', async () => {
-    const file = path.join(models, 'digits_resnet_slim_s1e-2.onnx');
+    const file = modelPath('digits_resnet_slim_s1e-2.onnx');
     const table = await analyzeFile(file);
     const groups = await analyzeGroups(file);
     const byPath = (p: string) => groups[table.layers.find((l) => l.displayName === p)!.name];

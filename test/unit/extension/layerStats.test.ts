@@ -1,16 +1,15 @@
 // The numbers behind the models view and the hovers, on the real models.
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { analyzeFile } from '../../../src/analysis';
 import type { LayerTable } from '../../../src/analysis/types';
 import { countBelow, fmt, layerDescription, lowest, summarize } from '../../../src/extension/layerStats';
+import { modelPath } from '../../helpers/models';
 
-const models = path.resolve(__dirname, '../../../../shared/models');
 
 describe('extension layer statistics', () => {
   let vgg: LayerTable;
   before(async () => {
-    vgg = await analyzeFile(path.join(models, 'digits_vgg_slim_s1e-2.onnx'));
+    vgg = await analyzeFile(modelPath('digits_vgg_slim_s1e-2.onnx'));
   });
 
   it('summarizes min, median (odd and even counts), max and mean', () => {

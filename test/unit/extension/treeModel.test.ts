@@ -1,11 +1,10 @@
 // The models view's nesting, on the real models and on a model with thousands of layers.
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { analyzeFile } from '../../../src/analysis';
 import { countLayers, nestLayers, type TreeNode } from '../../../src/extension/treeModel';
 import { measureModelsView } from '../../../scripts/bench/modelsView';
+import { modelPath } from '../../helpers/models';
 
-const models = path.resolve(__dirname, '../../../../shared/models');
 const label = (n: TreeNode<string>) => (n.kind === 'group' || n.kind === 'layer' ? n.label : n.kind);
 
 /** Every layer under `nodes`, with the dotted path of labels leading to it. */
@@ -19,7 +18,7 @@ function flatten(nodes: TreeNode<string>[], prefix = ''): { path: string; name: 
 
 describe('extension models view nesting', () => {
   it('nests digits_resnet_slim_s1e-2 as stem.0, layer1 › conv1 …, fc, and every label path spells the module path', async () => {
-    const table = await analyzeFile(path.join(models, 'digits_resnet_slim_s1e-2.onnx'));
+    const table = await analyzeFile(modelPath('digits_resnet_slim_s1e-2.onnx'));
     const top = nestLayers('m', table.layers);
     assert.deepEqual(top.map(label), ['stem.0', 'layer1', 'layer2', 'fc']);
     const layer2 = top[2] as Extract<TreeNode<string>, { kind: 'group' }>;

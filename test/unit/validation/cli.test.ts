@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { validateCommand } from '../../../src/cli/validate';
 import type { ValidationReport } from '../../../src/validation';
 import { buildWorker } from '../../helpers/worker';
-import { model } from './helpers';
+import { modelPath } from '../../helpers/models';
 
 describe('prune-lens validate', () => {
   let workerPath: string;
@@ -15,8 +15,8 @@ describe('prune-lens validate', () => {
   };
 
   it('--json prints the report for scripts', async () => {
-    const { code, text } = await run([model('digits_lenet.onnx'), model('digits_lenet.onnx'), '--data', model('digits_val_x.npy'),
-      '--labels', model('digits_val_y.npy'), '--ep', 'cpu', '--batch', '40', '--json']);
+    const { code, text } = await run([modelPath('digits_lenet.onnx'), modelPath('digits_lenet.onnx'), '--data', modelPath('digits_val_x.npy'),
+      '--labels', modelPath('digits_val_y.npy'), '--ep', 'cpu', '--batch', '40', '--json']);
     assert.equal(code, 0);
     const report = JSON.parse(text) as ValidationReport;
     assert.equal(report.samples, 360);
@@ -29,7 +29,7 @@ describe('prune-lens validate', () => {
   });
 
   it('prints a readable table in a terminal', async () => {
-    const { code, text } = await run([model('digits_lenet.onnx'), model('digits_mlp.onnx'), '--samples', '64', '--ep', 'cuda,cpu']);
+    const { code, text } = await run([modelPath('digits_lenet.onnx'), modelPath('digits_mlp.onnx'), '--samples', '64', '--ep', 'cuda,cpu']);
     assert.equal(code, 0);
     assert.match(text, /^data {6}generated \(seed 0\): 64 samples in batches of 32$/m);
     assert.match(text, /^provider {2}cpu$/m);
@@ -40,7 +40,7 @@ describe('prune-lens validate', () => {
   });
 
   it('rejects bad arguments with the usage', async () => {
-    await assert.rejects(run([model('digits_lenet.onnx')]), /give ORIGINAL and PRUNED models\nusage: prune-lens validate/);
+    await assert.rejects(run([modelPath('digits_lenet.onnx')]), /give ORIGINAL and PRUNED models\nusage: prune-lens validate/);
     await assert.rejects(run(['a.onnx', 'b.onnx', '--batch', '0']), /--batch must be an integer of at least 1, not '0'/);
     await assert.rejects(run(['a.onnx', 'b.onnx', '--ep', 'tpu']), /unknown execution provider 'tpu'/);
     await assert.rejects(run(['a.onnx', 'b.onnx', '--frobnicate']), /unknown option --frobnicate/);

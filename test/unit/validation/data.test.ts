@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { ModelInput, openDataset, typedView, Batch } from '../../../src/validation/datasets';
 import { encodeNpy, parseNpyHeader, readNpyHeader, writeNpy } from '../../../src/validation/npy';
 import { readNpz } from '../../../src/validation/npz';
-import { model, ROOT, tempDir } from './helpers';
+import { ROOT, modelPath, tempDir } from '../../helpers/models';
 
-const VAL_X = model('digits_val_x.npy');
-const VAL_Y = model('digits_val_y.npy');
+const VAL_X = modelPath('digits_val_x.npy');
+const VAL_Y = modelPath('digits_val_y.npy');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'validation');
 const DIGITS_INPUT: ModelInput[] = [{ name: 'input', type: 'float32', shape: ['N', 1, 8, 8] }];
 

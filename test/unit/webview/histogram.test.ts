@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { analyzeFile } from '../../../src/analysis';
 import { binScores, defaultBinCount, preferredScale } from '../../../webview/histogram';
 import { layerScores, planCut } from '../../../webview/threshold';
+import { modelPath } from '../../helpers/models';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -62,7 +63,7 @@ describe('webview histogram', () => {
 
   describe('on the slimmed digits models', () => {
     it('shows the |gamma| of digits_vgg_slim_s1e-2 on a log axis, where the removed cluster spreads out', async () => {
-      const table = await analyzeFile('../shared/models/digits_vgg_slim_s1e-2.onnx');
+      const table = await analyzeFile(modelPath('digits_vgg_slim_s1e-2.onnx'));
       const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
       const layer = table.layers.find((l) => l.displayName === 'features.3.0')!;
       const scores = layerScores(layer, 'bn-gamma')!;
@@ -76,7 +77,7 @@ describe('webview histogram', () => {
     });
 
     it('agrees with the cut on every layer of digits_resnet_slim_s1e-2', async () => {
-      const table = await analyzeFile('../shared/models/digits_resnet_slim_s1e-2.onnx');
+      const table = await analyzeFile(modelPath('digits_resnet_slim_s1e-2.onnx'));
       const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
       assert.equal(plan.layers.size, 6); // six Conv-BN pairs; the fc has no BN
       for (const layer of table.layers) {

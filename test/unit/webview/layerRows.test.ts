@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { analyzeFile } from '../../../src/analysis';
 import { layerRows, sortRows, type LayerRow } from '../../../webview/layerRows';
 import { planCut } from '../../../webview/threshold';
+import { modelPath } from '../../helpers/models';
 
 function row(index: number, displayName: string, params: number, gammaMin?: number): LayerRow {
   return { index, name: `n${index}`, displayName, op: 'Conv', inChannels: 1, outChannels: 1, params, macs: 0, sparsity: 0, l1Mean: 1, l1Min: 1, gammaMin };
@@ -30,7 +31,7 @@ describe('webview layer rows', () => {
   });
 
   it('derives rows from the real digits_vgg_slim_s1e-2 table', async () => {
-    const table = await analyzeFile('../shared/models/digits_vgg_slim_s1e-2.onnx');
+    const table = await analyzeFile(modelPath('digits_vgg_slim_s1e-2.onnx'));
     const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
     const derived = layerRows(table, plan);
     assert.equal(derived.length, table.layers.length);

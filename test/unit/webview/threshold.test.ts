@@ -2,8 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { analyzeFile, type LayerInfo, type LayerTable } from '../../../src/analysis';
 import { layerScores, planCut, removalCount } from '../../../webview/threshold';
-
-const MODELS = '../shared/models';
+import { modelPath } from '../../helpers/models';
 
 /** A layer with just the fields the cut reads. */
 function fakeLayer(name: string, l1: number[], gamma?: number[]): LayerInfo {
@@ -82,9 +81,9 @@ describe('webview threshold', () => {
   describe('on digits_vgg_slim_s1e-2', () => {
     let table: LayerTable;
     before(async () => {
-      table = await analyzeFile(`${MODELS}/digits_vgg_slim_s1e-2.onnx`);
+      table = await analyzeFile(modelPath('digits_vgg_slim_s1e-2.onnx'));
     });
-    const reference = JSON.parse(readFileSync(`${MODELS}/digits_vgg_tp_bnscale_50_global_nonorm.json`, 'utf8')) as {
+    const reference = JSON.parse(readFileSync(modelPath('digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as {
       groups: { root: string; pruned_idxs: number[] }[];
     };
 
@@ -126,8 +125,8 @@ describe('webview threshold', () => {
     });
   });
 
-  it('gamma has no scores for models without BatchNorm (digits_lenet)', async () => {
-    const table = await analyzeFile(`${MODELS}/digits_lenet.onnx`);
+  it('bn-gamma has no scores for models without BatchNorm (digits_lenet)', async () => {
+    const table = await analyzeFile(modelPath('digits_lenet.onnx'));
     const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');
     assert.equal(plan.layers.size, 0);
     assert.equal(plan.globalThreshold, -Infinity);

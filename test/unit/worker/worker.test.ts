@@ -11,11 +11,11 @@ import { WorkerClient, WorkerFailure, validate, type WorkProgress } from '../../
 import type { ValidateJob } from '../../../src/worker/protocol';
 import { VGG_BN_LAYERS, zeroLowestGammaChannels } from './bn';
 import { buildWorker } from '../../helpers/worker';
-import { model, ROOT, tempDir } from '../validation/helpers';
+import { ROOT, modelPath, tempDir } from '../../helpers/models';
 
-const VGG = model('digits_vgg_slim_s1e-2.onnx');
-const LENET = model('digits_lenet.onnx');
-const RESNET18 = model('resnet18_seed0_bn.onnx');
+const VGG = modelPath('digits_vgg_slim_s1e-2.onnx');
+const LENET = modelPath('digits_lenet.onnx');
+const RESNET18 = modelPath('resnet18_seed0_bn.onnx');
 
 /** A job long enough to interrupt: resnet18 on CPU, one sample per batch. */
 const LONG_JOB: ValidateJob = { original: RESNET18, pruned: RESNET18, samples: 400, batchSize: 1, warmup: 0, providers: ['cpu'] };
@@ -45,7 +45,7 @@ describe('validation worker', function () {
     const pruned = path.join(tempDir('vgg-engine'), 'vgg_bn50_structured.onnx');
     await pruneStructuredFile(VGG, pruned, { criterion: 'bn-gamma', scope: 'global', ratio: 0.5, ignore: ['classifier.3'] });
     const report = await validate({
-      original: VGG, pruned, data: model('digits_val_x.npy'), labels: model('digits_val_y.npy'), client,
+      original: VGG, pruned, data: modelPath('digits_val_x.npy'), labels: modelPath('digits_val_y.npy'), client,
       measure: async (file) => (await analyzeFile(file)).totals,
     });
     assert.equal(report.original.accuracy!.toFixed(3), '0.997');
@@ -56,7 +56,7 @@ describe('validation worker', function () {
 
   it('digits_vgg_slim_s1e-2 with 50% of channels zeroed by BN gamma: 0.997 before, >= 0.99 after on digits_val', async () => {
     const dir = tempDir('vgg');
-    const reference = JSON.parse(fs.readFileSync(model('digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as { groups: { root: string; pruned_idxs: number[] }[] };
+    const reference = JSON.parse(fs.readFileSync(modelPath('digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as { groups: { root: string; pruned_idxs: number[] }[] };
     const { bytes, zeroed } = zeroLowestGammaChannels(fs.readFileSync(VGG), VGG_BN_LAYERS, 0.5);
     // The same channels Torch-Pruning removes, counted per layer.
     const expected = VGG_BN_LAYERS.map((l) => reference.groups.find((g) => `${g.root.slice(0, -2)}.1` === l)!.pruned_idxs.length);
@@ -66,7 +66,7 @@ describe('validation worker', function () {
 
     const events: WorkProgress[] = [];
     const report = await validate({
-      original: VGG, pruned, data: model('digits_val_x.npy'), labels: model('digits_val_y.npy'),
+      original: VGG, pruned, data: modelPath('digits_val_x.npy'), labels: modelPath('digits_val_y.npy'),
       client, onProgress: (e) => events.push(e),
       measure: async (file) => (await analyzeFile(file)).totals,
     });

@@ -11,14 +11,14 @@ import { reportPathFor, runPlan, validatePlan, type PrunePlan } from '../../../s
 import { analyzeSensitivity } from '../../../src/pruning/sensitivity';
 import { WorkerClient, WorkerFailure, validate, type WorkProgress } from '../../../src/worker';
 import { openCalibration } from '../../../src/validation/activations';
-import { digitsAccuracy } from '../recovery/helpers';
+import { digitsAccuracy } from '../pruning/recovery/helpers';
 import { buildWorker } from '../../helpers/worker';
-import { model, MODELS, ROOT, tempDir } from '../validation/helpers';
+import { MODELS, ROOT, modelPath, tempDir } from '../../helpers/models';
 
-const RESNET = model('digits_resnet_slim_s1e-2.onnx');
-const VGG = model('digits_vgg_slim_s1e-2.onnx');
-const MLP = model('digits_mlp.onnx');
-const VAL = { data: model('digits_val_x.npy'), labels: model('digits_val_y.npy') };
+const RESNET = modelPath('digits_resnet_slim_s1e-2.onnx');
+const VGG = modelPath('digits_vgg_slim_s1e-2.onnx');
+const MLP = modelPath('digits_mlp.onnx');
+const VAL = { data: modelPath('digits_val_x.npy'), labels: modelPath('digits_val_y.npy') };
 
 /** Half the channels of every group by L1, refit by least squares on 256 training images. */
 const RECOVERY_PLAN: PrunePlan = {

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { pruneCommand } from '../../../../src/cli/prune';
 import { loadModelSync } from '../../../../src/onnx/model';
 import type { PruneReport } from '../../../../src/pruning/report';
-import { accuracy, modelPath, tempDir, weights, zeros } from '../unstructured/helpers';
+import { accuracy, tempDir, weights, zeros } from '../unstructured/helpers';
+import { modelPath } from '../../../helpers/models';
 
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 

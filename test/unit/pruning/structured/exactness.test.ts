@@ -8,7 +8,8 @@ import { loadModelSync, type OnnxModel } from '../../../../src/onnx/model';
 import { buildDependencyGraph } from '../../../../src/pruning/depgraph';
 import { applySelection } from '../../../../src/pruning/structured';
 import { FIXTURES } from '../../../fixtures/models/builders';
-import { bytesOf, digitsVal, maxAbsDiff, model, randomFeed, run, type Feed } from './helpers';
+import { bytesOf, digitsVal, maxAbsDiff, randomFeed, run, type Feed } from './helpers';
+import { modelPath } from '../../../helpers/models';
 import { pickChannels, zeroChannels } from './zero';
 
 async function zeroThenRemove(fresh: () => OnnxModel, feed: Feed, fraction: number, only?: number) {
@@ -30,7 +31,7 @@ describe('structured pruning removes zero channels exactly', function () {
 
   for (const name of digits) {
     it(`${name}: each group on its own, then all at once`, async () => {
-      const fresh = () => loadModelSync(model(name));
+      const fresh = () => loadModelSync(modelPath(name));
       const feed = digitsVal();
       const groups = buildDependencyGraph(fresh()).groups.filter((g) => !g.frozen);
       assert.ok(groups.length >= 2, 'the model has prunable groups');
@@ -45,7 +46,7 @@ describe('structured pruning removes zero channels exactly', function () {
   }
 
   it('resnet18_seed0_bn.onnx: every group at once, random input', async () => {
-    const r = await zeroThenRemove(() => loadModelSync(model('resnet18_seed0_bn.onnx')),
+    const r = await zeroThenRemove(() => loadModelSync(modelPath('resnet18_seed0_bn.onnx')),
       randomFeed('input', [1, 3, 224, 224]), 0.3);
     assert.ok(r.remove.size >= 10, `${r.remove.size} groups cut`);
     assert.ok(r.diff < 1e-5, `outputs moved by ${r.diff}`);

@@ -2,14 +2,12 @@
 // reading the held-out digits, and comparing outputs.
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { concatChunks } from '../../../../src/onnx/wire';
 import { OnnxModel, parseModel, serializeModel } from '../../../../src/onnx/model';
 import { readNpyHeader } from '../../../../src/validation/npy';
+import { modelPath } from '../../../helpers/models';
 
-export const MODELS = path.resolve(__dirname, '../../../../../shared/models');
-export const model = (name: string) => path.join(MODELS, name);
 
 export function bytesOf(m: OnnxModel): Uint8Array {
   return concatChunks(serializeModel(m));
@@ -62,7 +60,7 @@ export function readNpyLabels(file: string): number[] {
 }
 
 export function digitsVal(): Feed {
-  const { data, dims } = readNpyFloats(model('digits_val_x.npy'));
+  const { data, dims } = readNpyFloats(modelPath('digits_val_x.npy'));
   return { name: 'input', data, dims };
 }
 

@@ -11,7 +11,8 @@ import { tensorDims, tensorFloats } from '../../../../src/onnx/tensor';
 import { analyzeModel } from '../../../../src/analysis';
 import { GraphIndex } from '../../../../src/onnx/graph';
 import { buildDependencyGraph, pruneStructured, pruneStructuredFile } from '../../../../src/pruning/structured';
-import { accuracy, bytesOf, digitsVal, model, randomFeed, readNpyLabels, reparse, run } from './helpers';
+import { accuracy, bytesOf, digitsVal, randomFeed, readNpyLabels, reparse, run } from './helpers';
+import { modelPath } from '../../../helpers/models';
 import { inferShapes } from '../../../../src/onnx/shapes';
 import { newValueInfo } from '../../../../src/onnx/build';
 
@@ -29,8 +30,8 @@ const weightDims = (m: ReturnType<typeof loadModelSync>, name: string) => {
 
 describe('structured pruning of the real models', function () {
   it('matches Torch-Pruning on digits_vgg_slim_s1e-2 (BN scale, global, 50%, final Linear ignored)', async () => {
-    const ref = JSON.parse(fs.readFileSync(model('digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as Reference;
-    const m = loadModelSync(model('digits_vgg_slim_s1e-2.onnx'));
+    const ref = JSON.parse(fs.readFileSync(modelPath('digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as Reference;
+    const m = loadModelSync(modelPath('digits_vgg_slim_s1e-2.onnx'));
     const { report, graph } = pruneStructured(m, {
       criterion: 'bn-gamma', scope: 'global', ratio: 0.5, normalizer: 'none', ignore: ['classifier.3'],
     });
@@ -48,7 +49,7 @@ describe('structured pruning of the real models', function () {
     assert.equal(unscored.length, 2);
     for (const [module, shape] of Object.entries(ref.shapes)) assert.deepEqual(weightDims(m, `${module}.weight`), shape, module);
     const out = await run(bytesOf(m), [digitsVal()]);
-    const acc = accuracy(out.logits, readNpyLabels(model('digits_val_y.npy')), 10);
+    const acc = accuracy(out.logits, readNpyLabels(modelPath('digits_val_y.npy')), 10);
     assert.ok(Math.abs(acc - ref.acc_after_no_finetune) < 1e-6, `accuracy ${acc}, reference ${ref.acc_after_no_finetune}`);
   });
 
@@ -57,7 +58,7 @@ describe('structured pruning of the real models', function () {
     ['resnet18_seed0_bn.onnx', () => randomFeed('input', [1, 3, 224, 224])],
   ] as const) {
     it(`${name}: 50% of channels by L1 gives a valid, smaller model with residual channels kept consistent`, async () => {
-      const m = loadModelSync(model(name));
+      const m = loadModelSync(modelPath(name));
       const originalBytes = bytesOf(m);
       const { report, graph } = pruneStructured(m, { criterion: 'l1', ratio: 0.5 });
       const residual = graph.groups.filter((g) => !g.frozen && g.roots.length > 1);
@@ -81,9 +82,9 @@ describe('structured pruning of the real models', function () {
   }
 
   it('digits_mlp: prunes each hidden layer to a chosen width, keeping the strongest neurons', async () => {
-    const original = loadModelSync(model('digits_mlp.onnx'));
+    const original = loadModelSync(modelPath('digits_mlp.onnx'));
     const norms = analyzeModel(original).layers.map((l) => l.out.l2);
-    const m = loadModelSync(model('digits_mlp.onnx'));
+    const m = loadModelSync(modelPath('digits_mlp.onnx'));
     const { report } = pruneStructured(m, { criterion: 'l2', keep: { 'net.1': 50, 'net.3': 100 } });
     assert.deepEqual(report.layers.map((l) => [l.outAfter, l.inAfter]), [[50, 64], [100, 50], [10, 100]]);
     report.layers.slice(0, 2).forEach((l, i) => {
@@ -104,7 +105,7 @@ describe('structured pruning of the real models', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prune-lens-structured-'));
     try {
       const src = path.join(dir, 'lenet.onnx');
-      fs.copyFileSync(model('digits_lenet.onnx'), src);
+      fs.copyFileSync(modelPath('digits_lenet.onnx'), src);
       const out = path.join(dir, 'lenet.pruned.onnx');
       const report = await pruneStructuredFile(src, out, { ratio: 0.5 });
       assert.equal(report.output, out);
@@ -114,27 +115,27 @@ describe('structured pruning of the real models', function () {
       assert.ok(reread.graph.node.length > 0);
       assert.deepEqual(fs.readdirSync(dir).sort(), ['lenet.onnx', 'lenet.pruned.onnx'], 'no temporary file is left');
       await assert.rejects(pruneStructuredFile(src, src, { ratio: 0.5, overwrite: true }), /refusing to overwrite the original/);
-      assert.deepEqual(fs.readFileSync(src), fs.readFileSync(model('digits_lenet.onnx')));
+      assert.deepEqual(fs.readFileSync(src), fs.readFileSync(modelPath('digits_lenet.onnx')));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('reports ignored layers and output layers as frozen, with the reason', () => {
-    const m = loadModelSync(model('digits_resnet_slim_s1e-2.onnx'));
+    const m = loadModelSync(modelPath('digits_resnet_slim_s1e-2.onnx'));
     const graph = buildDependencyGraph(m, { ignore: ['layer1.conv1'] });
     const ignored = graph.groups.find((g) => g.roots.includes('layer1.conv1'))!;
     assert.match(ignored.frozen!, /layer1\.conv1 is ignored/);
     const fc = graph.groups.find((g) => g.roots.includes('fc'))!;
     assert.match(fc.frozen!, /graph output logits/);
-    const { report } = pruneStructured(loadModelSync(model('digits_resnet_slim_s1e-2.onnx')), { ratio: 0.5, ignore: ['layer1.conv1'] });
+    const { report } = pruneStructured(loadModelSync(modelPath('digits_resnet_slim_s1e-2.onnx')), { ratio: 0.5, ignore: ['layer1.conv1'] });
     const conv1 = report.layers.find((l) => l.layer === '/layer1/conv1/Conv')!;
     assert.equal(conv1.outAfter, conv1.outBefore, 'an ignored layer keeps all its filters');
     assert.ok(report.frozen.some((f) => f.layers.includes('layer1.conv1')));
   });
 
   it('updates value_info to the new channel counts and leaves graph inputs and outputs alone', async () => {
-    const m = loadModelSync(model('digits_vgg_slim_s1e-2.onnx'));
+    const m = loadModelSync(modelPath('digits_vgg_slim_s1e-2.onnx'));
     // Declare every intermediate value, as exporters with shape inference do.
     for (const [name, s] of inferShapes(m).shapes) {
       if (s.dims && !m.graph.initializer.some((t) => t.name === name) && name !== 'input' && name !== 'logits') {

@@ -8,7 +8,7 @@ import { buildDependencyGraph, type DepGraph } from '../../../../src/pruning/dep
 import { registerCriterion, scoreGroups } from '../../../../src/pruning/importance';
 import { applySelection, keptCount, selectChannels } from '../../../../src/pruning/structured';
 import { NetBuilder, type Value } from '../../../fixtures/models/builders';
-import { model } from './helpers';
+import { modelPath } from '../../../helpers/models';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4) => {
   assert.equal(a.length, b.length);
@@ -17,7 +17,7 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4) => {
 
 /** lenet groups by root module path. */
 function lenet(): { graph: DepGraph; byRoot: (root: string) => number; m: ReturnType<typeof loadModelSync> } {
-  const m = loadModelSync(model('digits_lenet.onnx'));
+  const m = loadModelSync(modelPath('digits_lenet.onnx'));
   const graph = buildDependencyGraph(m);
   return { m, graph, byRoot: (root) => graph.groups.find((g) => g.roots.includes(root))!.id };
 }
@@ -53,7 +53,7 @@ describe('importance criteria', () => {
   });
 
   it('bn-gamma is |gamma| and says nothing about groups without BatchNorm', () => {
-    const m = loadModelSync(model('digits_vgg_slim_s1e-2.onnx'));
+    const m = loadModelSync(modelPath('digits_vgg_slim_s1e-2.onnx'));
     const graph = buildDependencyGraph(m);
     const scores = scoreGroups(m, graph, 'bn-gamma');
     const table = analyzeModel(m);

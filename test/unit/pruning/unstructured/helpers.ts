@@ -10,10 +10,9 @@ import { loadModelSync, serializeModel, type OnnxModel } from '../../../../src/o
 import { tensorFloats } from '../../../../src/onnx/tensor';
 import { concatChunks } from '../../../../src/onnx/wire';
 import { readNpyFloats } from '../../../../src/pruning/plan/npy';
+import { modelPath } from '../../../helpers/models';
 import { runModel } from '../../../helpers/ort';
 
-export const MODELS = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'models');
-export const modelPath = (name: string) => path.join(MODELS, name);
 
 export function load(name: string): OnnxModel {
   return loadModelSync(modelPath(name));

@@ -6,7 +6,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { tensorBytes } from '../../../../src/onnx/tensor';
 import { applyMaskStep } from '../../../../src/pruning/unstructured';
-import { accuracy, layer, layersOf, load, modelPath, weights, zeros } from './helpers';
+import { accuracy, layer, layersOf, load, weights, zeros } from './helpers';
+import { modelPath } from '../../../helpers/models';
 
 interface Reference {
   [layer: string]: { zeros: number; total: number; threshold_kth_abs?: number };

@@ -1,16 +1,12 @@
 // Shared by the recovery and sensitivity tests: the real digits models and
 // data, and accuracy of an in-memory model measured with onnxruntime.
 
-import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { serializeModel, type OnnxModel } from '../../../src/onnx/model';
-import { concatChunks } from '../../../src/onnx/wire';
-import { readNpyHeader } from '../../../src/validation/npy';
 import * as fs from 'node:fs';
-
-export const ROOT = path.resolve(__dirname, '..', '..', '..');
-export const MODELS = path.resolve(ROOT, '..', 'shared', 'models');
-export const model = (name: string) => path.join(MODELS, name);
+import * as ort from 'onnxruntime-node';
+import { serializeModel, type OnnxModel } from '../../../../src/onnx/model';
+import { concatChunks } from '../../../../src/onnx/wire';
+import { readNpyHeader } from '../../../../src/validation/npy';
+import { modelPath } from '../../../helpers/models';
 
 /** An .npy file's values as float32 (float32 or int64 data). */
 export function readNpy(file: string): { shape: number[]; data: Float32Array } {
@@ -27,8 +23,8 @@ let val: { x: Float32Array; y: Float32Array; n: number } | undefined;
 /** Top-1 accuracy of `m` on digits_val (360 images), run by onnxruntime from the model's serialized bytes. */
 export async function digitsAccuracy(m: OnnxModel): Promise<number> {
   val ??= (() => {
-    const x = readNpy(model('digits_val_x.npy'));
-    return { x: x.data, y: readNpy(model('digits_val_y.npy')).data, n: x.shape[0] };
+    const x = readNpy(modelPath('digits_val_x.npy'));
+    return { x: x.data, y: readNpy(modelPath('digits_val_y.npy')).data, n: x.shape[0] };
   })();
   const session = await ort.InferenceSession.create(concatChunks(serializeModel(m)));
   try {

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { NormalEquations, cholesky, solveCholesky } from '../../../src/pruning/recovery/ridge';
-import { seededRandom } from '../../../src/validation/datasets';
+import { NormalEquations, cholesky, solveCholesky } from '../../../../src/pruning/recovery/ridge';
+import { seededRandom } from '../../../../src/validation/datasets';
 
 describe('recovery: ridge solver', () => {
   it('solves ridge regression with one feature in closed form: w = Σxy / (Σx² + λ)', () => {

@@ -1,19 +1,20 @@
 import * as assert from 'node:assert/strict';
-import { loadModelSync, parseModel } from '../../../src/onnx/model';
-import { validatePlan } from '../../../src/pruning/plan/validate';
-import { runPlan } from '../../../src/pruning/plan/run';
-import type { SensitivityReport } from '../../../src/pruning/report';
-import { analyzeSensitivity, suggestPlan } from '../../../src/pruning/sensitivity';
-import { buildDependencyGraph, keptCount, pruneStructured } from '../../../src/pruning/structured';
-import { openCalibration } from '../../../src/validation/activations';
-import { digitsAccuracy, model } from '../recovery/helpers';
+import { loadModelSync, parseModel } from '../../../../src/onnx/model';
+import { validatePlan } from '../../../../src/pruning/plan/validate';
+import { runPlan } from '../../../../src/pruning/plan/run';
+import type { SensitivityReport } from '../../../../src/pruning/report';
+import { analyzeSensitivity, suggestPlan } from '../../../../src/pruning/sensitivity';
+import { buildDependencyGraph, keptCount, pruneStructured } from '../../../../src/pruning/structured';
+import { openCalibration } from '../../../../src/validation/activations';
+import { digitsAccuracy } from '../recovery/helpers';
+import { modelPath } from '../../../helpers/models';
 
-const VAL = { data: model('digits_val_x.npy'), labels: model('digits_val_y.npy'), size: 360, batch: 120 };
+const VAL = { data: modelPath('digits_val_x.npy'), labels: modelPath('digits_val_y.npy'), size: 360, batch: 120 };
 const reports = new Map<string, SensitivityReport>();
 
 async function curves(file: string): Promise<SensitivityReport> {
   if (!reports.has(file)) {
-    const m = loadModelSync(model(file));
+    const m = loadModelSync(modelPath(file));
     reports.set(file, await analyzeSensitivity(m, await openCalibration(m, VAL)));
   }
   return reports.get(file)!;
@@ -23,7 +24,7 @@ describe('sensitivity analysis', () => {
   for (const [file, groups] of [['digits_vgg_slim_s1e-2.onnx', 5], ['digits_resnet_slim_s1e-2.onnx', 4]] as const) {
     it(`measures a curve per prunable channel group of ${file}, each point equal to pruning that group alone`, async () => {
       const report = await curves(file);
-      const original = loadModelSync(model(file));
+      const original = loadModelSync(modelPath(file));
       assert.equal(report.metricName, 'accuracy');
       assert.equal(report.baseline, await digitsAccuracy(original));
       assert.equal(report.curves.length, groups);
@@ -35,7 +36,7 @@ describe('sensitivity analysis', () => {
       }
       // One point checked from scratch: the third group at 60%, through the structured engine and onnxruntime.
       const c = report.curves[2];
-      const copy = loadModelSync(model(file));
+      const copy = loadModelSync(modelPath(file));
       const group = buildDependencyGraph(copy).groups.find((g) => g.rootNodes[0] === c.layer)!;
       pruneStructured(copy, { ratio: 0, perGroupCount: { [group.id]: group.size - keptCount(group.size, 0.6) } });
       assert.equal(c.metric[5], await digitsAccuracy(copy));
@@ -48,7 +49,7 @@ describe('sensitivity analysis', () => {
   });
 
   it('measures agreement with the unpruned model when there are no labels', async () => {
-    const m = loadModelSync(model('digits_mlp.onnx'));
+    const m = loadModelSync(modelPath('digits_mlp.onnx'));
     const data = await openCalibration(m, { data: VAL.data, size: 120 });
     const report = await analyzeSensitivity(m, data, { ratios: [0.5, 0.95] });
     assert.equal(report.metricName, 'agreement');
@@ -60,7 +61,7 @@ describe('sensitivity analysis', () => {
   it('suggests a valid plan that reaches the MAC target with the least predicted loss', async () => {
     const file = 'digits_vgg_slim_s1e-2.onnx';
     const report = await curves(file);
-    const m = loadModelSync(model(file));
+    const m = loadModelSync(modelPath(file));
     const s = await suggestPlan(m, report, { target: 0.5 });
     assert.deepEqual(validatePlan(JSON.parse(JSON.stringify(s.plan))).filter((i) => i.severity === 'error'), []);
     assert.ok(s.macsReduction >= 0.5, `removes ${s.macsReduction} of the MACs`);

@@ -1,24 +1,25 @@
 import * as assert from 'node:assert/strict';
-import { GraphIndex } from '../../../src/onnx/graph';
-import { loadModelSync } from '../../../src/onnx/model';
-import { tensorFloats } from '../../../src/onnx/tensor';
-import { attachActivationStats, collectActivationStats } from '../../../src/pruning/recovery/importance';
-import { reconstruct } from '../../../src/pruning/recovery/reconstruct';
-import { buildDependencyGraph, criterionNames, pruneStructured, scoreGroups } from '../../../src/pruning/structured';
-import { openCalibration } from '../../../src/validation/activations';
-import { digitsAccuracy, model, readNpy } from './helpers';
+import { GraphIndex } from '../../../../src/onnx/graph';
+import { loadModelSync } from '../../../../src/onnx/model';
+import { tensorFloats } from '../../../../src/onnx/tensor';
+import { attachActivationStats, collectActivationStats } from '../../../../src/pruning/recovery/importance';
+import { reconstruct } from '../../../../src/pruning/recovery/reconstruct';
+import { buildDependencyGraph, criterionNames, pruneStructured, scoreGroups } from '../../../../src/pruning/structured';
+import { openCalibration } from '../../../../src/validation/activations';
+import { digitsAccuracy, readNpy } from './helpers';
+import { modelPath } from '../../../helpers/models';
 
-const TRAIN = model('digits_train_x.npy');
+const TRAIN = modelPath('digits_train_x.npy');
 
 describe('recovery: data-aware importance', () => {
   it('registers wanda and activation-norm beside the weight criteria, and asks for calibration data when it has none', () => {
     assert.ok(criterionNames().includes('wanda') && criterionNames().includes('activation-norm'));
-    const m = loadModelSync(model('digits_mlp.onnx'));
+    const m = loadModelSync(modelPath('digits_mlp.onnx'));
     assert.throws(() => pruneStructured(m, { criterion: 'wanda', ratio: 0.5 }), /wanda criterion needs calibration data/);
   });
 
   it('scores a hidden MLP neuron by |W|·‖X‖ over its consumer, computed from the calibration inputs by hand', async () => {
-    const m = loadModelSync(model('digits_mlp.onnx'));
+    const m = loadModelSync(modelPath('digits_mlp.onnx'));
     const source = await openCalibration(m, { data: TRAIN, size: 64, batch: 32 });
     const stats = await collectActivationStats(m, source);
     attachActivationStats(m, stats);
@@ -51,11 +52,11 @@ describe('recovery: data-aware importance', () => {
   });
 
   it('Wanda importance plus reconstruction beats L1 plus reconstruction on the 50% digits ResNet', async () => {
-    const original = loadModelSync(model('digits_resnet_slim_s1e-2.onnx'));
+    const original = loadModelSync(modelPath('digits_resnet_slim_s1e-2.onnx'));
     const source = await openCalibration(original, { data: TRAIN, size: 256 });
     const results: Record<string, number> = {};
     for (const criterion of ['l1', 'wanda']) {
-      const pruned = loadModelSync(model('digits_resnet_slim_s1e-2.onnx'));
+      const pruned = loadModelSync(modelPath('digits_resnet_slim_s1e-2.onnx'));
       if (criterion === 'wanda') attachActivationStats(pruned, await collectActivationStats(pruned, source));
       const { report } = pruneStructured(pruned, { criterion, scope: 'local', ratio: 0.5, ignore: ['fc'] });
       await reconstruct(original, pruned, source, { removed: new Map(report.layers.map((l) => [l.layer, l.removed])) });

@@ -1,18 +1,19 @@
 import * as assert from 'node:assert/strict';
-import { findPrunableLayers } from '../../../src/analysis/layers';
-import { floatTensor, newGraph, newModel, newNode, newValueInfo } from '../../../src/onnx/build';
-import { GraphIndex } from '../../../src/onnx/graph';
-import { loadModelSync, parseModel, serializeModel, type OnnxModel } from '../../../src/onnx/model';
-import { DataType, tensorFloats } from '../../../src/onnx/tensor';
-import { concatChunks } from '../../../src/onnx/wire';
-import { reconstruct } from '../../../src/pruning/recovery/reconstruct';
-import { recalibrateBatchNorms } from '../../../src/pruning/recovery/batchnorm';
-import { pruneStructured, type StructuredOptions } from '../../../src/pruning/structured';
-import { openCalibration } from '../../../src/validation/activations';
-import { seededRandom } from '../../../src/validation/datasets';
-import { digitsAccuracy, model } from './helpers';
+import { findPrunableLayers } from '../../../../src/analysis/layers';
+import { floatTensor, newGraph, newModel, newNode, newValueInfo } from '../../../../src/onnx/build';
+import { GraphIndex } from '../../../../src/onnx/graph';
+import { loadModelSync, parseModel, serializeModel, type OnnxModel } from '../../../../src/onnx/model';
+import { DataType, tensorFloats } from '../../../../src/onnx/tensor';
+import { concatChunks } from '../../../../src/onnx/wire';
+import { reconstruct } from '../../../../src/pruning/recovery/reconstruct';
+import { recalibrateBatchNorms } from '../../../../src/pruning/recovery/batchnorm';
+import { pruneStructured, type StructuredOptions } from '../../../../src/pruning/structured';
+import { openCalibration } from '../../../../src/validation/activations';
+import { seededRandom } from '../../../../src/validation/datasets';
+import { digitsAccuracy } from './helpers';
+import { modelPath } from '../../../helpers/models';
 
-const TRAIN = model('digits_train_x.npy');
+const TRAIN = modelPath('digits_train_x.npy');
 
 /** Conv (2 groups, stride, asymmetric pads, dilation, bias) → Relu → Flatten → Gemm (transB 0, alpha, beta). */
 function syntheticModel(): OnnxModel {
@@ -50,8 +51,8 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 async function prunedPair(file: string, options: StructuredOptions) {
-  const original = loadModelSync(model(file));
-  const pruned = loadModelSync(model(file));
+  const original = loadModelSync(modelPath(file));
+  const pruned = loadModelSync(modelPath(file));
   const { report } = pruneStructured(pruned, { criterion: 'l1', scope: 'local', ...options });
   return { original, pruned, removed: new Map(report.layers.map((l) => [l.layer, l.removed])) };
 }
@@ -121,7 +122,7 @@ describe('recovery: least-squares reconstruction', () => {
 });
 
 async function recalibrated(source: Awaited<ReturnType<typeof openCalibration>>): Promise<OnnxModel> {
-  const m = loadModelSync(model('digits_resnet_slim_s1e-2.onnx'));
+  const m = loadModelSync(modelPath('digits_resnet_slim_s1e-2.onnx'));
   await recalibrateBatchNorms(m, source);
   return m;
 }
