@@ -13,6 +13,7 @@ import {
   loadPlanFile, outputPathFor, reportPathFor, runPlan, savePruned, validatePlan,
   type PlanStep, type PrunePlan,
 } from '../pruning/plan';
+import { isOneOf, METHODS, RECOVERY_METHODS, type RecoveryMethod } from '../pruning/methods';
 import type { PruneReport } from '../pruning/report';
 import { openCalibration } from '../validation/activations';
 import { bytes, fixed, human, percent, table } from './format';
@@ -24,7 +25,7 @@ const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--
   --force               replace an existing output file
   --json                print the report as JSON
 one-step plans:
-  --method M            l1 | l2 | random | threshold | nm | custom | bn-gamma   (--criterion is the same)
+  --method M            ${METHODS.join(' | ')}   (--criterion is the same)
   --structured          remove channels instead of zeroing weights
   --global              one ranking across all chosen layers (default: each layer on its own)
   --granularity G       element | filter | channel | shape   (masks; default element)
@@ -32,7 +33,11 @@ one-step plans:
   --op TYPE             only layers of this op type: Conv, ConvTranspose, Gemm, MatMul (repeatable)
   --ignore GLOB         leave these layers out (repeatable)
   --amount F  --count N  --threshold T  --nm N:M  --seed S  --bias
-  --round-to K  --max-ratio F  --mask FILE.npy  --importance FILE.npy`;
+  --round-to K  --max-ratio F  --mask FILE.npy  --importance FILE.npy
+  --calibration FILE    calibration inputs (.npy, .npz or a folder) for wanda, activation-norm and recovery
+  --calibration-size N  samples used, the first N (default 256)   --calibration-batch N  samples per run (default 64)
+  --recovery M          ${RECOVERY_METHODS.join(' | ')}: repair a structured prune on the calibration data
+the flags are the plan's step fields: the same plan from a file gives the same model, byte for byte`;
 
 const OPTIONS = {
   plan: { type: 'string' },
@@ -57,6 +62,10 @@ const OPTIONS = {
   'max-ratio': { type: 'string' },
   mask: { type: 'string' },
   importance: { type: 'string' },
+  calibration: { type: 'string' },
+  'calibration-size': { type: 'string' },
+  'calibration-batch': { type: 'string' },
+  recovery: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -140,13 +149,45 @@ export function planFromFlags(values: Values): PrunePlan {
     max_ratio: number('max-ratio', values['max-ratio']),
     mask: values.mask,
     importance: values.importance,
+    calibration: calibrationFromFlags(values, number),
+    recovery: recoveryFromFlags(values.recovery),
   };
   for (const k of Object.keys(step)) if (step[k] === undefined) delete step[k];
   const plan = { steps: [step as unknown as PlanStep] };
   const errors = validatePlan(plan).filter((i) => i.severity === 'error');
   // Messages name plan fields; say "--flag" instead, which is what the user typed.
-  if (errors.length) throw usage(errors.map((e) => e.message.replace(/^step 1: /, '').replace(/"(\w+)"/g, (_, k: string) => `--${k.replace(/_/g, '-')}`)).join('; '));
+  if (errors.length) throw usage(errors.map((e) => flagWords(e.message.replace(/^step 1: /, ''))).join('; '));
   return plan;
+}
+
+/** The step's calibration from --calibration FILE, --calibration-size N and --calibration-batch N. */
+function calibrationFromFlags(values: Values, number: (flag: string, v: string | undefined) => number | undefined): Record<string, unknown> | undefined {
+  const size = number('calibration-size', values['calibration-size']);
+  const batch = number('calibration-batch', values['calibration-batch']);
+  if (values.calibration === undefined) {
+    if (size !== undefined || batch !== undefined) throw usage(`--calibration-${size !== undefined ? 'size' : 'batch'} needs --calibration FILE`);
+    return undefined;
+  }
+  const c: Record<string, unknown> = { data: values.calibration };
+  if (size !== undefined) c.size = size;
+  if (batch !== undefined) c.batch = batch;
+  return c;
+}
+
+/** The step's recovery from --recovery M. */
+function recoveryFromFlags(method: string | undefined): { method: RecoveryMethod } | undefined {
+  if (method === undefined) return undefined;
+  if (!isOneOf(RECOVERY_METHODS, method)) throw usage(`--recovery ${method} is not one of ${RECOVERY_METHODS.join(', ')}`);
+  return { method };
+}
+
+/** A plan message in the words of the flags: "calibration": { "data": ... } is --calibration FILE, "round_to" is --round-to. */
+function flagWords(message: string): string {
+  return message
+    .replace(/"calibration": \{ "data": \.\.\. \}( to the step)?/g, '--calibration FILE')
+    .replace(/"structured": true/g, '--structured')
+    .replace(/"calibration\.(\w+)"/g, (_, k: string) => `--calibration-${k}`)
+    .replace(/"(\w+)"/g, (_, k: string) => `--${k.replace(/_/g, '-')}`);
 }
 
 interface LayerLabel { displayName: string; weights: number }

@@ -85,4 +85,43 @@ describe('cli: prune-lens prune', () => {
     await assert.rejects(run([model, '--plan', plan]), /broken\.prune\.json: step 2: layer `conv9` does not exist in digits_lenet\.onnx/);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['broken.prune.json', 'digits_lenet.onnx']);
   });
+
+  it('calibration and recovery flags are checked like the plan fields, in the words of the flags', async () => {
+    const l1 = [model, '--method', 'l1', '--amount', '0.5', '--structured'];
+    await assert.rejects(run([...l1, '--recovery', 'least-squares']), /recovery needs calibration data: add --calibration FILE/);
+    await assert.rejects(run([...l1, '--recovery', 'bn']), /--recovery bn is not one of none, least-squares, bn-recalibration/);
+    await assert.rejects(run([...l1, '--calibration-size', '64']), /--calibration-size needs --calibration FILE/);
+    await assert.rejects(run([...l1, '--calibration', 'x.npy', '--calibration-size', '0']), /--calibration-size must be a positive integer \(got 0\)/);
+    await assert.rejects(run([model, '--method', 'l1', '--amount', '0.5', '--calibration', 'x.npy', '--recovery', 'least-squares']),
+      /recovery repairs structured steps; add --structured/);
+    await assert.rejects(run([model, '--method', 'wanda', '--amount', '0.5', '--structured']), /method wanda ranks channels by their activations; add --calibration FILE/);
+    assert.deepEqual(fs.readdirSync(dir), ['digits_lenet.onnx']);
+  });
+});
+
+describe('cli: prune-lens prune with calibration and recovery flags', () => {
+  it('--structured --calibration X.npy --recovery least-squares gives, byte for byte, what the same plan from a file gives', async () => {
+    const dir = tempDir();
+    const model = path.join(dir, 'resnet.onnx');
+    fs.copyFileSync(modelPath('digits_resnet_slim_s1e-2.onnx'), model);
+    const data = modelPath('digits_train_x.npy');
+    const fromFlags = path.join(dir, 'flags.onnx');
+    const flags = await run([model, '--method', 'l1', '--amount', '0.5', '--structured', '--calibration', data, '--recovery', 'least-squares', '-o', fromFlags]);
+    assert.equal(flags.code, 0);
+    assert.match(flags.text, /recovery: \d+ layers refit on the calibration data/);
+
+    const plan = path.join(dir, 'same.prune.json');
+    fs.writeFileSync(plan, JSON.stringify({ steps: [{ method: 'l1', amount: 0.5, structured: true, calibration: { data }, recovery: { method: 'least-squares' } }] }));
+    const fromPlan = path.join(dir, 'plan.onnx');
+    assert.equal((await run([model, '--plan', plan, '-o', fromPlan])).code, 0);
+
+    assert.ok(fs.readFileSync(fromFlags).equals(fs.readFileSync(fromPlan)), 'the two pruned models differ');
+    const report = (f: string) => ({ ...(JSON.parse(fs.readFileSync(`${f}.report.json`, 'utf8')) as PruneReport), output: '' });
+    const flagged = report(fromFlags);
+    assert.deepEqual(flagged, report(fromPlan));
+    // It did prune and recover: half the channels gone, refit layers closer to their original outputs.
+    assert.ok(flagged.totals.paramsAfter < flagged.totals.paramsBefore * 0.5, `${flagged.totals.paramsBefore} -> ${flagged.totals.paramsAfter}`);
+    assert.ok(flagged.recovery!.length > 0);
+    for (const r of flagged.recovery!) assert.ok(r.errorAfter < r.errorBefore, `${r.layer}: ${r.errorBefore} -> ${r.errorAfter}`);
+  });
 });
