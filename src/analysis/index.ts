@@ -9,12 +9,17 @@ import { TensorScanner } from '../onnx/scan';
 import { withFile } from '../onnx/errors';
 import { inferShapes, type Dim, type ShapeInfo } from '../onnx/shapes';
 import { DataType, dataTypeName, elementCount, tensorDims, tensorFloats } from '../onnx/tensor';
+import { findAttention } from './attention';
+import { findEmbeddings, tieLayers } from './embeddings';
 import { findPrunableLayers, type PrunableLayer } from './layers';
 import { AxisAccumulator, axisStats, meanNormalized, sqrtAll, type AxisStats } from './norms';
-import type { ChannelNorms, LayerInfo, LayerTable } from './types';
+import { findNorms } from './normLayers';
+import type { AttentionInfo, ChannelNorms, HeadScores, LayerInfo, LayerTable } from './types';
 
 export * from './types';
 export { findPrunableLayers, displayName, type PrunableLayer } from './layers';
+export { scopePath, moduleOfParameter } from './names';
+export { macsAt, attentionMacs, modelMacs, headsLabel } from './macs';
 
 /**
  * Reads and analyses a model file. Weight norms are computed while the file is
@@ -49,7 +54,14 @@ export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): Layer
   try {
     const index = new GraphIndex(model.graph);
     const shapes = inferShapes(model, index);
-    const layers = findPrunableLayers(index).map((l) => describeLayer(model, l, shapes, opts));
+    const sequenceDim = findSequenceDim(model, index, shapes);
+    const found = findPrunableLayers(index, { transposedWeights: true });
+    const embeddings = findEmbeddings(index);
+    const tied = tieLayers(model, index, embeddings, found);
+    const attention = findAttention(model, index, found, shapes);
+    const layers = found.map((l) => describeLayer(model, l, shapes, opts, sequenceDim));
+    nameTiedHeads(layers, tied, embeddings);
+    addHeadScores(layers, attention);
     return {
       file: model.file ?? '',
       producer: [model.proto.producer_name, model.proto.producer_version].filter(Boolean).join(' '),
@@ -57,6 +69,10 @@ export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): Layer
       inputs: model.graph.input.filter((v) => v.name && !index.initializer(v.name)).map((v) => valueDesc(v.name!, shapes)),
       outputs: model.graph.output.map((v) => valueDesc(v.name ?? '', shapes)),
       layers,
+      norms: findNorms(model, index),
+      embeddings,
+      attention,
+      sequenceDim,
       totals: totals(model, index, layers),
     };
   } catch (e) {
@@ -74,7 +90,7 @@ function valueDesc(name: string, info: ShapeInfo) {
   return { name, shape: s?.dims ?? [], dtype: dataTypeName(s?.elemType) };
 }
 
-function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts: AnalyzeOptions): LayerInfo {
+function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts: AnalyzeOptions, sequenceDim: string | undefined): LayerInfo {
   const stats = earlyStats(model, l, opts) ?? axisStats(l.weight.tensor, l.dims, l.groups, model.external);
   // axis 0 stats are per index of dims[0]; axis 1 stats are widened by groups to real channels.
   const a: ChannelNorms = norms(Array.from(stats.l1a), sqrtAll(stats.l2a));
@@ -97,11 +113,74 @@ function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts
     out,
     in: inn,
     batchNorm: l.batchNorm && gamma ? { node: l.batchNorm.name, scaleName: l.batchNorm.scale!.holder, gamma } : undefined,
+    ...(l.transposedBy ? { transposedWeight: true } : {}),
     params: weightCount + biasCount,
     macs: layerMacs(l, weightCount, info),
+    ...(tokenAxis(l, info, sequenceDim) ? { tokenAxis: sequenceDim } : {}),
     zeros: stats.zeros,
     sparsity: weightCount ? stats.zeros / weightCount : 0,
   };
+}
+
+/**
+ * The symbolic sequence dim of a token model: the second dim of an input whose
+ * first two dims are both symbolic (`input_ids [batch, sequence]`).
+ */
+function findSequenceDim(model: OnnxModel, index: GraphIndex, info: ShapeInfo): string | undefined {
+  for (const name of index.graphInputs) {
+    const d = info.shapes.get(name)?.dims;
+    if (d && d.length >= 2 && d.length <= 3 && typeof d[0] === 'string' && typeof d[1] === 'string') return d[1];
+  }
+  return undefined;
+}
+
+/**
+ * Whether the layer runs once per token of the symbolic sequence (its MACs are
+ * per token): a MatMul whose token dims are symbolic, or unknown where the
+ * shape inference lost them behind a run-time Reshape. (With the symbolic
+ * shapes of src/onnx/shapes.ts carrying `sequence` through, the unknown case goes away.)
+ */
+function tokenAxis(l: PrunableLayer, info: ShapeInfo, sequenceDim: string | undefined): boolean {
+  if (!sequenceDim || l.op !== 'MatMul') return false;
+  const out = info.shapes.get(l.node.output[0])?.dims;
+  return !out || out.slice(1, -1).some((d) => typeof d === 'string');
+}
+
+/** A layer tied to an embedding whose name says nothing (`/MatMul`, or the embedding's own name) is the lm_head. */
+function nameTiedHeads(layers: LayerInfo[], tied: Map<string, string>, embeddings: { weightName: string; displayName: string }[]): void {
+  for (const l of layers) {
+    const table = tied.get(l.name);
+    if (!table) continue;
+    l.tiedTo = table;
+    const e = embeddings.find((x) => x.weightName === table);
+    if (l.displayName === l.name || l.displayName === e?.displayName) l.displayName = 'lm_head';
+  }
+}
+
+/** Per-head sums of the per-channel scores of each projection of an attention block. */
+function addHeadScores(layers: LayerInfo[], attention: AttentionInfo[]): void {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const put = (name: string | undefined, a: AttentionInfo, role: HeadScores['role'], count: number, side: 'out' | 'in') => {
+    const l = name ? byName.get(name) : undefined;
+    if (!l) return;
+    const norms = l[side];
+    // A fused qkv holds [q | k | v], each heads × dim: head h is rows h·dim.. of all three blocks.
+    const block = count * a.headDim;
+    const sum = (v: number[]) => {
+      const out = new Array<number>(count).fill(0);
+      for (let c = 0; c < v.length; c++) out[Math.floor((c % block) / a.headDim)] += v[c];
+      return out;
+    };
+    if (norms.l1.length % block !== 0) return;
+    l.heads = { attention: a.name, role, count, dim: a.headDim, l1: sum(norms.l1), l2: sum(norms.l2) };
+  };
+  for (const a of attention) {
+    put(a.qkv, a, 'qkv', a.heads, 'out');
+    put(a.q, a, 'q', a.heads, 'out');
+    put(a.k, a, 'k', a.kvHeads, 'out');
+    put(a.v, a, 'v', a.kvHeads, 'out');
+    put(a.o, a, 'o', a.heads, 'in');
+  }
 }
 
 /** Stats computed during the read, if they are for exactly this tensor and layout. */

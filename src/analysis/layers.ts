@@ -1,12 +1,17 @@
 // Finding the prunable layers of a graph: Conv, ConvTranspose, Gemm, and
 // MatMul with a constant weight, each with the layout of its weight and the
-// BatchNormalization that follows it (possibly through Identity).
+// BatchNormalization that follows it (possibly through Identity). On request,
+// also the Linear that an unfolded transformer export writes as
+// `Transpose(W) → MatMul`.
 
-import { attrInt } from '../onnx/attributes';
+import { attrInt, attrInts } from '../onnx/attributes';
 import type { ConstantRef, GraphIndex } from '../onnx/graph';
 import type { NodeProto } from '../onnx/schema';
 import { tensorDims } from '../onnx/tensor';
+import { displayName } from './names';
 import type { LayerKind } from './types';
+
+export { displayName } from './names';
 
 export interface PrunableLayer {
   node: NodeProto;
@@ -23,17 +28,29 @@ export interface PrunableLayer {
   outAxis: 0 | 1;
   inAxis: 0 | 1;
   batchNorm?: { node: NodeProto; name: string; scale?: ConstantRef; scaleName: string };
+  /** The Transpose node between the stored weight and the MatMul (`Transpose(W) → MatMul`). */
+  transposedBy?: NodeProto;
+}
+
+export interface FindOptions {
+  /**
+   * Include MatMul layers whose weight comes through a Transpose. The structured
+   * engine does not rewrite that form yet, so only the analysis asks for it.
+   */
+  transposedWeights?: boolean;
 }
 
 const KINDS = new Set<string>(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
-export function findPrunableLayers(index: GraphIndex): PrunableLayer[] {
+export function findPrunableLayers(index: GraphIndex, opts: FindOptions = {}): PrunableLayer[] {
   const out: PrunableLayer[] = [];
   for (const node of index.nodes) {
     const op = node.op_type ?? '';
     if (!KINDS.has(op) || (node.domain && node.domain !== 'ai.onnx')) continue;
     const wName = node.input[1];
-    const weight = wName ? index.constant(wName) : undefined;
+    let weight = wName ? index.constant(wName) : undefined;
+    const transposedBy = !weight && op === 'MatMul' && opts.transposedWeights ? weightTranspose(index, wName) : undefined;
+    if (transposedBy) weight = index.constant(transposedBy.input[0]);
     if (!weight) continue;
     let dims: number[];
     try {
@@ -44,16 +61,18 @@ export function findPrunableLayers(index: GraphIndex): PrunableLayer[] {
     if (dims.length < 2) continue;
     if (op === 'Gemm' && attrInt(node, 'transA', 0) === 1) continue;
     if (op === 'MatMul' && dims.length !== 2) continue;
-    const axes = weightAxes(node, op as LayerKind);
+    // Transpose(W[out, in]) → MatMul reads W like Gemm with transB.
+    const axes = transposedBy ? { outAxis: 0 as const, inAxis: 1 as const } : weightAxes(node, op as LayerKind);
     const biasName = op === 'MatMul' ? undefined : node.input[2] || undefined;
     const name = index.nameOf(node);
     out.push({
-      node, name, displayName: displayName(node, weight.holder, name), op: op as LayerKind,
+      node, name, displayName: displayName(node, weight.holder, name, biasName ?? addedBias(index, node)), op: op as LayerKind,
       weight, weightName: weight.holder,
       bias: biasName ? index.constant(biasName) : undefined, biasName,
       dims, groups: op === 'Conv' || op === 'ConvTranspose' ? Math.max(1, attrInt(node, 'group', 1)) : 1,
       ...axes,
       batchNorm: findBatchNorm(index, node),
+      transposedBy,
     });
   }
   return out;
@@ -84,18 +103,19 @@ function findBatchNorm(index: GraphIndex, node: NodeProto): PrunableLayer['batch
   return undefined;
 }
 
-/**
- * The module path a PyTorch user knows: from the weight name (`layer1.0.conv1.weight`)
- * when the export kept it, else from the node's scope (`/layer1/layer1.0/conv1/Conv`).
- */
-export function displayName(node: NodeProto, weightName: string, fallback: string): string {
-  if (weightName.endsWith('.weight') && !weightName.startsWith('onnx::')) return weightName.slice(0, -'.weight'.length);
-  const name = node.name ?? '';
-  if (name.startsWith('/')) {
-    const segs = name.split('/').filter(Boolean).slice(0, -1);
-    let path = '';
-    for (const s of segs) path = path && !s.startsWith(path + '.') ? `${path}.${s}` : s;
-    if (path) return path;
-  }
-  return fallback;
+/** The 2-D Transpose of a constant that feeds a MatMul as its weight. */
+function weightTranspose(index: GraphIndex, value: string | undefined): NodeProto | undefined {
+  const t = value ? index.producer(value) : undefined;
+  if (t?.op_type !== 'Transpose' || !t.input[0]) return undefined;
+  const perm = attrInts(t, 'perm');
+  if (perm && perm.join() !== '1,0') return undefined;
+  return index.constant(t.input[0]) ? t : undefined;
+}
+
+/** The bias of a Linear exported as MatMul → Add(bias): only to name the layer (`blocks.0.attn.qkv.bias`). */
+function addedBias(index: GraphIndex, node: NodeProto): string | undefined {
+  const users = node.output[0] ? index.consumers(node.output[0]) : [];
+  if (users.length !== 1 || users[0].op_type !== 'Add') return undefined;
+  const other = users[0].input.find((v) => v !== node.output[0]);
+  return other && index.constant(other) ? index.constant(other)!.holder : undefined;
 }

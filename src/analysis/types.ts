@@ -39,11 +39,84 @@ export interface LayerInfo {
   /** Per input channel norms. */
   in: ChannelNorms;
   batchNorm?: BatchNormInfo;
+  /** The weight is stored [out, in] and transposed in the graph (`Transpose(W) → MatMul`). */
+  transposedWeight?: boolean;
+  /** Per-head scores, when the layer is a projection of an attention block. */
+  heads?: HeadScores;
+  /** The embedding (weight name) this layer's weight is, or is a transposed copy of: a tied lm_head. */
+  tiedTo?: string;
   params: number;
+  /**
+   * Multiply-accumulates per sample, with symbolic dims (other than the batch)
+   * counted as 1: for a language model that is per token (see `tokenAxis`).
+   */
   macs: number;
+  /** The symbolic dim `macs` is per one of (the sequence), when the layer runs once per token of it. */
+  tokenAxis?: string;
   zeros: number;
   /** zeros / weight elements. */
   sparsity: number;
+}
+
+/**
+ * A head is the sum over its rows: for q/k/v (and a fused qkv, all three blocks)
+ * the output channels of the head, for the output projection its input channels.
+ */
+export interface HeadScores {
+  /** The attention block's module path. */
+  attention: string;
+  role: 'q' | 'k' | 'v' | 'qkv' | 'o';
+  /** Heads this layer holds (kv heads for k and v under GQA). */
+  count: number;
+  dim: number;
+  l1: number[];
+  l2: number[];
+}
+
+export interface AttentionInfo {
+  /** Module path of the block (`layers.0.self_attn`). */
+  name: string;
+  heads: number;
+  /** Key/value heads: fewer than `heads` under grouped-query attention. */
+  kvHeads: number;
+  headDim: number;
+  /** Layer names (LayerInfo.name) of the projections; a fused qkv has `qkv` instead. */
+  q?: string;
+  k?: string;
+  v?: string;
+  qkv?: string;
+  o?: string;
+  /** Rotary position embedding found on q and k (dim i is paired with i + headDim/2). */
+  rotary: boolean;
+}
+
+export type NormKind = 'LayerNorm' | 'RMSNorm';
+
+export interface NormInfo {
+  /** The op's node name, or for a decomposed norm the node that applies gamma. */
+  name: string;
+  displayName: string;
+  kind: NormKind;
+  /** Written out as ReduceMean/Sub/Pow/Sqrt/Div (or Pow/ReduceMean/Add/Sqrt/Div/Mul) rather than one op. */
+  decomposed: boolean;
+  scaleName: string;
+  gamma: number[];
+  biasName?: string;
+  beta?: number[];
+  params: number;
+}
+
+export interface EmbeddingInfo {
+  /** The Gather node. */
+  name: string;
+  displayName: string;
+  weightName: string;
+  /** Rows (vocabulary or positions) and their width. */
+  rows: number;
+  dim: number;
+  params: number;
+  /** Layers (LayerInfo.name) whose weight is this table or a transposed copy of it: a tied lm_head. */
+  tiedLayers: string[];
 }
 
 export interface ModelTotals {
@@ -61,5 +134,10 @@ export interface LayerTable {
   inputs: { name: string; shape: (number | string)[]; dtype: string }[];
   outputs: { name: string; shape: (number | string)[]; dtype: string }[];
   layers: LayerInfo[];
+  norms: NormInfo[];
+  embeddings: EmbeddingInfo[];
+  attention: AttentionInfo[];
+  /** The symbolic sequence dim of the inputs (`sequence`), for MACs at a stated length. */
+  sequenceDim?: string;
   totals: ModelTotals;
 }
