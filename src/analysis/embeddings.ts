@@ -15,7 +15,7 @@ const FLOAT = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT
 
 export function findEmbeddings(index: GraphIndex): EmbeddingInfo[] {
   const out: EmbeddingInfo[] = [];
-  for (const node of index.nodes) {
+  for (const [position, node] of index.nodes.entries()) {
     if (node.op_type !== 'Gather' || attrInt(node, 'axis', 0) !== 0) continue;
     const table = node.input[0] ? index.constant(node.input[0]) : undefined;
     if (!table || !FLOAT.has(table.tensor.data_type ?? 0)) continue;
@@ -23,7 +23,7 @@ export function findEmbeddings(index: GraphIndex): EmbeddingInfo[] {
     if (dims.length !== 2) continue;
     const name = index.nameOf(node);
     out.push({
-      name, displayName: displayName(node, table.holder, name), weightName: table.holder,
+      name, displayName: displayName(node, table.holder, name), position, weightName: table.holder,
       rows: dims[0], dim: dims[1], params: dims[0] * dims[1], tiedLayers: [],
     });
   }

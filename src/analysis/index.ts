@@ -59,7 +59,8 @@ export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): Layer
     const embeddings = findEmbeddings(index);
     const tied = tieLayers(model, index, embeddings, found);
     const attention = findAttention(model, index, found, shapes);
-    const layers = found.map((l) => describeLayer(model, l, shapes, opts, sequenceDim));
+    const position = new Map(index.nodes.map((n, i) => [n, i]));
+    const layers = found.map((l) => describeLayer(model, l, shapes, opts, sequenceDim, position.get(l.node) ?? -1));
     nameTiedHeads(layers, tied, embeddings);
     addHeadScores(layers, attention);
     return {
@@ -90,7 +91,7 @@ function valueDesc(name: string, info: ShapeInfo) {
   return { name, shape: s?.dims ?? [], dtype: dataTypeName(s?.elemType) };
 }
 
-function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts: AnalyzeOptions, sequenceDim: string | undefined): LayerInfo {
+function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts: AnalyzeOptions, sequenceDim: string | undefined, position: number): LayerInfo {
   const stats = earlyStats(model, l, opts) ?? axisStats(l.weight.tensor, l.dims, l.groups, model.external);
   // axis 0 stats are per index of dims[0]; axis 1 stats are widened by groups to real channels.
   const a: ChannelNorms = norms(Array.from(stats.l1a), sqrtAll(stats.l2a));
@@ -103,6 +104,7 @@ function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts
   return {
     name: l.name,
     displayName: l.displayName,
+    position,
     op: l.op,
     weightName: l.weightName,
     biasName: l.biasName,

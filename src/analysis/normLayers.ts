@@ -88,6 +88,7 @@ function describe(model: OnnxModel, index: GraphIndex, node: NodeProto, kind: No
   const name = index.nameOf(node);
   return {
     name,
+    position: index.nodes.indexOf(node),
     displayName: moduleOfParameter(s.holder) ?? scopePath(node.name ?? '') ?? name,
     kind,
     decomposed: isDecomposed,

@@ -27,6 +27,8 @@ export interface LayerInfo {
   name: string;
   /** Module path as the user knows it from PyTorch (`layer1.0.conv1`). */
   displayName: string;
+  /** Index of the node in the graph, to show layers, norms and embeddings in the model's order. */
+  position: number;
   op: LayerKind;
   weightName: string;
   biasName?: string;
@@ -96,6 +98,8 @@ export interface NormInfo {
   /** The op's node name, or for a decomposed norm the node that applies gamma. */
   name: string;
   displayName: string;
+  /** Index of that node in the graph. */
+  position: number;
   kind: NormKind;
   /** Written out as ReduceMean/Sub/Pow/Sqrt/Div (or Pow/ReduceMean/Add/Sqrt/Div/Mul) rather than one op. */
   decomposed: boolean;
@@ -110,6 +114,8 @@ export interface EmbeddingInfo {
   /** The Gather node. */
   name: string;
   displayName: string;
+  /** Index of the Gather in the graph. */
+  position: number;
   weightName: string;
   /** Rows (vocabulary or positions) and their width. */
   rows: number;

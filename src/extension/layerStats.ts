@@ -3,7 +3,7 @@
 // Pure functions (no vscode), unit-tested in Node. What a prune would remove
 // comes from the structured engine itself (groups.ts), never from here.
 
-import type { LayerInfo } from '../analysis/types';
+import type { EmbeddingInfo, HeadScores, LayerInfo, NormInfo } from '../analysis/types';
 
 export interface Summary {
   min: number;
@@ -58,16 +58,39 @@ export function percent(fraction: number): string {
   return `${p > 0 && p < 1 ? p.toFixed(1) : Math.round(p)}%`;
 }
 
-/** `Conv 64→64 · L1 μ 0.42 · γ min 0.003 (20/32 < 0.01) · 12% zeros` */
+/** `Conv 64→64 · L1 μ 0.42 · γ min 0.003 (20/32 < 0.01) · 12% zeros`, plus the weakest head of a projection. */
 export function layerDescription(layer: LayerInfo, gammaThreshold: number): string {
   const parts = [`${layer.op} ${layer.inChannels}→${layer.outChannels}`];
   const l1 = summarize(layer.out.l1);
   if (l1) parts.push(`L1 μ ${fmt(l1.mean)}`);
   const gamma = layer.batchNorm?.gamma;
-  if (gamma && gamma.length) {
-    const g = summarize(gamma.map(Math.abs))!;
-    parts.push(`γ min ${fmt(g.min)} (${countBelow(gamma, gammaThreshold)}/${gamma.length} < ${fmt(gammaThreshold)})`);
-  }
+  if (gamma && gamma.length) parts.push(gammaSummary(gamma, gammaThreshold));
+  if (layer.heads) parts.push(headSummary(layer.heads));
+  if (layer.tiedTo) parts.push(`tied to ${layer.tiedTo}`);
   parts.push(`${percent(layer.sparsity)} zeros`);
   return parts.join(' · ');
+}
+
+function gammaSummary(gamma: readonly number[], threshold: number): string {
+  const g = summarize(gamma.map(Math.abs))!;
+  return `γ min ${fmt(g.min)} (${countBelow(gamma, threshold)}/${gamma.length} < ${fmt(threshold)})`;
+}
+
+/** `4 heads: L1 min 75 (#3)`: the head that an L1 head prune would take first. */
+export function headSummary(h: HeadScores): string {
+  const [low] = lowest(h.l1, 1);
+  return `${h.count} heads: L1 min ${fmt(low.value)} (#${low.index})`;
+}
+
+/** `LayerNorm 128 · γ min 0.41 (0/128 < 0.01) · β` */
+export function normDescription(norm: NormInfo, gammaThreshold: number): string {
+  const parts = [`${norm.kind} ${norm.gamma.length}${norm.decomposed ? ' (decomposed)' : ''}`];
+  if (norm.gamma.length) parts.push(gammaSummary(norm.gamma, gammaThreshold));
+  if (norm.beta) parts.push('β');
+  return parts.join(' · ');
+}
+
+/** `Embedding 256×128 · tied to lm_head` */
+export function embeddingDescription(e: EmbeddingInfo, tiedNames: readonly string[]): string {
+  return [`Embedding ${e.rows}×${e.dim}`, ...(tiedNames.length ? [`tied to ${tiedNames.join(', ')}`] : [])].join(' · ');
 }

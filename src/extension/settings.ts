@@ -25,6 +25,8 @@ export interface Settings {
   calibrationSize: number;
   /** |gamma| below this counts as a small (prunable-looking) BN scale in the tree and hovers. */
   gammaThreshold: number;
+  /** Tokens per sample for the MACs of token models; 0: the sample data's length. */
+  sequenceLength: number;
 }
 
 export function readSettings(scope?: vscode.Uri): Settings {
@@ -48,6 +50,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
     calibrationData: c.get<string>('calibration.data', ''),
     calibrationSize: positiveInteger(c.get<number>('calibration.size', 256), 256),
     gammaThreshold: Math.abs(c.get<number>('gammaThreshold', 0.01)) || 0.01,
+    sequenceLength: positiveInteger(c.get<number>('sequenceLength', 0), 0),
   };
 }
 

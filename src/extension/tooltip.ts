@@ -3,7 +3,8 @@
 // size and cost, and what the current default prune would remove.
 
 import * as vscode from 'vscode';
-import type { LayerInfo, LayerTable } from '../analysis/types';
+import { attentionMacs, headsLabel, macsAt } from '../analysis/macs';
+import type { AttentionInfo, EmbeddingInfo, HeadScores, LayerInfo, LayerTable, NormInfo } from '../analysis/types';
 import { entriesToPrune } from '../pruning/unstructured/amount';
 import { compact, countBelow, fmt, lowest, percent, summarize } from './layerStats';
 import type { GroupSummary } from './groups';
@@ -17,6 +18,8 @@ export interface TooltipOptions {
   gammaThreshold: number;
   /** The structured engine's channel group of this layer's out-channels, when known. */
   group?: GroupSummary;
+  /** Tokens per sample for MACs of a token model (the setting, or the sample data's length). */
+  sequenceLength?: number;
 }
 
 export function layerTooltip(layer: LayerInfo, table: LayerTable, options: TooltipOptions): vscode.MarkdownString {
@@ -50,9 +53,78 @@ export function layerTooltip(layer: LayerInfo, table: LayerTable, options: Toolt
     md.appendMarkdown(`BN ${code(layer.batchNorm.node)}: ${gamma.length} gammas, **${below} below ${fmt(options.gammaThreshold)}**\n\n`);
   }
 
-  md.appendMarkdown(`Params ${compact(layer.params)} · MACs ${compact(layer.macs)} · Sparsity ${percent(layer.sparsity)} (${layer.zeros} zeros)\n\n`);
+  if (layer.heads) md.appendMarkdown(headTable(layer.heads));
+  if (layer.tiedTo) md.appendMarkdown(`Tied: its weight is the embedding ${code(layer.tiedTo)}${layer.weightName !== layer.tiedTo ? ` (the export keeps a transposed copy, ${code(layer.weightName)})` : ''}; both are one parameter in the model.\n\n`);
+  md.appendMarkdown(`Params ${compact(layer.params)} · MACs ${macsText(layer, options.sequenceLength)} · Sparsity ${percent(layer.sparsity)} (${layer.zeros} zeros)\n\n`);
   md.appendMarkdown(defaultPruneLine(layer, table, options) + '\n');
   if (options.group) md.appendMarkdown('\n' + groupLine(layer, options.group) + '\n');
+  return md;
+}
+
+/** `16.4k per token · 1.05M at 64 tokens`, or plain MACs per sample. */
+function macsText(layer: LayerInfo, length?: number): string {
+  if (!layer.tokenAxis) return compact(layer.macs);
+  return `${compact(layer.macs)} per token${length ? ` · ${compact(macsAt(layer, length))} at ${length} tokens` : ''}`;
+}
+
+const HEADS_LISTED = 16;
+
+/** Per-head L1 and L2 (each the sum over the head's rows), lowest L1 marked. */
+function headTable(h: HeadScores): string {
+  const what = h.role === 'o' ? `its ${h.dim} input channels` : h.role === 'qkv' ? `its ${h.dim} rows in each of q, k and v` : `its ${h.dim} rows`;
+  const kind = h.role === 'k' || h.role === 'v' ? 'kv heads' : 'heads';
+  const low = lowest(h.l1, 1)[0]?.index;
+  const shown = h.count <= HEADS_LISTED ? h.l1.map((_, i) => i) : lowest(h.l1, HEADS_LISTED).map((c) => c.index).sort((a, b) => a - b);
+  const rows = ['| head | L1 | L2 |', '| ---: | ---: | ---: |', ...shown.map((i) => `| ${i === low ? `**#${i}**` : `#${i}`} | ${fmt(h.l1[i])} | ${fmt(h.l2[i])} |`)];
+  const more = h.count > HEADS_LISTED ? ` (the ${HEADS_LISTED} lowest)` : '';
+  return `Per head (${h.count} ${kind} of ${h.dim}${more}; a head's score is the sum over ${what}):\n\n${rows.join('\n')}\n\n`;
+}
+
+/** A LayerNorm's or RMSNorm's hover: its gammas, shown as BN gammas are. */
+export function normTooltip(norm: NormInfo, gammaThreshold: number): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.supportHtml = false;
+  md.appendMarkdown(`**${esc(norm.displayName)}** — ${norm.kind} over ${norm.gamma.length} channels${norm.decomposed ? ', written out as separate ops' : ''}\n\n`);
+  md.appendMarkdown(`γ ${code(norm.scaleName)}${norm.biasName ? ` · β ${code(norm.biasName)}` : ''} · node ${code(norm.name)}\n\n`);
+  const rows: string[] = ['| per channel | min | median | max |', '| --- | ---: | ---: | ---: |'];
+  const row = (label: string, values: readonly number[]) => {
+    const s = summarize(values);
+    if (s) rows.push(`| ${label} | ${fmt(s.min)} | ${fmt(s.median)} | ${fmt(s.max)} |`);
+  };
+  row('γ (abs)', norm.gamma.map(Math.abs));
+  if (norm.beta) row('β', norm.beta);
+  md.appendMarkdown(rows.join('\n') + '\n\n');
+  md.appendMarkdown(`Lowest |γ|: ${lowest(norm.gamma.map(Math.abs), LOWEST_SHOWN).map((c) => `#${c.index} ${fmt(c.value)}`).join(', ')}  \n`);
+  md.appendMarkdown(`${countBelow(norm.gamma, gammaThreshold)} of ${norm.gamma.length} below ${fmt(gammaThreshold)}\n\n`);
+  md.appendMarkdown(`Params ${compact(norm.params)}. These are hidden-size channels: removing one changes the norm's statistics too.\n`);
+  return md;
+}
+
+export function embeddingTooltip(e: EmbeddingInfo, table: LayerTable): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.supportHtml = false;
+  md.appendMarkdown(`**${esc(e.displayName)}** — Embedding, ${e.rows} rows of ${e.dim}\n\n`);
+  md.appendMarkdown(`table ${code(e.weightName)} [${e.rows}×${e.dim}] · node ${code(e.name)}\n\n`);
+  const tied = table.layers.filter((l) => e.tiedLayers.includes(l.name));
+  if (tied.length) md.appendMarkdown(`Tied to ${tied.map((l) => code(l.displayName)).join(', ')}: one parameter in the model; cutting the hidden size cuts both.\n\n`);
+  md.appendMarkdown(`Params ${compact(e.params)} · a lookup, no MACs\n`);
+  return md;
+}
+
+/** An attention block's hover: heads, kv heads, head dim, its projections and per-head scores. */
+export function attentionTooltip(a: AttentionInfo, table: LayerTable, sequenceLength?: number): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.supportHtml = false;
+  md.appendMarkdown(`**${esc(a.name)}** — attention, ${headsLabel(a)}`);
+  if (a.kvHeads !== a.heads) md.appendMarkdown(` (grouped-query: each kv head serves ${a.heads / a.kvHeads} query heads)`);
+  md.appendMarkdown('\n\n');
+  const name = (n?: string) => table.layers.find((l) => l.name === n)?.displayName;
+  const parts = a.qkv ? [`fused qkv ${code(name(a.qkv) ?? a.qkv)}`] : (['q', 'k', 'v'] as const).map((r) => `${r} ${code(name(a[r]) ?? '?')}`);
+  if (a.o) parts.push(`out ${code(name(a.o) ?? a.o)}`);
+  md.appendMarkdown(`${parts.join(' · ')}${a.rotary ? ' · rotary position embedding (dim i is paired with i + ' + a.headDim / 2 + ')' : ''}\n\n`);
+  const q = table.layers.find((l) => l.name === (a.qkv ?? a.q));
+  if (q?.heads) md.appendMarkdown(headTable(q.heads));
+  if (sequenceLength) md.appendMarkdown(`Scores and weighted sum (Q·Kᵀ, A·V): ${compact(attentionMacs(a, sequenceLength))} MACs at ${sequenceLength} tokens\n`);
   return md;
 }
 

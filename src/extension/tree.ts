@@ -1,5 +1,6 @@
 // The "Pruning: Models" view: every model in the workspace; a model expands to
-// its layers, nested by module path (`layer1 › conv1`). Nothing is parsed until
+// its layers, norms and embeddings, nested by module path (`layer1 › conv1`,
+// `layers.0 › self_attn (8 heads, 2 kv, dim 16) › q_proj`). Nothing is parsed until
 // a model is expanded; tooltips are built only when hovered (resolveTreeItem),
 // so a model with thousands of layers costs one pass to build the tree.
 
@@ -7,12 +8,13 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerInfo, LayerKind, LayerTable } from '../analysis/types';
 import { errorMessage, log } from './log';
-import { layerDescription } from './layerStats';
+import { embeddingDescription, layerDescription, normDescription } from './layerStats';
 import type { ModelCache } from './modelCache';
 import type { ModelIndex } from './modelIndex';
+import { sequenceLength } from './sequence';
 import { readSettings } from './settings';
-import { layerTooltip } from './tooltip';
-import { countLayers, nestLayers, type TreeNode } from './treeModel';
+import { attentionTooltip, embeddingTooltip, layerTooltip, normTooltip } from './tooltip';
+import { countLayers, nestTable, type TreeNode } from './treeModel';
 
 export type ModelTreeNode = TreeNode<vscode.Uri>;
 
@@ -65,7 +67,7 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
     if (table.layers.length === 0) {
       return [{ kind: 'message', uri: node.uri, label: 'No prunable layers (Conv, ConvTranspose, Gemm, MatMul with constant weights)', error: false }];
     }
-    return nestLayers(node.uri, table.layers);
+    return nestTable(node.uri, table);
   }
 
   getParent(node: ModelTreeNode): ModelTreeNode | undefined {
@@ -88,10 +90,26 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
       case 'group': {
         const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `${node.uri.toString()}#${node.path}`;
-        item.iconPath = new vscode.ThemeIcon('symbol-namespace');
+        item.iconPath = new vscode.ThemeIcon(node.attention ? 'eye' : 'symbol-namespace');
         item.description = `${countLayers(node)} layers`;
         item.tooltip = node.path;
         item.contextValue = 'pruneLens.group';
+        return item;
+      }
+      case 'norm': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `${node.uri.toString()}#${node.norm.name}`;
+        item.iconPath = new vscode.ThemeIcon('symbol-constant');
+        item.description = normDescription(node.norm, readSettings(node.uri).gammaThreshold);
+        item.contextValue = 'pruneLens.norm';
+        return item;
+      }
+      case 'embedding': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `${node.uri.toString()}#${node.embedding.name}`;
+        item.iconPath = new vscode.ThemeIcon('symbol-key');
+        item.description = embeddingDescription(node.embedding, node.tied);
+        item.contextValue = 'pruneLens.embedding';
         return item;
       }
       case 'layer': {
@@ -117,10 +135,15 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
     }
   }
 
-  /** Builds a layer's tooltip only when the user hovers it. */
+  /** Builds a tooltip only when the user hovers the item. */
   async resolveTreeItem(item: vscode.TreeItem, node: ModelTreeNode): Promise<vscode.TreeItem> {
-    if (node.kind !== 'layer') return item;
-    item.tooltip = await this.tooltip(node.uri, node.layer);
+    if (node.kind === 'layer') item.tooltip = await this.tooltip(node.uri, node.layer);
+    else if (node.kind === 'norm') item.tooltip = normTooltip(node.norm, readSettings(node.uri).gammaThreshold);
+    else if (node.kind === 'embedding') item.tooltip = embeddingTooltip(node.embedding, await this.cache.get(node.uri));
+    else if (node.kind === 'group' && node.attention) {
+      const table = await this.cache.get(node.uri);
+      item.tooltip = attentionTooltip(node.attention, table, sequenceLength(table, node.uri));
+    }
     return item;
   }
 
@@ -155,6 +178,6 @@ export async function layerHover(cache: ModelCache, uri: vscode.Uri, layer: Laye
     log().warn(`channel groups of ${uri.fsPath}: ${errorMessage(e)}`);
     return undefined;
   });
-  return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold, group: groups?.[layer.name] });
+  return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold, group: groups?.[layer.name], sequenceLength: sequenceLength(table, uri) });
 }
 

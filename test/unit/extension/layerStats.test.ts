@@ -2,7 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { analyzeFile } from '../../../src/analysis';
 import type { LayerTable } from '../../../src/analysis/types';
-import { countBelow, fmt, layerDescription, lowest, summarize } from '../../../src/extension/layerStats';
+import { countBelow, embeddingDescription, fmt, layerDescription, lowest, normDescription, summarize } from '../../../src/extension/layerStats';
 import { modelPath } from '../../helpers/models';
 
 
@@ -28,5 +28,17 @@ describe('extension layer statistics', () => {
     const text = layerDescription(layer, 0.01);
     const l1Mean = layer.out.l1.reduce((a, b) => a + b, 0) / layer.out.l1.length;
     assert.equal(text, `Conv 32→64 · L1 μ ${fmt(l1Mean)} · γ min ${fmt(Math.min(...gamma.map(Math.abs)))} (${countBelow(gamma, 0.01)}/64 < 0.01) · 0% zeros`);
+  });
+
+  it('describes a projection with its weakest head, a norm with its gammas, a tied embedding (lm_gpt_licenses)', async () => {
+    const gpt = await analyzeFile(modelPath('lm_gpt_licenses.onnx'));
+    const q = gpt.layers.find((l) => l.displayName === 'h.0.attn.q_proj')!;
+    const weakest = q.heads!.l1.indexOf(Math.min(...q.heads!.l1));
+    assert.equal(layerDescription(q, 0.01), `MatMul 128→128 · L1 μ ${fmt(summarize(q.out.l1)!.mean)} · 4 heads: L1 min ${fmt(q.heads!.l1[weakest])} (#${weakest}) · 0% zeros`);
+    const head = gpt.layers.at(-1)!;
+    assert.match(layerDescription(head, 0.01), / · tied to wte\.weight · /);
+    const ln = gpt.norms[0];
+    assert.equal(normDescription(ln, 0.01), `LayerNorm 128 · γ min ${fmt(Math.min(...ln.gamma.map(Math.abs)))} (${countBelow(ln.gamma, 0.01)}/128 < 0.01) · β`);
+    assert.equal(embeddingDescription(gpt.embeddings[0], ['lm_head']), 'Embedding 256×128 · tied to lm_head');
   });
 });

@@ -8,7 +8,7 @@ import { modelPath } from '../../helpers/models';
 function fakeLayer(name: string, l1: number[], gamma?: number[]): LayerInfo {
   const norms = { l1, l2: l1, l1Normalized: l1, l2Normalized: l1 };
   return {
-    name, displayName: name, op: 'Conv', weightName: `${name}.weight`, weightShape: [l1.length, 1, 1, 1], inChannels: 1, outChannels: l1.length, groups: 1,
+    name, displayName: name, position: 0, op: 'Conv', weightName: `${name}.weight`, weightShape: [l1.length, 1, 1, 1], inChannels: 1, outChannels: l1.length, groups: 1,
     out: norms, in: norms, batchNorm: gamma && { node: `${name}.bn`, scaleName: `${name}.bn.weight`, gamma }, params: l1.length, macs: l1.length, zeros: 0, sparsity: 0,
   };
 }
