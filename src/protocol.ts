@@ -19,6 +19,8 @@ export type ToWebview =
       table: LayerTable;
       /** Layers whose output channels the structured engine will not cut (layer name → reason). */
       frozen?: Record<string, string>;
+      /** Tokens per sample for a language model's MACs (the setting, or the sample data's length). */
+      sequenceLength?: number;
     }
   /** The result of a prune; `after` is the pruned model's analysis when the extension has it. */
   | { type: 'pruneReport'; report: PruneReport; after?: LayerTable }

@@ -1,6 +1,7 @@
 // The layer table's rows (one per prunable layer) and their sorting. Pure.
 
-import type { LayerTable } from '../src/analysis/types';
+import { macsAt } from '../src/analysis/macs';
+import type { HeadScores, LayerTable } from '../src/analysis/types';
 import type { CutPlan } from './threshold';
 
 export interface LayerRow {
@@ -12,6 +13,7 @@ export interface LayerRow {
   inChannels: number;
   outChannels: number;
   params: number;
+  /** Per sample; for a language model at the stated sequence length (per token without one). */
   macs: number;
   sparsity: number;
   l1Mean: number;
@@ -22,9 +24,15 @@ export interface LayerRow {
   removed?: number;
   /** Why the engine will not cut this layer's channels (the model's output, an op without a rule). */
   frozen?: string;
+  /** `8 × 16` for a projection of an attention block (kv heads for k and v). */
+  heads?: string;
+  /** The lowest per-head L1 (a head is the sum over its rows). */
+  headMin?: number;
+  /** Every head's L1 and L2, for the cell's tooltip. */
+  headScores?: string;
 }
 
-export type SortKey = Exclude<keyof LayerRow, 'name'>;
+export type SortKey = Exclude<keyof LayerRow, 'name' | 'headScores'>;
 export type SortDirection = 'asc' | 'desc';
 
 export const SORT_KEYS: readonly SortKey[] = [
@@ -39,10 +47,11 @@ export const SORT_KEYS: readonly SortKey[] = [
   'l1Mean',
   'l1Min',
   'gammaMin',
+  'headMin',
   'removed',
 ];
 
-export function layerRows(table: LayerTable, plan: CutPlan | undefined, frozen: Readonly<Record<string, string>> = {}): LayerRow[] {
+export function layerRows(table: LayerTable, plan: CutPlan | undefined, frozen: Readonly<Record<string, string>> = {}, sequenceLength?: number): LayerRow[] {
   return table.layers.map((layer, index) => {
     const l1 = layer.out.l1;
     const gamma = layer.batchNorm?.gamma;
@@ -54,15 +63,25 @@ export function layerRows(table: LayerTable, plan: CutPlan | undefined, frozen: 
       inChannels: layer.inChannels,
       outChannels: layer.outChannels,
       params: layer.params,
-      macs: layer.macs,
+      macs: macsAt(layer, sequenceLength),
       sparsity: layer.sparsity,
       l1Mean: l1.length ? l1.reduce((a, b) => a + b, 0) / l1.length : NaN,
       l1Min: l1.length ? minOf(l1) : NaN,
       gammaMin: gamma && gamma.length ? minOf(gamma.map(Math.abs)) : undefined,
       removed: plan?.layers.get(layer.name)?.removed.length,
       frozen: frozen[layer.name],
+      ...(layer.heads ? headColumns(layer.heads) : {}),
     };
   });
+}
+
+function headColumns(h: HeadScores): Pick<LayerRow, 'heads' | 'headMin' | 'headScores'> {
+  const list = (v: number[]) => v.map((x, i) => `#${i} ${x.toPrecision(3)}`).join(', ');
+  return {
+    heads: `${h.count} × ${h.dim}`,
+    headMin: minOf(h.l1),
+    headScores: `${h.role === 'o' ? 'Input' : 'Output'} heads of ${h.attention}, each the sum over its ${h.dim} ${h.role === 'o' ? 'columns' : 'rows'}\nL1: ${list(h.l1)}\nL2: ${list(h.l2)}`,
+  };
 }
 
 // A loop, not Math.min(...values): a vocabulary-sized layer would overflow the argument list.

@@ -128,7 +128,7 @@ function displayNames(): Map<string, string> {
 
 function render(): void {
   const plan = currentPlan();
-  summary.replaceChildren(renderSummary(data.table));
+  summary.replaceChildren(renderSummary(data.table, data.sequenceLength));
   renderStatus();
   renderControls(plan);
   renderLayers(plan);
@@ -189,7 +189,7 @@ function renderLayers(plan: CutPlan | undefined): void {
   }
   if (!table.layers.some((l) => l.name === settings.selectedLayer)) settings.selectedLayer = table.layers[0].name;
   const hadRowFocus = document.activeElement instanceof HTMLTableRowElement;
-  const rows = sortRows(layerRows(table, plan, data.frozen), settings.sortKey, settings.sortDirection);
+  const rows = sortRows(layerRows(table, plan, data.frozen, data.sequenceLength), settings.sortKey, settings.sortDirection);
   const selected = table.layers.find((l) => l.name === settings.selectedLayer);
   panels.layers.replaceChildren(
     h(
@@ -270,6 +270,7 @@ function receive(message: ToWebview): void {
       // Reports describe one model; a different file makes them stale.
       data = message.table.file === data.table?.file ? { ...data, table: message.table } : { table: message.table };
       data.frozen = message.frozen;
+      data.sequenceLength = message.sequenceLength;
       break;
     case 'pruneReport':
       showIfNew('compare', data.prune?.report, message.report);

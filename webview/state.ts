@@ -30,6 +30,8 @@ export interface ViewData {
   table?: LayerTable;
   /** Layers the structured engine will not cut, with the reason. */
   frozen?: Record<string, string>;
+  /** Tokens per sample for a language model's MACs. */
+  sequenceLength?: number;
   prune?: { report: PruneReport; after?: LayerTable };
   validation?: ValidationReport;
   sensitivity?: SensitivityReport;

@@ -10,7 +10,9 @@ import { validateCommand } from './validate';
 const HELP = `prune-lens: inspect and prune ONNX models
 
 usage:
-  prune-lens analyze MODEL [--json]            the layer table: channels, norms, BN gammas, params, MACs
+  prune-lens analyze MODEL [--json] [--seq-len N]
+                                               the layer table: channels, norms, BN gammas, attention heads, params,
+                                               MACs (a language model's at N tokens, else per token)
   prune-lens prune MODEL (--plan P.prune.json | --method M --amount A [--structured] [--global] [--ignore NAME]...) [-o OUT] [--json]
                                                apply a pruning plan or a one-step shortcut; writes a new file, never the original
   prune-lens validate ORIGINAL PRUNED [--data X.npy --labels Y.npy] [--ep cuda,webgpu,cpu] [--batch N] [--json]

@@ -14,6 +14,7 @@ import type { ValidationReport } from '../validation/report';
 import { createNonce, reportHtml } from './report/html';
 import { errorMessage, isCancellation, log } from './log';
 import type { ModelCache } from './modelCache';
+import { sequenceLength } from './sequence';
 import { defaultOutputPath, readSettings } from './settings';
 import { readReportFor } from './pruneOps';
 
@@ -159,7 +160,7 @@ class ReportSession implements vscode.Disposable {
       return;
     }
     this.post({ type: 'idle' });
-    this.post({ type: 'model', table, frozen: await this.frozenLayers() });
+    this.post({ type: 'model', table, frozen: await this.frozenLayers(), sequenceLength: sequenceLength(table, this.model) });
     if (this.report) this.post({ type: 'pruneReport', report: this.report, after: this.after });
     if (this.validation) this.post({ type: 'validation', report: this.validation });
     if (this.sensitivity) this.post({ type: 'sensitivity', report: this.sensitivity });

@@ -19,13 +19,19 @@ const COLUMNS: Column[] = [
   { key: 'op', label: 'Op', title: 'ONNX operator', numeric: false, cell: (r) => r.op },
   { key: 'outChannels', label: 'In → Out', title: 'Input and output channels', numeric: true, cell: (r) => `${r.inChannels} → ${r.outChannels}` },
   { key: 'params', label: 'Params', title: 'Weights and bias', numeric: true, cell: (r) => formatCount(r.params) },
-  { key: 'macs', label: 'MACs', title: 'Multiply-accumulates per sample', numeric: true, cell: (r) => formatCount(r.macs) },
+  { key: 'macs', label: 'MACs', title: 'Multiply-accumulates per sample (for a language model, at the stated sequence length)', numeric: true, cell: (r) => formatCount(r.macs) },
   { key: 'sparsity', label: 'Sparsity', title: 'Fraction of zero weights', numeric: true, cell: (r) => formatPercent(r.sparsity) },
   { key: 'l1Mean', label: 'L1 mean', title: 'Mean L1 norm of the filters', numeric: true, cell: (r) => formatScore(r.l1Mean) },
   { key: 'l1Min', label: 'L1 min', title: 'Smallest filter L1 norm', numeric: true, cell: (r) => formatScore(r.l1Min) },
   { key: 'gammaMin', label: 'γ min', title: 'Smallest |gamma| of the BatchNorm after the layer', numeric: true, cell: (r) => (r.gammaMin === undefined ? '—' : formatScore(r.gammaMin)) },
+  { key: 'headMin', label: 'Heads', title: 'Attention heads of the projection, and the lowest per-head L1 (a head is the sum over its rows); every head on hover', numeric: true, cell: headsCell },
   { key: 'removed', label: 'Removes', title: 'Output channels the current ratio would remove', numeric: true, cell: removedCell },
 ];
+
+function headsCell(row: LayerRow): Node | string {
+  if (row.heads === undefined || row.headMin === undefined) return '—';
+  return h('span', { class: 'heads-cell', title: row.headScores }, `${row.heads} · min ${formatScore(row.headMin)}`);
+}
 
 function removedCell(row: LayerRow): Node | string {
   if (row.frozen !== undefined) return h('span', { class: 'frozen-cell', title: row.frozen }, 'kept');

@@ -1,10 +1,11 @@
 // The model summary at the top of the report.
 
+import { modelMacs } from '../../src/analysis/macs';
 import type { LayerTable } from '../../src/analysis/types';
 import { h } from '../dom';
 import { formatBytes, formatCount, formatPercent } from '../format';
 
-export function renderSummary(table: LayerTable | undefined): HTMLElement {
+export function renderSummary(table: LayerTable | undefined, sequenceLength?: number): HTMLElement {
   if (!table) {
     return h('header', { class: 'summary' }, h('h1', {}, 'Prune Lens'), h('p', { class: 'muted' }, 'Waiting for the model analysis…'));
   }
@@ -26,11 +27,37 @@ export function renderSummary(table: LayerTable | undefined): HTMLElement {
       'div',
       { class: 'stats' },
       stat('parameters', formatCount(table.totals.params), table.totals.params.toLocaleString('en-US')),
-      stat('MACs', formatCount(table.totals.macs), `${table.totals.macs.toLocaleString('en-US')} multiply-accumulates per sample`),
+      macsStat(table, sequenceLength, stat),
       stat('size', formatBytes(table.totals.bytes)),
       stat('sparsity', formatPercent(table.totals.sparsity), `${table.totals.zeros.toLocaleString('en-US')} zero weights`),
       stat('prunable layers', String(table.layers.length)),
       stat('with BatchNorm', String(bnLayers), bnLayers === 0 ? 'No BatchNorm layers: the |gamma| criterion is unavailable' : undefined),
+      attentionStat(table, stat),
+      (table.norms ?? []).length ? stat('norms', String(table.norms.length), normKinds(table)) : null,
     ),
   );
+}
+
+type Stat = (label: string, value: string, title?: string) => HTMLElement;
+
+/** Per sample; a language model's at the stated length, with the per-token figure beside it. */
+function macsStat(table: LayerTable, length: number | undefined, stat: Stat): HTMLElement {
+  if (!table.sequenceDim) return stat('MACs', formatCount(table.totals.macs), `${table.totals.macs.toLocaleString('en-US')} multiply-accumulates per sample`);
+  const m = modelMacs(table, length);
+  const perToken = `${formatCount(m.perToken ?? 0)} per token`;
+  if (!length) return stat('MACs per token', formatCount(m.perToken ?? 0), `Linear layers, per token of ${table.sequenceDim}; set pruneLens.sequenceLength or validation data for a length`);
+  return stat(`MACs at ${length} tokens`, formatCount(m.atLength), `Linear layers at ${table.sequenceDim} = ${length} (${perToken}; attention scores not included)`);
+}
+
+function attentionStat(table: LayerTable, stat: Stat): HTMLElement | null {
+  const blocks = table.attention ?? [];
+  if (!blocks.length) return null;
+  const shapes = [...new Set(blocks.map((a) => `${a.heads} heads${a.kvHeads !== a.heads ? ` (${a.kvHeads} kv)` : ''} of ${a.headDim}`))];
+  return stat('attention blocks', String(blocks.length), shapes.join('; '));
+}
+
+function normKinds(table: LayerTable): string {
+  const count = new Map<string, number>();
+  for (const n of table.norms) count.set(n.kind, (count.get(n.kind) ?? 0) + 1);
+  return [...count].map(([k, n]) => `${n} ${k}`).join(', ');
 }

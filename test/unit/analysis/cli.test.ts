@@ -69,4 +69,17 @@ describe('prune-lens analyze (dist/cli.js)', () => {
     assert.match(r.stderr, /no-such-model\.onnx: file not found/);
     assert.equal(cli('analyze').status, 2);
   });
+
+  it('lm_gpt_licenses: norms, the tied embedding, attention heads, per-head minima; MACs at --seq-len 64 and per token', () => {
+    const r = cli('analyze', modelPath('lm_gpt_licenses.onnx'), '--seq-len', '64');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^h\.0\.attn\.q_proj\s+MatMul\s+128→128\s+16\.4k\s+1\.05M\s.*\s4×32 \d+\.\d+\s/m);
+    assert.match(r.stdout, /^h\.0\.ln_1\s+LayerNorm\s+128\s+[\d.]+ \/ [\d.]+\s+yes$/m);
+    assert.match(r.stdout, /^wte\s+256\s+128\s+lm_head$/m);
+    assert.match(r.stdout, /^h\.3\.attn\s+4 heads, dim 32$/m);
+    // 4 × (4·128² + 2·128·512) + 128·256 = 819200 per token.
+    assert.match(r.stdout, /MACs 52\.43M at 64 tokens \(819\.2k per token\)/);
+    assert.match(cli('analyze', modelPath('lm_gpt_licenses.onnx')).stdout, /MACs 819\.2k per token \(--seq-len N for a length\)/);
+    assert.equal(cli('analyze', modelPath('lm_gpt_licenses.onnx'), '--seq-len', '0').status, 2);
+  });
 });

@@ -46,4 +46,20 @@ describe('webview layer rows', () => {
     // Most MACs first: the two 3x3 convs at 8x8 resolution.
     assert.deepEqual(sortRows(derived, 'macs', 'desc').slice(0, 2).map((r) => r.displayName).sort(), ['features.1.0', 'features.4.0']);
   });
+
+  it('lm_llama_licenses: per-head columns (the lowest head is the minimum of the sums of its rows) and MACs at 64 tokens', async () => {
+    const table = await analyzeFile('../shared/models/lm_llama_licenses.onnx');
+    const rows = layerRows(table, undefined, {}, 64);
+    const q = rows.find((r) => r.displayName === 'layers.0.self_attn.q_proj')!;
+    const k = rows.find((r) => r.displayName === 'layers.0.self_attn.k_proj')!;
+    const down = rows.find((r) => r.displayName === 'layers.0.down_proj')!;
+    assert.deepEqual([q.heads, k.heads, down.heads], ['8 × 16', '2 × 16', undefined]);
+    const layer = table.layers.find((l) => l.displayName === 'layers.0.self_attn.q_proj')!;
+    const sums = Array.from({ length: 8 }, (_, h) => layer.out.l1.slice(16 * h, 16 * h + 16).reduce((a, b) => a + b, 0));
+    assert.ok(Math.abs(q.headMin! - Math.min(...sums)) < 1e-9 * q.headMin!);
+    assert.match(q.headScores!, /^Output heads of layers\.0\.self_attn, each the sum over its 16 rows\nL1: #0 /);
+    assert.equal(q.macs, 64 * 128 * 128);
+    assert.equal(layerRows(table, undefined).find((r) => r.name === q.name)!.macs, 128 * 128);
+    assert.deepEqual(sortRows(rows, 'headMin', 'asc').slice(-1)[0].heads, undefined);
+  });
 });
