@@ -20,6 +20,7 @@ export * from './types';
 export { findPrunableLayers, displayName, type PrunableLayer } from './layers';
 export { scopePath, moduleOfParameter } from './names';
 export { macsAt, attentionMacs, modelMacs, headsLabel } from './macs';
+export { transformerBlocks, layerParts, type BlockInfo, type PartKind } from './blocks';
 
 /**
  * Reads and analyses a model file. Weight norms are computed while the file is

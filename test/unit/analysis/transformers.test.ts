@@ -7,7 +7,7 @@
 // tied head that reads the embedding itself.
 
 import { strict as assert } from 'node:assert';
-import { analyzeModel, attentionMacs, findPrunableLayers, headsLabel, macsAt, modelMacs, type LayerInfo, type LayerTable } from '../../../src/analysis';
+import { analyzeModel, attentionMacs, findPrunableLayers, headsLabel, layerParts, macsAt, modelMacs, transformerBlocks, type LayerInfo, type LayerTable } from '../../../src/analysis';
 import { floatTensor, int64Tensor, newGraph, newModel, newNode, newValueInfo } from '../../../src/onnx/build';
 import { GraphIndex } from '../../../src/onnx/graph';
 import { loadModelSync, OnnxModel } from '../../../src/onnx/model';
@@ -133,6 +133,24 @@ describe('analysis: the shared transformers', () => {
     const perToken = table.layers.reduce((s, l) => s + l.weightShape[0] * l.weightShape[1], 0);
     assert.deepEqual(modelMacs(table, 64), { atLength: 64 * perToken, perToken });
     assert.equal(attentionMacs(table.attention[0], 64), 2 * 8 * 64 * 64 * 16);
+  });
+
+  it('blocks and kinds, for sensitivity per block and per kind: attention projections vs MLP, the rest outside', () => {
+    const names = (t: LayerTable, list: string[]) => list.map((n) => t.layers.find((l) => l.name === n)!.displayName);
+    const llama = load('lm_llama_licenses.onnx').table;
+    const blocks = transformerBlocks(llama);
+    assert.deepEqual(blocks.map((b) => [b.name, b.attention]), range(4).map((b) => [`layers.${b}`, `layers.${b}.self_attn`]));
+    assert.deepEqual(names(llama, blocks[1].attentionLayers), ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((p) => `layers.1.self_attn.${p}`));
+    assert.deepEqual(names(llama, blocks[1].mlpLayers), ['gate_proj', 'up_proj', 'down_proj'].map((p) => `layers.1.${p}`));
+    const vit = load('digits_vit.onnx').table;
+    const vb = transformerBlocks(vit);
+    assert.deepEqual(vb.map((b) => [b.name, names(vit, b.attentionLayers), names(vit, b.mlpLayers)]),
+      range(3).map((b) => [`blocks.${b}`, [`blocks.${b}.attn.qkv`, `blocks.${b}.attn.proj`], [`blocks.${b}.mlp.0`, `blocks.${b}.mlp.2`]]));
+    const gpt = load('lm_gpt_licenses.onnx').table;
+    const parts = layerParts(gpt);
+    const kinds = gpt.layers.map((l) => parts.get(l.name)!.kind);
+    assert.deepEqual(kinds, [...range(4).flatMap(() => ['attention', 'attention', 'attention', 'attention', 'mlp', 'mlp']), 'other']);
+    assert.equal(parts.get(gpt.layers[5].name)!.block, 'h.0');
   });
 
   it('the CNNs keep their layers, and have no norms, embeddings or attention', () => {
