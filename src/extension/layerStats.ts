@@ -76,10 +76,10 @@ function gammaSummary(gamma: readonly number[], threshold: number): string {
   return `γ min ${fmt(g.min)} (${countBelow(gamma, threshold)}/${gamma.length} < ${fmt(threshold)})`;
 }
 
-/** `4 heads: L1 min 75 (#3)`: the head that an L1 head prune would take first. */
+/** `4 heads: L1 min 75 (#3)` (`2 kv heads` for k and v): the head that an L1 head prune would take first. */
 export function headSummary(h: HeadScores): string {
   const [low] = lowest(h.l1, 1);
-  return `${h.count} heads: L1 min ${fmt(low.value)} (#${low.index})`;
+  return `${h.count} ${h.role === 'k' || h.role === 'v' ? 'kv heads' : 'heads'}: L1 min ${fmt(low.value)} (#${low.index})`;
 }
 
 /** `LayerNorm 128 · γ min 0.41 (0/128 < 0.01) · β` */

@@ -69,14 +69,19 @@ function macsText(layer: LayerInfo, length?: number): string {
 
 const HEADS_LISTED = 16;
 
-/** Per-head L1 and L2 (each the sum over the head's rows), lowest L1 marked. */
+/** Per-head L1 and L2 (each the sum over the head's rows), a column per head, the lowest L1 in bold. */
 function headTable(h: HeadScores): string {
   const what = h.role === 'o' ? `its ${h.dim} input channels` : h.role === 'qkv' ? `its ${h.dim} rows in each of q, k and v` : `its ${h.dim} rows`;
   const kind = h.role === 'k' || h.role === 'v' ? 'kv heads' : 'heads';
   const low = lowest(h.l1, 1)[0]?.index;
   const shown = h.count <= HEADS_LISTED ? h.l1.map((_, i) => i) : lowest(h.l1, HEADS_LISTED).map((c) => c.index).sort((a, b) => a - b);
-  const rows = ['| head | L1 | L2 |', '| ---: | ---: | ---: |', ...shown.map((i) => `| ${i === low ? `**#${i}**` : `#${i}`} | ${fmt(h.l1[i])} | ${fmt(h.l2[i])} |`)];
-  const more = h.count > HEADS_LISTED ? ` (the ${HEADS_LISTED} lowest)` : '';
+  const rows = [
+    `| head | ${shown.map((i) => (i === low ? `**#${i}**` : `#${i}`)).join(' | ')} |`,
+    `| --- | ${shown.map(() => '---:').join(' | ')} |`,
+    `| L1 | ${shown.map((i) => fmt(h.l1[i])).join(' | ')} |`,
+    `| L2 | ${shown.map((i) => fmt(h.l2[i])).join(' | ')} |`,
+  ];
+  const more = h.count > HEADS_LISTED ? `, the ${HEADS_LISTED} lowest shown` : '';
   return `Per head (${h.count} ${kind} of ${h.dim}${more}; a head's score is the sum over ${what}):\n\n${rows.join('\n')}\n\n`;
 }
 

@@ -101,10 +101,11 @@ describe('Prune Lens on transformers', function () {
         assert.ok(md.includes(`Per head (${heads} ${proj === 'q_proj' ? 'heads' : 'kv heads'} of 16; a head's score is the sum over its 16 rows)`), md);
         const sum = (v: number[], h: number) => v.slice(h * 16, (h + 1) * 16).reduce((a, b) => a + b, 0);
         const l1 = Array.from({ length: heads }, (_, h) => sum(layer.out.l1, h));
+        const l2 = Array.from({ length: heads }, (_, h) => sum(layer.out.l2, h));
         const lowest = l1.indexOf(Math.min(...l1));
-        for (let h = 0; h < heads; h++) {
-          const label = h === lowest ? `**#${h}**` : `#${h}`;
-          assert.ok(md.includes(`| ${label} | ${threeDigits(l1[h])} | ${threeDigits(sum(layer.out.l2, h))} |`), `head ${h} of ${proj} in:\n${md}`);
+        const header = `| head | ${l1.map((_, h) => (h === lowest ? `**#${h}**` : `#${h}`)).join(' | ')} |`;
+        for (const line of [header, `| L1 | ${l1.map(threeDigits).join(' | ')} |`, `| L2 | ${l2.map(threeDigits).join(' | ')} |`]) {
+          assert.ok(md.includes(line), `${line} of ${proj} not in:\n${md}`);
         }
         // lm_licenses windows are [256, 64]: 64 tokens per sample.
         const perToken = layer.inChannels * layer.outChannels;
