@@ -13,6 +13,7 @@ import { findAttention } from './attention';
 import { findEmbeddings, tieLayers } from './embeddings';
 import { findPrunableLayers, type PrunableLayer } from './layers';
 import { AxisAccumulator, axisStats, meanNormalized, sqrtAll, type AxisStats } from './norms';
+import { scopePath } from './names';
 import { findNorms } from './normLayers';
 import type { AttentionInfo, ChannelNorms, HeadScores, LayerInfo, LayerTable } from './types';
 
@@ -149,14 +150,17 @@ function tokenAxis(l: PrunableLayer, info: ShapeInfo, sequenceDim: string | unde
   return !out || out.slice(1, -1).some((d) => typeof d === 'string');
 }
 
-/** A layer tied to an embedding whose name says nothing (`/MatMul`, or the embedding's own name) is the lm_head. */
+/**
+ * A layer tied to an embedding is named by its node's scope; when the name it got
+ * says nothing (`/MatMul`) or is the embedding's own (read off the shared weight), it is the lm_head.
+ */
 function nameTiedHeads(layers: LayerInfo[], tied: Map<string, string>, embeddings: { weightName: string; displayName: string }[]): void {
   for (const l of layers) {
     const table = tied.get(l.name);
     if (!table) continue;
     l.tiedTo = table;
     const e = embeddings.find((x) => x.weightName === table);
-    if (l.displayName === l.name || l.displayName === e?.displayName) l.displayName = 'lm_head';
+    if (l.displayName === l.name || l.displayName === e?.displayName) l.displayName = scopePath(l.name) ?? 'lm_head';
   }
 }
 

@@ -245,4 +245,31 @@ describe('analysis: transformer forms built here', () => {
     assert.equal(t.layers.at(-1)!.tiedTo, 'embed.weight');
     assert.equal(t.sequenceDim, 'sequence');
   });
+
+  it('an RMSNorm written with Reciprocal, and a Gemm (transB) head that reads the embedding table itself', () => {
+    const V = 6;
+    const H = 4;
+    const inits = [
+      floatTensor('tok.weight', [V, H], values(V * H)), floatTensor('rms.weight', [H], values(H)),
+      floatTensor('two', [], [2]), floatTensor('eps', [], [1e-6]),
+    ];
+    const nodes = [
+      newNode('Gather', ['tok.weight', 'ids'], ['x'], '/tok/Gather'),
+      newNode('Pow', ['x', 'two'], ['x2'], '/rms/Pow'),
+      newNode('ReduceMean', ['x2'], ['ms'], '/rms/ReduceMean', { axes: [-1] }),
+      newNode('Add', ['ms', 'eps'], ['mse'], '/rms/Add'),
+      newNode('Sqrt', ['mse'], ['rt'], '/rms/Sqrt'),
+      newNode('Reciprocal', ['rt'], ['inv'], '/rms/Reciprocal'),
+      newNode('Mul', ['x', 'inv'], ['xn'], '/rms/Mul'),
+      newNode('Mul', ['rms.weight', 'xn'], ['h'], '/rms/Mul_1'),
+      newNode('Gemm', ['h', 'tok.weight'], ['logits'], '/out/Gemm', { transB: 1 }),
+    ];
+    const model = new OnnxModel(newModel(newGraph('g', nodes, [newValueInfo('ids', DataType.INT64, ['batch'])],
+      [newValueInfo('logits', F, ['batch', V])], inits), 13), new Uint8Array(10));
+    const t = analyzeModel(model);
+    assert.deepEqual(t.norms.map((n) => [n.displayName, n.kind, n.decomposed, n.scaleName, n.beta]), [['rms', 'RMSNorm', true, 'rms.weight', undefined]]);
+    assert.deepEqual(t.layers.map((l) => [l.displayName, l.op, l.inChannels, l.outChannels, l.tiedTo]), [['out', 'Gemm', H, V, 'tok.weight']]);
+    assert.deepEqual(t.embeddings.map((e) => [e.displayName, e.rows, e.dim, e.tiedLayers]), [['tok', V, H, ['/out/Gemm']]]);
+    assert.equal(t.sequenceDim, undefined);
+  });
 });
