@@ -7,6 +7,7 @@ import { attr, attrInt, attrInts, attrString } from './attributes';
 import { PruneLensError } from './errors';
 import { GraphIndex } from './graph';
 import type { OnnxModel } from './model';
+import { opBehaviour } from './ops';
 import type { NodeProto, ValueInfoProto } from './schema';
 import { DataType, tensorDims, tensorInts, toNumber } from './tensor';
 
@@ -82,22 +83,10 @@ function foldConstant(name: string, dt: number | undefined, dims: number[], read
   if ((dt === DataType.INT64 || dt === DataType.INT32) && n <= MAX_FOLD) values.set(name, read());
 }
 
-const PASS_THROUGH = new Set([
-  'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'Tanh', 'Clip', 'HardSigmoid', 'HardSwish', 'Gelu', 'Erf', 'Elu', 'Selu',
-  'Celu', 'Softplus', 'Softsign', 'Mish', 'Softmax', 'LogSoftmax', 'Identity', 'Neg', 'Abs', 'Sqrt', 'Exp', 'Log',
-  'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'BatchNormalization', 'InstanceNormalization',
-  'LayerNormalization', 'GroupNormalization', 'LpNormalization', 'LRN', 'Dropout', 'ThresholdedRelu', 'Sin', 'Cos',
-  'IsNaN', 'IsInf', 'Hardmax', 'Shrink',
-]);
-const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where', 'Equal', 'Less',
-  'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Mod', 'BitShift']);
-const POOLS = new Set(['MaxPool', 'AveragePool', 'LpPool']);
-const GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool']);
-const REDUCE = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2',
-  'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp', 'ArgMax', 'ArgMin']);
-
 function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
   const op = node.op_type ?? '';
+  const kind = opBehaviour(op, node.domain ?? '').shape;
+  if (!kind) return [];
   const inS = (i: number) => (node.input[i] ? ctx.shapes.get(node.input[i]) : undefined);
   const inV = (i: number) => (node.input[i] ? ctx.values.get(node.input[i]) : undefined);
   const x = inS(0);
@@ -105,7 +94,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
   const same = (dims?: Dim[]) => [{ elemType: et, dims }];
   const opset = ctx.model.opset();
 
-  if (op === 'Constant') {
+  if (kind === 'constant') {
     const t = attr(node, 'value')?.t;
     const vi = attr(node, 'value_ints');
     const v1 = attr(node, 'value_int');
@@ -118,13 +107,14 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
     if (v1) { ctx.values.set(node.output[0], [toNumber(v1.i ?? 0)]); return [{ elemType: DataType.INT64, dims: [] }]; }
     return [];
   }
-  if (PASS_THROUGH.has(op)) return op === 'Dropout' ? [x, x && { elemType: DataType.BOOL, dims: x.dims }] : same(x?.dims);
-  if (op === 'Cast') {
+  if (kind === 'unary') return same(x?.dims);
+  if (kind === 'dropout') return [x, x && { elemType: DataType.BOOL, dims: x.dims }];
+  if (kind === 'cast') {
     const v = inV(0);
     if (v) ctx.values.set(node.output[0], v);
     return [{ elemType: attrInt(node, 'to', 1), dims: x?.dims }];
   }
-  if (BROADCAST.has(op)) {
+  if (kind === 'broadcast') {
     const ins = node.input.map((_, i) => inS(i));
     if (ins.some((s) => !s?.dims)) return [{ elemType: op === 'Where' ? (inS(1)?.elemType ?? et) : et, dims: undefined }];
     const dims = broadcast(ins.map((s) => s!.dims!), node);
@@ -132,16 +122,16 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
     const boolOut = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'].includes(op);
     return [{ elemType: boolOut ? DataType.BOOL : op === 'Where' ? (inS(1)?.elemType ?? et) : et, dims }];
   }
-  if (!x?.dims && op !== 'Shape') return [];
+  if (!x?.dims && kind !== 'shape') return [];
   const d = x?.dims ?? [];
-  switch (op) {
-    case 'Conv': case 'ConvInteger': {
+  switch (kind) {
+    case 'conv': {
       const w = inS(1)?.dims;
       if (!w) return [];
       const k = attrInts(node, 'kernel_shape') ?? w.slice(2).map(num);
       return same([d[0], w[0], ...spatial(node, d.slice(2), k, false)]);
     }
-    case 'ConvTranspose': {
+    case 'convTranspose': {
       const w = inS(1)?.dims;
       if (!w) return [];
       const group = attrInt(node, 'group', 1);
@@ -155,7 +145,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
         typeof v === 'number' ? s[i] * (v - 1) + op_[i] + (k[i] - 1) * dil[i] + 1 - pads[i] - pads[i + k.length] : v);
       return same([d[0], mulDim(w[1], group), ...sp]);
     }
-    case 'Gemm': {
+    case 'gemm': {
       const a = d;
       const b = inS(1)?.dims;
       if (!b || a.length !== 2 || b.length !== 2) return [];
@@ -163,26 +153,26 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       const n = attrInt(node, 'transB', 0) ? b[0] : b[1];
       return same([m, n]);
     }
-    case 'MatMul': case 'MatMulInteger': {
+    case 'matMul': {
       const b = inS(1)?.dims;
       if (!b) return [];
       return same(matmulShape(d, b, node));
     }
-    case 'Flatten': {
+    case 'flatten': {
       let axis = attrInt(node, 'axis', 1);
       if (axis < 0) axis += d.length;
       return same([prodDims(d.slice(0, axis)), prodDims(d.slice(axis))]);
     }
-    case 'Reshape': {
+    case 'reshape': {
       const target = inV(1) ?? attrInts(node, 'shape');
       if (!target) return same(undefined);
       return same(reshape(d, target, attrInt(node, 'allowzero', 0) === 1, node));
     }
-    case 'Transpose': {
+    case 'transpose': {
       const perm = attrInts(node, 'perm') ?? d.map((_, i) => d.length - 1 - i);
       return same(perm.map((p) => d[p]));
     }
-    case 'Concat': {
+    case 'concat': {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const ins = node.input.map((_, i) => inS(i)?.dims);
       if (ins.some((s) => !s)) return same(undefined);
@@ -192,7 +182,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       if (vals.every((v) => v)) ctx.values.set(node.output[0], vals.flat() as number[]);
       return same(out);
     }
-    case 'Split': {
+    case 'split': {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const n = node.output.length;
       const sizes = (opset >= 13 ? inV(1) : attrInts(node, 'split')) ?? attrInts(node, 'split');
@@ -207,7 +197,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
         return { elemType: et, dims: out };
       });
     }
-    case 'Slice': {
+    case 'slice': {
       const starts = opset >= 10 ? inV(1) : attrInts(node, 'starts');
       const ends = opset >= 10 ? inV(2) : attrInts(node, 'ends');
       if (!starts || !ends) return same(d.map(() => '?'));
@@ -224,14 +214,14 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       });
       return same(out);
     }
-    case 'Squeeze': {
+    case 'squeeze': {
       const axes = (opset >= 13 ? inV(1) : attrInts(node, 'axes'))?.map((a) => normAxis(a, d.length));
       const out = d.filter((v, i) => (axes ? !axes.includes(i) : v !== 1));
       const v = inV(0);
       if (v) ctx.values.set(node.output[0], v);
       return same(out);
     }
-    case 'Unsqueeze': {
+    case 'unsqueeze': {
       const axes = opset >= 13 ? inV(1) : attrInts(node, 'axes');
       if (!axes) return same(undefined);
       const rank = d.length + axes.length;
@@ -242,7 +232,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       if (v) ctx.values.set(node.output[0], v);
       return same(out);
     }
-    case 'Shape': {
+    case 'shape': {
       if (!x?.dims) return [{ elemType: DataType.INT64, dims: ['?'] }];
       let start = attrInt(node, 'start', 0);
       let end = attrInt(node, 'end', d.length);
@@ -252,7 +242,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       if (part.every((v) => typeof v === 'number')) ctx.values.set(node.output[0], part as number[]);
       return [{ elemType: DataType.INT64, dims: [part.length] }];
     }
-    case 'Gather': {
+    case 'gather': {
       const idx = inS(1)?.dims;
       if (!idx) return same(undefined);
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
@@ -261,7 +251,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       if (v && iv && d.length === 1) ctx.values.set(node.output[0], iv.map((i) => v[i < 0 ? i + v.length : i]));
       return same([...d.slice(0, axis), ...idx, ...d.slice(axis + 1)]);
     }
-    case 'Resize': case 'Upsample': {
+    case 'resize': {
       const sizes = op === 'Resize' ? inV(3) : undefined;
       if (sizes) return same(sizes);
       // Resize-10 takes (X, scales); roi came before scales at opset 11.
@@ -270,30 +260,30 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       if (!scales || scales.length !== d.length) return same(d.map((v, i) => (i < 2 ? v : '?')));
       return same(d.map((v, i) => (typeof v === 'number' ? Math.floor(v * scales[i]) : v)));
     }
-    case 'Pad': {
+    case 'pad': {
       const pads = opset >= 11 ? inV(1) : attrInts(node, 'pads');
       if (!pads) return same(d.map(() => '?'));
       return same(d.map((v, i) => (typeof v === 'number' ? v + pads[i] + pads[i + d.length] : v)));
     }
-    case 'Expand': {
+    case 'expand': {
       const shape = inV(1);
       if (!shape) return same(undefined);
       return same(broadcast([d, shape], node));
     }
-    case 'ConstantOfShape': {
+    case 'constantOfShape': {
       const shape = inV(0);
       const t = attr(node, 'value')?.t;
       return [{ elemType: t?.data_type ?? DataType.FLOAT, dims: shape }];
     }
   }
-  if (POOLS.has(op)) {
+  if (kind === 'pool') {
     const k = attrInts(node, 'kernel_shape') ?? [];
     const outs: ValueShape[] = [{ elemType: et, dims: [d[0], d[1], ...spatial(node, d.slice(2), k, attrInt(node, 'ceil_mode', 0) === 1)] }];
     if (node.output.length > 1) outs.push({ elemType: DataType.INT64, dims: outs[0].dims });
     return outs;
   }
-  if (GLOBAL_POOLS.has(op)) return same([d[0], d[1], ...d.slice(2).map(() => 1)]);
-  if (REDUCE.has(op)) {
+  if (kind === 'globalPool') return same([d[0], d[1], ...d.slice(2).map(() => 1)]);
+  if (kind === 'reduce') {
     const keep = attrInt(node, 'keepdims', 1) === 1;
     const isArg = op.startsWith('Arg');
     const axesRaw = isArg ? [attrInt(node, 'axis', 0)] : (opset >= 18 || op === 'ReduceSum' && opset >= 13 ? inV(1) : attrInts(node, 'axes'));

@@ -12,7 +12,7 @@ import type { GraphProto, NodeProto } from '../../onnx/schema';
 import { tensorDims, tensorInts } from '../../onnx/tensor';
 import { resolveLayers } from '../match';
 import type { RuleContext } from './context';
-import { RULES, unknownOp } from './rules';
+import { ruleFor, type RuleTable } from './rules';
 import type {
   ChannelGroup, DepGraph, Fixup, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
 } from './types';
@@ -21,6 +21,11 @@ import { UnitTable } from './units';
 export interface BuildOptions {
   /** Layers whose out-channels are never cut (node name, module path, weight name, or glob). */
   ignore?: string[];
+  /**
+   * Channel rules for ops the op table does not know, or to override it,
+   * keyed by `domain:OpType` (`com.microsoft:FusedConv`) or a default-domain op type.
+   */
+  rules?: RuleTable;
 }
 
 export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}): DepGraph {
@@ -43,9 +48,11 @@ class Builder {
   private readonly constants = new Map<string, ConstantRef | undefined>();
   private readonly layerOf = new Map<NodeProto, PrunableLayer>();
   private readonly ignored = new Set<PrunableLayer>();
+  private readonly rules: RuleTable;
 
   constructor(private readonly model: OnnxModel, opts: BuildOptions) {
     this.index = new GraphIndex(model.graph);
+    this.rules = opts.rules ?? {};
     this.shapes = inferShapes(model, this.index);
     const layers = findPrunableLayers(this.index);
     for (const l of layers) this.layerOf.set(l.node, l);
@@ -56,9 +63,7 @@ class Builder {
     this.trackGraphInputs();
     const opset = this.model.opset();
     for (const node of this.index.topoOrder()) {
-      const domain = node.domain ?? '';
-      const rule = domain === '' || domain === 'ai.onnx' ? RULES[node.op_type ?? ''] ?? unknownOp : unknownOp;
-      rule(this.context(node, opset));
+      ruleFor(node, this.rules)(this.context(node, opset));
       this.freezeSubgraphCaptures(node);
     }
     for (const out of this.index.graphOutputs) {

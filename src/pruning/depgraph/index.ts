@@ -3,7 +3,9 @@
 
 export { buildDependencyGraph, type BuildOptions } from './build';
 export type { RuleContext, Rule } from './context';
-export { RULES } from './rules';
+export { RULES, type RuleTable } from './rules';
+export { elementwise } from './channels';
+export { expand, repeatEach, tieGroups } from './indexMapping';
 export type {
   ChannelGroup, DepGraph, Fixup, FixupContext, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
 } from './types';

@@ -3,7 +3,8 @@
 
 import * as assert from 'node:assert/strict';
 import { int64Tensor, newNode } from '../../../../src/onnx/build';
-import { buildDependencyGraph, type DepGraph } from '../../../../src/pruning/depgraph';
+import { OPS } from '../../../../src/onnx/ops';
+import { buildDependencyGraph, RULES, type DepGraph, type Rule } from '../../../../src/pruning/depgraph';
 import { NetBuilder, type Value } from '../../../fixtures/models/builders';
 
 const input: Value = { name: 'input', channels: 3 };
@@ -147,5 +148,39 @@ describe('dependency graph rules', () => {
     assert.deepEqual(frozen(build(['block.b.weight'])), ['block.b']);
     assert.deepEqual(frozen(build(['block.*'])), ['block.a', 'block.b']);
     assert.throws(() => build(['layer9.conv']), /no layer matches "layer9.conv"; layers are named like block.a/);
+  });
+
+  it('shape inference and the channel rules read one op table: Shrink and Cast pass channels through', () => {
+    for (const op of ['Shrink', 'Cast']) {
+      assert.equal(OPS[op].channels, 'passThrough', op);
+      assert.ok(RULES[op], `${op} has a channel rule`);
+      assert.ok(OPS[op].shape, `${op} has a shape rule`);
+    }
+    const b = new NetBuilder();
+    const a = b.cbr(input, 4);
+    const s = b.unary('Cast', b.unary('Shrink', a), { to: 1 });
+    const g = finish(b, b.cbr(s, 4));
+    assert.equal(g.groups[groupOf(g, a.name)].frozen, undefined);
+    assert.deepEqual(positions(g, s.name), [0, 1, 2, 3]);
+  });
+
+  it('BuildOptions.rules registers a rule for an op of another domain', () => {
+    const build = (rules?: Record<string, Rule>) => {
+      const b = new NetBuilder();
+      const a = b.cbr(input, 4);
+      const gelu = { name: b.node('FastGelu', [a.name])[0], channels: 4 };
+      b.nodes[b.nodes.length - 1].domain = 'com.microsoft';
+      b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', b.cbr(gelu, 4))), 4, 'output');
+      return { g: buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }]), { rules }), a, gelu };
+    };
+    const plain = build();
+    assert.match(plain.g.groups[groupOf(plain.g, plain.a.name)].frozen!, /FastGelu\) has no pruning rule/);
+    // The Relu rule, registered for com.microsoft's FastGelu: channels pass through.
+    const { g, a, gelu } = build({ 'com.microsoft:FastGelu': RULES.Relu });
+    assert.equal(g.groups[groupOf(g, a.name)].frozen, undefined);
+    assert.deepEqual(positions(g, gelu.name), [0, 1, 2, 3]);
+    // The key names the domain: the same op type in the default domain does not match it.
+    const other = build({ FastGelu: RULES.Relu });
+    assert.match(other.g.groups[groupOf(other.g, other.a.name)].frozen!, /has no pruning rule/);
   });
 });

@@ -1,0 +1,26 @@
+// Index mapping: how the positions of one axis map onto channel units when an
+// op repeats, flattens or groups them (Torch-Pruning's index_mapping.py).
+// Pure functions of label arrays; the channel rules call them.
+
+import type { RuleContext } from './context';
+
+/** Ties position k of every group of `size` positions together (grouped conv, per group). */
+export function tieGroups(ctx: RuleContext, labels: Int32Array, groups: number): void {
+  const size = labels.length / groups;
+  for (let g = 1; g < groups; g++) ctx.union(labels.subarray(0, size), labels.subarray(g * size, (g + 1) * size));
+}
+
+/** Output position j of a depthwise op with multiplier m comes from input channel floor(j / m). */
+export function repeatEach(labels: Int32Array, m: number): Int32Array {
+  const out = new Int32Array(labels.length * m);
+  for (let j = 0; j < out.length; j++) out[j] = labels[Math.floor(j / m)];
+  return out;
+}
+
+/** Position p of the flattened axis belongs to channel floor(p / inner) mod C. */
+export function expand(labels: Int32Array, inner: number, total: number): Int32Array {
+  const out = new Int32Array(total);
+  const c = labels.length;
+  for (let p = 0; p < total; p++) out[p] = labels[Math.floor(p / inner) % c];
+  return out;
+}
