@@ -13,7 +13,7 @@ export type ShapeKind =
   | 'pool' | 'globalPool' | 'reduce'
   | 'constant' | 'conv' | 'convTranspose' | 'gemm' | 'matMul' | 'flatten' | 'reshape' | 'transpose' | 'concat'
   | 'split' | 'slice' | 'squeeze' | 'unsqueeze' | 'shape' | 'gather' | 'resize' | 'pad' | 'expand'
-  | 'constantOfShape';
+  | 'constantOfShape' | 'range' | 'tile' | 'size';
 
 /** How channel units flow through an op (pruning/depgraph/channels.ts implements each kind). */
 export type ChannelKind =
@@ -43,6 +43,8 @@ add([
   'Gelu', 'Mish', 'ThresholdedRelu', 'Clip', 'Identity', 'Neg', 'Abs', 'Sqrt', 'Exp', 'Log', 'Erf', 'Floor', 'Ceil',
   'Round', 'Reciprocal', 'Sign', 'Sin', 'Cos', 'Not', 'IsNaN', 'IsInf', 'Shrink',
 ], { shape: 'unary', channels: 'passThrough' });
+// Same shape, but values move along an axis, so no channel rule.
+add(['Trilu', 'CumSum'], { shape: 'unary' });
 add(['Dropout'], { shape: 'dropout', channels: 'passThrough' });
 add(['Cast'], { shape: 'cast', channels: 'passThrough' });
 // Same shape, but they mix values across an axis that may hold the channels.
@@ -63,7 +65,9 @@ add(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL
   'ReduceLogSum', 'ReduceLogSumExp'], { shape: 'reduce', channels: 'reduce' });
 add(['ArgMax', 'ArgMin'], { shape: 'reduce' });
 add(['Shape'], { shape: 'shape', channels: 'shapeOnly' });
-add(['Size'], { channels: 'shapeOnly' });
+add(['Size'], { shape: 'size', channels: 'shapeOnly' });
+add(['Range'], { shape: 'range' });
+add(['Tile'], { shape: 'tile' });
 add(['Constant'], { shape: 'constant' });
 add(['Conv'], { shape: 'conv', channels: 'conv' });
 add(['ConvInteger'], { shape: 'conv' });

@@ -1,17 +1,24 @@
 // Shape inference for the ops pruning and analysis need. Dims are numbers, or
-// strings for symbolic sizes (`N`, `batch`), which are carried, not failed on.
-// Small integer tensors (shape computations: Shape → Gather → Concat → Reshape)
-// are folded along the way so Reshape and Slice see real numbers.
+// symbolic expressions over the model's named dims (dims.ts), which are
+// carried, not failed on. Small tensors that shape computations produce
+// (Shape → Gather → Div → Concat → Reshape, Range, ConstantOfShape, Where)
+// are evaluated along the way with symbolic entries, so Reshape, Slice, Split
+// and Resize see real numbers wherever they are in fact static, and a rank is
+// known even where a size is not.
 
 import { attr, attrInt, attrInts, attrString } from './attributes';
+import {
+  addDims, ceilDiv, exactDiv, floorDiv, isKnown, mulDims, prodDims, scaleDim, subDims, UNKNOWN, type Dim,
+} from './dims';
 import { PruneLensError } from './errors';
 import { GraphIndex } from './graph';
 import type { OnnxModel } from './model';
 import { opBehaviour } from './ops';
-import type { NodeProto, ValueInfoProto } from './schema';
-import { DataType, tensorDims, tensorInts, toNumber } from './tensor';
+import type { NodeProto, TensorProto, ValueInfoProto } from './schema';
+import { DataType, tensorDims, tensorFloats, tensorInts, toNumber } from './tensor';
 
-export type Dim = number | string;
+export type { Dim } from './dims';
+export { prodDims } from './dims';
 
 export interface ValueShape {
   elemType: number;
@@ -19,34 +26,49 @@ export interface ValueShape {
   dims?: Dim[];
 }
 
+/** Entry i of a shape vector that is dim `axis` of `value` at run time (it came from a Shape). */
+export interface DimOrigin {
+  value: string;
+  axis: number;
+}
+
 export interface ShapeInfo {
   shapes: Map<string, ValueShape>;
-  /** Folded values of small integer tensors. */
+  /** Folded values of small integer tensors whose every element is a known number. */
   values: Map<string, number[]>;
+  /**
+   * Folded values of small tensors: integer entries as dims (the Shape of
+   * [batch, 3, h, w] is those four dims), float entries as numbers.
+   */
+  dimValues: Map<string, Dim[]>;
+  /** For folded shape vectors, which entries copy a dim of another value. */
+  origins: Map<string, (DimOrigin | undefined)[]>;
 }
 
 const MAX_FOLD = 64;
+const FLOATS = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
+const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not']);
 
 export function valueInfoShape(v: ValueInfoProto): ValueShape | undefined {
   const tt = v.type?.tensor_type;
   if (!tt) return undefined;
-  const dims = tt.shape ? tt.shape.dim.map((d): Dim => (d.dim_value !== undefined ? toNumber(d.dim_value) : d.dim_param || '?')) : undefined;
+  const dims = tt.shape ? tt.shape.dim.map((d): Dim => (d.dim_value !== undefined ? toNumber(d.dim_value) : d.dim_param || UNKNOWN)) : undefined;
   return { elemType: tt.elem_type ?? 0, dims };
 }
 
 export function inferShapes(model: OnnxModel, index = new GraphIndex(model.graph)): ShapeInfo {
-  const shapes = new Map<string, ValueShape>();
-  const values = new Map<string, number[]>();
+  const info: ShapeInfo = { shapes: new Map(), values: new Map(), dimValues: new Map(), origins: new Map() };
   const g = model.graph;
+  const ctx: Ctx = { ...info, model, opset: model.opset() };
   for (const v of g.input) {
     const s = valueInfoShape(v);
-    if (v.name && s) shapes.set(v.name, s);
+    if (v.name && s) info.shapes.set(v.name, s);
   }
   for (const t of g.initializer) {
     if (!t.name) continue;
     const dims = tensorDims(t);
-    shapes.set(t.name, { elemType: t.data_type ?? 0, dims });
-    foldConstant(t.name, t.data_type, dims, () => tensorInts(t, model.external), values);
+    info.shapes.set(t.name, { elemType: t.data_type ?? 0, dims });
+    foldConstant(ctx, t.name, t);
   }
   // value_info from the file: used where our rules have nothing to say.
   const declared = new Map<string, ValueShape>();
@@ -54,7 +76,6 @@ export function inferShapes(model: OnnxModel, index = new GraphIndex(model.graph
     const s = valueInfoShape(v);
     if (v.name && s) declared.set(v.name, s);
   }
-  const ctx: Ctx = { shapes, values, model };
   for (const node of index.topoOrder()) {
     let outs: (ValueShape | undefined)[] = [];
     try {
@@ -65,22 +86,42 @@ export function inferShapes(model: OnnxModel, index = new GraphIndex(model.graph
     }
     node.output.forEach((o, i) => {
       if (!o) return;
-      const s = outs[i] ?? declared.get(o);
-      if (s) shapes.set(o, s);
+      const s = better(outs[i], declared.get(o));
+      if (s) info.shapes.set(o, s);
     });
   }
-  return { shapes, values };
+  return info;
 }
 
-interface Ctx {
-  shapes: Map<string, ValueShape>;
-  values: Map<string, number[]>;
+/** Ours, unless the file declares a shape where ours has no rank. */
+function better(ours: ValueShape | undefined, file: ValueShape | undefined): ValueShape | undefined {
+  if (!ours) return file;
+  if (!ours.dims && file?.dims) return { elemType: ours.elemType || file.elemType, dims: file.dims };
+  return ours;
+}
+
+interface Ctx extends ShapeInfo {
   model: OnnxModel;
+  opset: number;
 }
 
-function foldConstant(name: string, dt: number | undefined, dims: number[], read: () => number[], values: Map<string, number[]>) {
+function setValue(ctx: Ctx, name: string | undefined, vals: Dim[], origins?: (DimOrigin | undefined)[]): void {
+  if (!name || vals.length > MAX_FOLD) return;
+  ctx.dimValues.set(name, vals);
+  if (vals.every((v) => typeof v === 'number' && Number.isInteger(v))) ctx.values.set(name, vals as number[]);
+  if (origins?.some((o) => o)) ctx.origins.set(name, origins);
+}
+
+function foldConstant(ctx: Ctx, name: string, t: TensorProto): void {
+  const dims = tensorDims(t);
   const n = dims.reduce((a, b) => a * b, 1);
-  if ((dt === DataType.INT64 || dt === DataType.INT32) && n <= MAX_FOLD) values.set(name, read());
+  if (n > MAX_FOLD) return;
+  const dt = t.data_type;
+  if (dt === DataType.INT64 || dt === DataType.INT32 || dt === DataType.BOOL || dt === DataType.INT8 || dt === DataType.UINT8) {
+    setValue(ctx, name, tensorInts(t, ctx.model.external));
+  } else if (FLOATS.has(dt ?? 0)) {
+    setValue(ctx, name, Array.from(tensorFloats(t, ctx.model.external)));
+  }
 }
 
 function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
@@ -88,52 +129,123 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
   const kind = opBehaviour(op, node.domain ?? '').shape;
   if (!kind) return [];
   const inS = (i: number) => (node.input[i] ? ctx.shapes.get(node.input[i]) : undefined);
-  const inV = (i: number) => (node.input[i] ? ctx.values.get(node.input[i]) : undefined);
+  const inV = (i: number) => (node.input[i] ? ctx.dimValues.get(node.input[i]) : undefined);
+  const inN = (i: number) => numbers(inV(i));
+  const inO = (i: number) => (node.input[i] ? ctx.origins.get(node.input[i]) : undefined);
+  const out0 = node.output[0];
   const x = inS(0);
   const et = x?.elemType ?? DataType.FLOAT;
   const same = (dims?: Dim[]) => [{ elemType: et, dims }];
-  const opset = ctx.model.opset();
+  const opset = ctx.opset;
+  /** The length of a 1-D input (a shape vector), when known. */
+  const vecLen = (i: number): number | undefined => {
+    const v = inV(i);
+    if (v) return v.length;
+    const d = inS(i)?.dims;
+    return d?.length === 1 && typeof d[0] === 'number' ? d[0] : undefined;
+  };
+  const unknownDims = (rank: number | undefined) =>
+    (rank !== undefined && Number.isInteger(rank) && rank >= 0 ? new Array<Dim>(rank).fill(UNKNOWN) : undefined);
 
   if (kind === 'constant') {
     const t = attr(node, 'value')?.t;
     const vi = attr(node, 'value_ints');
     const v1 = attr(node, 'value_int');
+    const vf = attr(node, 'value_floats');
+    const f1 = attr(node, 'value_float');
     if (t) {
-      const dims = tensorDims(t);
-      foldConstant(node.output[0], t.data_type, dims, () => tensorInts(t, ctx.model.external), ctx.values);
-      return [{ elemType: t.data_type ?? 0, dims }];
+      foldConstant(ctx, out0, t);
+      return [{ elemType: t.data_type ?? 0, dims: tensorDims(t) }];
     }
-    if (vi) { ctx.values.set(node.output[0], vi.ints.map(toNumber)); return [{ elemType: DataType.INT64, dims: [vi.ints.length] }]; }
-    if (v1) { ctx.values.set(node.output[0], [toNumber(v1.i ?? 0)]); return [{ elemType: DataType.INT64, dims: [] }]; }
+    if (vi) { setValue(ctx, out0, vi.ints.map(toNumber)); return [{ elemType: DataType.INT64, dims: [vi.ints.length] }]; }
+    if (v1) { setValue(ctx, out0, [toNumber(v1.i ?? 0)]); return [{ elemType: DataType.INT64, dims: [] }]; }
+    if (vf) { setValue(ctx, out0, vf.floats.slice()); return [{ elemType: DataType.FLOAT, dims: [vf.floats.length] }]; }
+    if (f1) { setValue(ctx, out0, [f1.f ?? 0]); return [{ elemType: DataType.FLOAT, dims: [] }]; }
     return [];
   }
-  if (kind === 'unary') return same(x?.dims);
+  if (kind === 'unary') {
+    const v = inV(0);
+    if (v && op === 'Identity') setValue(ctx, out0, v, inO(0));
+    if (v && op === 'Neg') setValue(ctx, out0, v.map((d) => mulDims(d, -1)));
+    return [{ elemType: BOOL_OUT.has(op) ? DataType.BOOL : et, dims: x?.dims }];
+  }
   if (kind === 'dropout') return [x, x && { elemType: DataType.BOOL, dims: x.dims }];
   if (kind === 'cast') {
+    const to = attrInt(node, 'to', 1);
     const v = inV(0);
-    if (v) ctx.values.set(node.output[0], v);
-    return [{ elemType: attrInt(node, 'to', 1), dims: x?.dims }];
+    if (v) {
+      const toInt = !FLOATS.has(to) && FLOATS.has(et);
+      setValue(ctx, out0, toInt ? v.map((d) => (typeof d === 'number' ? Math.trunc(d) : floorDiv(d, 1))) : v, inO(0));
+    }
+    return [{ elemType: to, dims: x?.dims }];
   }
   if (kind === 'broadcast') {
+    const outType = BOOL_OUT.has(op) ? DataType.BOOL : op === 'Where' ? (inS(1)?.elemType ?? et) : et;
     const ins = node.input.map((_, i) => inS(i));
-    if (ins.some((s) => !s?.dims)) return [{ elemType: op === 'Where' ? (inS(1)?.elemType ?? et) : et, dims: undefined }];
+    if (ins.some((s) => !s?.dims)) {
+      // The rank is still the largest rank, when every input has one.
+      return [{ elemType: outType, dims: undefined }];
+    }
     const dims = broadcast(ins.map((s) => s!.dims!), node);
-    foldArith(op, node, ctx);
-    const boolOut = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'].includes(op);
-    return [{ elemType: boolOut ? DataType.BOOL : op === 'Where' ? (inS(1)?.elemType ?? et) : et, dims }];
+    foldElementwise(op, node, ctx, outType);
+    return [{ elemType: outType, dims }];
   }
-  if (!x?.dims && kind !== 'shape') return [];
-  const d = x?.dims ?? [];
+  if (kind === 'shape') {
+    if (!x?.dims) return [{ elemType: DataType.INT64, dims: [UNKNOWN] }];
+    const d = x.dims;
+    const start = clampAxis(attrInt(node, 'start', 0), d.length);
+    const end = clampAxis(attrInt(node, 'end', d.length), d.length);
+    const part = d.slice(start, end);
+    setValue(ctx, out0, part, part.map((_, i) => ({ value: node.input[0], axis: start + i })));
+    return [{ elemType: DataType.INT64, dims: [part.length] }];
+  }
+  if (kind === 'size') {
+    if (x?.dims) setValue(ctx, out0, [prodDims(x.dims)]);
+    return [{ elemType: DataType.INT64, dims: [] }];
+  }
+  if (kind === 'constantOfShape') {
+    const shape = inV(0);
+    const t = attr(node, 'value')?.t;
+    const elemType = t?.data_type ?? DataType.FLOAT;
+    if (shape) {
+      const n = numbers(shape);
+      if (n && t && n.reduce((a, b) => a * b, 1) <= MAX_FOLD) {
+        const fill = FLOATS.has(elemType) ? tensorFloats(t, ctx.model.external)[0] : tensorInts(t, ctx.model.external)[0];
+        setValue(ctx, out0, new Array(n.reduce((a, b) => a * b, 1)).fill(fill ?? 0));
+      } else if (n && !t && n.reduce((a, b) => a * b, 1) <= MAX_FOLD) {
+        setValue(ctx, out0, new Array(n.reduce((a, b) => a * b, 1)).fill(0));
+      }
+    }
+    return [{ elemType, dims: shape ?? unknownDims(vecLen(0)) }];
+  }
+  if (kind === 'range') {
+    const [start, limit, delta] = [inV(0)?.[0], inV(1)?.[0], inV(2)?.[0]];
+    let n: Dim = UNKNOWN;
+    if (typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number' && delta !== 0) {
+      n = Math.max(0, Math.ceil((limit - start) / delta));
+      if (n <= MAX_FOLD) setValue(ctx, out0, Array.from({ length: n }, (_, i) => start + i * delta));
+    } else if (start !== undefined && limit !== undefined && delta === 1) {
+      n = subDims(limit, start);
+    }
+    return [{ elemType: et, dims: [n] }];
+  }
+  if (!x?.dims) {
+    // Without the input's shape, some ops still know their output rank.
+    if (kind === 'reshape') return same(unknownDims(vecLen(1)));
+    if (kind === 'expand') return same(undefined);
+    return [];
+  }
+  const d = x.dims;
   switch (kind) {
     case 'conv': {
       const w = inS(1)?.dims;
-      if (!w) return [];
+      if (!w) return same(unknownDims(d.length));
       const k = attrInts(node, 'kernel_shape') ?? w.slice(2).map(num);
       return same([d[0], w[0], ...spatial(node, d.slice(2), k, false)]);
     }
     case 'convTranspose': {
       const w = inS(1)?.dims;
-      if (!w) return [];
+      if (!w) return same(unknownDims(d.length));
       const group = attrInt(node, 'group', 1);
       const k = attrInts(node, 'kernel_shape') ?? w.slice(2).map(num);
       const outShape = attrInts(node, 'output_shape');
@@ -142,20 +254,20 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       const pads = attrInts(node, 'pads') ?? k.map(() => 0).concat(k.map(() => 0));
       const op_ = attrInts(node, 'output_padding') ?? k.map(() => 0);
       const sp = outShape ?? d.slice(2).map((v, i) =>
-        typeof v === 'number' ? s[i] * (v - 1) + op_[i] + (k[i] - 1) * dil[i] + 1 - pads[i] - pads[i + k.length] : v);
-      return same([d[0], mulDim(w[1], group), ...sp]);
+        addDims(mulDims(s[i], subDims(v, 1)), op_[i] + (k[i] - 1) * dil[i] + 1 - pads[i] - pads[i + k.length]));
+      return same([d[0], mulDims(w[1], group), ...sp]);
     }
     case 'gemm': {
       const a = d;
       const b = inS(1)?.dims;
-      if (!b || a.length !== 2 || b.length !== 2) return [];
+      if (!b || a.length !== 2 || b.length !== 2) return same(unknownDims(2));
       const m = attrInt(node, 'transA', 0) ? a[1] : a[0];
       const n = attrInt(node, 'transB', 0) ? b[0] : b[1];
       return same([m, n]);
     }
     case 'matMul': {
       const b = inS(1)?.dims;
-      if (!b) return [];
+      if (!b) return same(undefined);
       return same(matmulShape(d, b, node));
     }
     case 'flatten': {
@@ -165,7 +277,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
     }
     case 'reshape': {
       const target = inV(1) ?? attrInts(node, 'shape');
-      if (!target) return same(undefined);
+      if (!target) return same(unknownDims(vecLen(1)));
       return same(reshape(d, target, attrInt(node, 'allowzero', 0) === 1, node));
     }
     case 'transpose': {
@@ -175,130 +287,165 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
     case 'concat': {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const ins = node.input.map((_, i) => inS(i)?.dims);
-      if (ins.some((s) => !s)) return same(undefined);
+      if (ins.some((s) => !s)) return same(unknownDims(d.length));
       const out = d.slice();
-      out[axis] = ins.reduce<Dim>((acc, s) => addDim(acc, s![axis]), 0);
+      out[axis] = ins.reduce<Dim>((acc, s) => addDims(acc, s![axis]), 0);
       const vals = node.input.map((_, i) => inV(i));
-      if (vals.every((v) => v)) ctx.values.set(node.output[0], vals.flat() as number[]);
+      if (d.length === 1 && vals.every((v) => v)) {
+        setValue(ctx, out0, vals.flat() as Dim[], node.input.flatMap((_, i) => inO(i) ?? new Array(vals[i]!.length).fill(undefined)));
+      }
       return same(out);
     }
     case 'split': {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const n = node.output.length;
-      const sizes = (opset >= 13 ? inV(1) : attrInts(node, 'split')) ?? attrInts(node, 'split');
+      const sizes: Dim[] | undefined = (opset >= 13 ? inV(1) : attrInts(node, 'split')) ?? attrInts(node, 'split');
       const len = d[axis];
-      return node.output.map((_, i) => {
+      const v = inV(0);
+      let off = 0;
+      return node.output.map((o, i) => {
         const out = d.slice();
-        if (sizes) out[axis] = sizes[i];
+        if (sizes) out[axis] = sizes[i] ?? UNKNOWN;
         else if (typeof len === 'number') {
           const chunk = Math.ceil(len / n);
           out[axis] = Math.max(0, Math.min(chunk, len - chunk * i));
-        } else out[axis] = `${len}/${n}`;
+        } else out[axis] = opset >= 18 && attr(node, 'num_outputs') ? ceilOrLast(len, n, i) : exactDiv(len, n);
+        if (v && d.length === 1 && typeof out[axis] === 'number') {
+          setValue(ctx, o, v.slice(off, off + (out[axis] as number)), inO(0)?.slice(off, off + (out[axis] as number)));
+          off += out[axis] as number;
+        }
         return { elemType: et, dims: out };
       });
     }
     case 'slice': {
-      const starts = opset >= 10 ? inV(1) : attrInts(node, 'starts');
-      const ends = opset >= 10 ? inV(2) : attrInts(node, 'ends');
-      if (!starts || !ends) return same(d.map(() => '?'));
-      const axes = (opset >= 10 ? inV(3) : attrInts(node, 'axes')) ?? starts.map((_, i) => i);
-      const steps = (opset >= 10 ? inV(4) : undefined) ?? starts.map(() => 1);
+      const starts = opset >= 10 ? inN(1) : attrInts(node, 'starts');
+      const ends = opset >= 10 ? inN(2) : attrInts(node, 'ends');
+      if (!starts || !ends) return same(unknownDims(d.length));
+      const axesIn = opset >= 10 ? (node.input[3] ? inN(3) : starts.map((_, i) => i)) : (attrInts(node, 'axes') ?? starts.map((_, i) => i));
+      if (!axesIn) return same(unknownDims(d.length));
+      const steps = (opset >= 10 && node.input[4] ? inN(4) : starts.map(() => 1));
+      if (!steps) return same(unknownDims(d.length));
       const out = d.slice();
       const src = inV(0);
-      axes.forEach((a0, i) => {
+      const srcOrigins = inO(0);
+      axesIn.forEach((a0, i) => {
         const a = normAxis(a0, d.length);
-        const len = d[a];
-        if (typeof len !== 'number') { out[a] = '?'; return; }
-        out[a] = sliceLength(len, starts[i], ends[i], steps[i]);
-        if (src && d.length === 1) ctx.values.set(node.output[0], sliceValues(src, starts[i], ends[i], steps[i]));
+        out[a] = sliceDim(d[a], starts[i], ends[i], steps[i]);
+        if (src && d.length === 1) {
+          const idx = sliceIndices(src.length, starts[i], ends[i], steps[i]);
+          setValue(ctx, out0, idx.map((j) => src[j]), srcOrigins && idx.map((j) => srcOrigins[j]));
+        }
       });
       return same(out);
     }
     case 'squeeze': {
-      const axes = (opset >= 13 ? inV(1) : attrInts(node, 'axes'))?.map((a) => normAxis(a, d.length));
+      const hasAxes = opset >= 13 ? !!node.input[1] : !!attr(node, 'axes');
+      const axesRaw = opset >= 13 ? inN(1) : attrInts(node, 'axes');
+      if (hasAxes && !axesRaw) return same(unknownDims(d.length - (vecLen(1) ?? NaN)));
+      const axes = axesRaw?.map((a) => normAxis(a, d.length));
       const out = d.filter((v, i) => (axes ? !axes.includes(i) : v !== 1));
       const v = inV(0);
-      if (v) ctx.values.set(node.output[0], v);
+      if (v) setValue(ctx, out0, v, inO(0));
       return same(out);
     }
     case 'unsqueeze': {
-      const axes = opset >= 13 ? inV(1) : attrInts(node, 'axes');
-      if (!axes) return same(undefined);
+      const axes = opset >= 13 ? inN(1) : attrInts(node, 'axes');
+      if (!axes) return same(opset >= 13 ? unknownDims(vecLen(1) === undefined ? undefined : d.length + vecLen(1)!) : undefined);
       const rank = d.length + axes.length;
       const norm = axes.map((a) => normAxis(a, rank)).sort((a, b) => a - b);
       const out = d.slice();
       for (const a of norm) out.splice(a, 0, 1);
       const v = inV(0);
-      if (v) ctx.values.set(node.output[0], v);
+      if (v) setValue(ctx, out0, v, inO(0));
       return same(out);
-    }
-    case 'shape': {
-      if (!x?.dims) return [{ elemType: DataType.INT64, dims: ['?'] }];
-      let start = attrInt(node, 'start', 0);
-      let end = attrInt(node, 'end', d.length);
-      start = clampAxis(start, d.length);
-      end = clampAxis(end, d.length);
-      const part = d.slice(start, end);
-      if (part.every((v) => typeof v === 'number')) ctx.values.set(node.output[0], part as number[]);
-      return [{ elemType: DataType.INT64, dims: [part.length] }];
     }
     case 'gather': {
       const idx = inS(1)?.dims;
       if (!idx) return same(undefined);
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const v = inV(0);
-      const iv = inV(1);
-      if (v && iv && d.length === 1) ctx.values.set(node.output[0], iv.map((i) => v[i < 0 ? i + v.length : i]));
+      const iv = inN(1);
+      if (v && iv && d.length === 1) {
+        const at = iv.map((i) => (i < 0 ? i + v.length : i));
+        const o = inO(0);
+        setValue(ctx, out0, at.map((i) => v[i] ?? UNKNOWN), o && at.map((i) => o[i]));
+      }
       return same([...d.slice(0, axis), ...idx, ...d.slice(axis + 1)]);
     }
     case 'resize': {
-      const sizes = op === 'Resize' ? inV(3) : undefined;
-      if (sizes) return same(sizes);
+      const sizes = op === 'Resize' && opset >= 11 ? inV(3) : undefined;
+      if (sizes && sizes.length === d.length) return same(sizes);
       // Resize-10 takes (X, scales); roi came before scales at opset 11.
       const scalesInput = op === 'Resize' && opset >= 11 ? 2 : 1;
-      const scales = op === 'Upsample' && opset < 9 ? attr(node, 'scales')?.floats : floatValues(node.input[scalesInput], ctx);
-      if (!scales || scales.length !== d.length) return same(d.map((v, i) => (i < 2 ? v : '?')));
-      return same(d.map((v, i) => (typeof v === 'number' ? Math.floor(v * scales[i]) : v)));
+      const scales = op === 'Upsample' && opset < 9 ? attr(node, 'scales')?.floats : numbers(inV(scalesInput));
+      if (!scales || scales.length !== d.length) return same(d.map((v, i) => (i < 2 ? v : UNKNOWN)));
+      return same(d.map((v, i) => scaleDim(v, scales[i])));
     }
     case 'pad': {
       const pads = opset >= 11 ? inV(1) : attrInts(node, 'pads');
-      if (!pads) return same(d.map(() => '?'));
-      return same(d.map((v, i) => (typeof v === 'number' ? v + pads[i] + pads[i + d.length] : v)));
+      if (!pads || (opset >= 11 && node.input[3])) return same(unknownDims(d.length));
+      return same(d.map((v, i) => addDims(addDims(v, pads[i]), pads[i + d.length])));
+    }
+    case 'tile': {
+      const reps = inV(1);
+      if (!reps || reps.length !== d.length) return same(unknownDims(d.length));
+      return same(d.map((v, i) => mulDims(v, reps[i])));
     }
     case 'expand': {
       const shape = inV(1);
-      if (!shape) return same(undefined);
-      return same(broadcast([d, shape], node));
+      if (!shape) {
+        const n = vecLen(1);
+        return same(n === undefined ? undefined : unknownDims(Math.max(n, d.length)));
+      }
+      const out = broadcast([d, shape], node);
+      const v = inV(0);
+      const size = numbers(out)?.reduce((a, b) => a * b, 1);
+      if (v && size !== undefined && size <= MAX_FOLD && out.length <= 1) {
+        setValue(ctx, out0, out.length ? Array.from({ length: size }, (_, i) => v[v.length === 1 ? 0 : i]) : v);
+      }
+      return same(out);
     }
-    case 'constantOfShape': {
-      const shape = inV(0);
-      const t = attr(node, 'value')?.t;
-      return [{ elemType: t?.data_type ?? DataType.FLOAT, dims: shape }];
+    case 'pool': {
+      const k = attrInts(node, 'kernel_shape') ?? [];
+      const outs: ValueShape[] = [{ elemType: et, dims: [d[0], d[1], ...spatial(node, d.slice(2), k, attrInt(node, 'ceil_mode', 0) === 1)] }];
+      if (node.output.length > 1) outs.push({ elemType: DataType.INT64, dims: outs[0].dims });
+      return outs;
     }
-  }
-  if (kind === 'pool') {
-    const k = attrInts(node, 'kernel_shape') ?? [];
-    const outs: ValueShape[] = [{ elemType: et, dims: [d[0], d[1], ...spatial(node, d.slice(2), k, attrInt(node, 'ceil_mode', 0) === 1)] }];
-    if (node.output.length > 1) outs.push({ elemType: DataType.INT64, dims: outs[0].dims });
-    return outs;
-  }
-  if (kind === 'globalPool') return same([d[0], d[1], ...d.slice(2).map(() => 1)]);
-  if (kind === 'reduce') {
-    const keep = attrInt(node, 'keepdims', 1) === 1;
-    const isArg = op.startsWith('Arg');
-    const axesRaw = isArg ? [attrInt(node, 'axis', 0)] : (opset >= 18 || op === 'ReduceSum' && opset >= 13 ? inV(1) : attrInts(node, 'axes'));
-    const axes = (axesRaw ?? d.map((_, i) => i)).map((a) => normAxis(a, d.length));
-    const out = keep ? d.map((v, i) => (axes.includes(i) ? 1 : v)) : d.filter((_, i) => !axes.includes(i));
-    return [{ elemType: isArg ? DataType.INT64 : et, dims: out }];
+    case 'globalPool':
+      return same([d[0], d[1], ...d.slice(2).map(() => 1)]);
+    case 'reduce': {
+      const keep = attrInt(node, 'keepdims', 1) === 1;
+      const isArg = op.startsWith('Arg');
+      const fromInput = !isArg && (opset >= 18 || (op === 'ReduceSum' && opset >= 13));
+      const axesRaw = isArg ? [attrInt(node, 'axis', 0)] : fromInput ? inN(1) : attrInts(node, 'axes');
+      const outType = isArg ? DataType.INT64 : et;
+      if (fromInput && node.input[1] && !axesRaw) {
+        return [{ elemType: outType, dims: keep ? unknownDims(d.length) : unknownDims(d.length - (vecLen(1) ?? NaN)) }];
+      }
+      const noop = fromInput && !node.input[1] && attrInt(node, 'noop_with_empty_axes', 0) === 1;
+      const axes = noop ? [] : (axesRaw?.length ? axesRaw : d.map((_, i) => i)).map((a) => normAxis(a, d.length));
+      const out = keep ? d.map((v, i) => (axes.includes(i) ? 1 : v)) : d.filter((_, i) => !axes.includes(i));
+      return [{ elemType: outType, dims: out }];
+    }
   }
   return [];
+}
+
+/** Part i of opset 18's Split by num_outputs: ceil(len / n), the last one the rest. */
+function ceilOrLast(len: Dim, n: number, i: number): Dim {
+  const part = ceilDiv(len, n);
+  return i < n - 1 ? part : subDims(len, mulDims(part, n - 1));
+}
+
+function numbers(v: Dim[] | undefined): number[] | undefined {
+  return v && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined;
 }
 
 function num(d: Dim): number {
   return typeof d === 'number' ? d : NaN;
 }
 
-/** Output spatial sizes of Conv and the pools (explicit pads or auto_pad). */
+/** Output spatial sizes of Conv and the pools (explicit pads or auto_pad), symbolic ones included. */
 function spatial(node: NodeProto, inDims: Dim[], k: number[], ceil: boolean): Dim[] {
   const n = inDims.length;
   const s = attrInts(node, 'strides') ?? inDims.map(() => 1);
@@ -306,15 +453,15 @@ function spatial(node: NodeProto, inDims: Dim[], k: number[], ceil: boolean): Di
   const pads = attrInts(node, 'pads') ?? new Array(2 * n).fill(0);
   const auto = attrString(node, 'auto_pad', 'NOTSET');
   return inDims.map((v, i) => {
-    if (typeof v !== 'number' || !Number.isFinite(k[i])) return '?';
+    if (!isKnown(v) || !Number.isFinite(k[i])) return UNKNOWN;
     const eff = (k[i] - 1) * (dil[i] ?? 1) + 1;
     const st = s[i] ?? 1;
     if (st <= 0) throw new PruneLensError('shape', `stride ${st} is not positive`);
-    if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') return Math.ceil(v / st);
-    if (auto === 'VALID') return Math.ceil((v - eff + 1) / st);
-    const total = v + pads[i] + pads[i + n] - eff;
-    const out = (ceil ? Math.ceil(total / st) : Math.floor(total / st)) + 1;
-    if (out <= 0) throw new PruneLensError('shape', `a ${k.join('x')} window does not fit a spatial size of ${v}`);
+    if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') return ceilDiv(v, st);
+    if (auto === 'VALID') return ceilDiv(subDims(v, eff - 1), st);
+    const total = addDims(v, pads[i] + pads[i + n] - eff);
+    const out = addDims(ceil ? ceilDiv(total, st) : floorDiv(total, st), 1);
+    if (typeof out === 'number' && out <= 0) throw new PruneLensError('shape', `a ${k.join('x')} window does not fit a spatial size of ${v}`);
     return out;
   });
 }
@@ -331,6 +478,7 @@ export function broadcast(list: Dim[][], node?: NodeProto): Dim[] {
       else if (typeof d === 'number' && typeof v === 'number' && d !== v) {
         throw new PruneLensError('shape', `cannot broadcast [${list.map((l) => l.join(',')).join('] with [')}]`, { node: node?.name });
       } else if (typeof d === 'string' && typeof v === 'number') d = v;
+      else if (d === UNKNOWN && typeof v === 'string') d = v;
     }
     out.push(d);
   }
@@ -347,35 +495,18 @@ function matmulShape(a: Dim[], b: Dim[], node: NodeProto): Dim[] {
   return out;
 }
 
-function reshape(d: Dim[], target: number[], allowZero: boolean, node: NodeProto): Dim[] {
-  const out: Dim[] = target.map((t, i) => (t === 0 && !allowZero ? d[i] : t));
+function reshape(d: Dim[], target: Dim[], allowZero: boolean, node: NodeProto): Dim[] {
+  const out: Dim[] = target.map((t, i) => (t === 0 && !allowZero ? (d[i] ?? UNKNOWN) : t));
   const minus = out.indexOf(-1);
   if (minus >= 0) {
     const total = prodDims(d);
     const known = prodDims(out.filter((_, i) => i !== minus));
-    out[minus] = typeof total === 'number' && typeof known === 'number' && known > 0 ? total / known : '?';
+    out[minus] = known === 0 ? UNKNOWN : exactDiv(total, known);
     if (typeof out[minus] === 'number' && !Number.isInteger(out[minus])) {
       throw new PruneLensError('shape', `cannot reshape [${d.join(',')}] to [${target.join(',')}]`, { node: node.name });
     }
   }
-  return out;
-}
-
-export function prodDims(d: Dim[]): Dim {
-  let p = 1;
-  for (const v of d) {
-    if (typeof v !== 'number') return d.length === 1 ? v : '?';
-    p *= v;
-  }
-  return p;
-}
-
-function addDim(a: Dim, b: Dim): Dim {
-  return typeof a === 'number' && typeof b === 'number' ? a + b : '?';
-}
-
-function mulDim(a: Dim, k: number): Dim {
-  return typeof a === 'number' ? a * k : '?';
+  return out.map((v) => (typeof v === 'number' && v < 0 ? UNKNOWN : v));
 }
 
 /** An axis in [-rank, rank) as an index; anything else is a broken model, not a huge array index. */
@@ -404,37 +535,73 @@ export function sliceLength(len: number, start: number, end: number, step: numbe
   return Math.max(0, Math.ceil((s - e) / -step));
 }
 
-function sliceValues(v: number[], start: number, end: number, step: number): number[] {
-  const len = v.length;
+/** Beyond this an end means "to the end of the axis" (exporters use INT64_MAX or INT32_MAX). */
+const OPEN_END = 2 ** 31 - 1;
+
+/**
+ * A slice of a dim: exact for numbers; for a symbolic size only the whole
+ * axis, the one form that holds for every size (`0:1` of `N` is 0 when N is).
+ */
+function sliceDim(len: Dim, start: number, end: number, step: number): Dim {
+  if (typeof len === 'number') return sliceLength(len, start, end, step);
+  if (step === 1 && start >= 0 && end >= OPEN_END) return start === 0 ? len : UNKNOWN;
+  return UNKNOWN;
+}
+
+function sliceIndices(len: number, start: number, end: number, step: number): number[] {
   const out: number[] = [];
-  const clamp = (x: number) => Math.max(0, Math.min(len, x < 0 ? x + len : x));
-  if (step > 0) for (let i = clamp(start); i < clamp(end); i += step) out.push(v[i]);
+  if (step === 0) return out;
+  if (step > 0) {
+    const clamp = (x: number) => Math.max(0, Math.min(len, x < 0 ? x + len : x));
+    for (let i = clamp(start); i < clamp(end); i += step) out.push(i);
+  } else {
+    const clamp = (x: number) => Math.max(-1, Math.min(len - 1, x < 0 ? x + len : x));
+    for (let i = clamp(start); i > clamp(end); i += step) out.push(i);
+  }
   return out;
 }
 
-function floatValues(name: string | undefined, ctx: Ctx): number[] | undefined {
-  if (!name) return undefined;
-  const folded = ctx.values.get(name);
-  if (folded) return folded;
-  const t = ctx.model.graph.initializer.find((i) => i.name === name)
-    ?? ctx.model.graph.node.find((n) => n.op_type === 'Constant' && n.output[0] === name)?.attribute.find((a) => a.name === 'value')?.t;
-  if (!t || t.data_type !== DataType.FLOAT) return undefined;
-  const dims = tensorDims(t);
-  if (dims.reduce((a, b) => a * b, 1) > MAX_FOLD) return undefined;
-  return tensorInts(t, ctx.model.external);
+/** Evaluates small elementwise computations on folded values (shape arithmetic, masks). */
+function foldElementwise(op: string, node: NodeProto, ctx: Ctx, outType: number): void {
+  const ins = node.input.map((n) => (n ? ctx.dimValues.get(n) : undefined));
+  if (ins.some((v) => !v) || !ins.length) return;
+  const n = Math.max(...ins.map((v) => v!.length));
+  if (ins.some((v) => v!.length !== 1 && v!.length !== n)) return;
+  const at = (k: number, i: number) => ins[k]![ins[k]!.length === 1 ? 0 : i];
+  const float = FLOATS.has(outType);
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = at(0, i);
+    const b = ins.length > 1 ? at(1, i) : a;
+    out.push(foldOne(op, a, b, float, ins.length > 2 ? at(2, i) : undefined));
+  }
+  if (out.some((v) => v === undefined)) return;
+  // Keep origins through ops that pass a dim on unchanged.
+  setValue(ctx, node.output[0], out as Dim[]);
 }
 
-function foldArith(op: string, node: NodeProto, ctx: Ctx): void {
-  const a = ctx.values.get(node.input[0]);
-  const b = ctx.values.get(node.input[1]);
-  if (!a || !b || !['Add', 'Sub', 'Mul', 'Div'].includes(op)) return;
-  const n = Math.max(a.length, b.length);
-  if ((a.length !== 1 && a.length !== n) || (b.length !== 1 && b.length !== n)) return;
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = a[a.length === 1 ? 0 : i];
-    const y = b[b.length === 1 ? 0 : i];
-    out.push(op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : Math.trunc(x / y));
+function foldOne(op: string, a: Dim, b: Dim, float: boolean, c?: Dim): Dim {
+  const both = typeof a === 'number' && typeof b === 'number';
+  switch (op) {
+    case 'Add': return addDims(a, b);
+    case 'Sub': return subDims(a, b);
+    case 'Mul': return mulDims(a, b);
+    case 'Div':
+      if (both) return float ? (a as number) / (b as number) : b === 0 ? UNKNOWN : Math.trunc((a as number) / (b as number));
+      if (float) return exactDiv(a, b);
+      return typeof b === 'number' && b > 0 ? floorDiv(a, b) : exactDiv(a, b);
+    case 'Mod': return both && b !== 0 ? (a as number) % (b as number) : UNKNOWN;
+    case 'Max': return both ? Math.max(a as number, b as number) : UNKNOWN;
+    case 'Min': return both ? Math.min(a as number, b as number) : UNKNOWN;
+    case 'Equal':
+      if (a === b && isKnown(a)) return 1;
+      if (both) return 0;
+      // A symbolic size is never negative.
+      if ((typeof a === 'number' && a < 0 && isKnown(b)) || (typeof b === 'number' && b < 0 && isKnown(a))) return 0;
+      return UNKNOWN;
+    case 'Where':
+      if (typeof a !== 'number' || c === undefined) return UNKNOWN;
+      return a ? b : c;
+    default: return UNKNOWN;
   }
-  ctx.values.set(node.output[0], out);
 }
