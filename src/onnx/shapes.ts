@@ -117,7 +117,7 @@ function foldConstant(ctx: Ctx, name: string, t: TensorProto): void {
   const n = dims.reduce((a, b) => a * b, 1);
   if (n > MAX_FOLD) return;
   const dt = t.data_type;
-  if (dt === DataType.INT64 || dt === DataType.INT32 || dt === DataType.BOOL || dt === DataType.INT8 || dt === DataType.UINT8) {
+  if (dt === DataType.INT64 || dt === DataType.INT32) {
     setValue(ctx, name, tensorInts(t, ctx.model.external));
   } else if (FLOATS.has(dt ?? 0)) {
     setValue(ctx, name, Array.from(tensorFloats(t, ctx.model.external)));

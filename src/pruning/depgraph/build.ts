@@ -9,7 +9,7 @@ import { type ConstantRef, GraphIndex } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
 import { inferShapes, type Dim, type ShapeInfo } from '../../onnx/shapes';
 import type { GraphProto, NodeProto } from '../../onnx/schema';
-import { tensorDims, tensorInts } from '../../onnx/tensor';
+import { DataType, tensorDims, tensorInts } from '../../onnx/tensor';
 import { resolveLayers } from '../match';
 import type { RuleContext } from './context';
 import { ruleFor, type RuleTable } from './rules';
@@ -114,7 +114,13 @@ class Builder {
     const self = this;
     return {
       node, name, index: this.index, opset,
-      channels: (v) => (v ? self.values.get(v) : undefined),
+      channels: (v) => {
+        const ch = v ? self.values.get(v) : undefined;
+        if (!ch?.split) return ch;
+        self.freezeLabels(ch.labels, `${name} reads channels that ${ch.split.by} spread over several axes`);
+        return undefined;
+      },
+      block: (v) => (v ? self.values.get(v) : undefined),
       dims: (v) => (v ? self.dimsOf(v) : undefined),
       constant: (v) => self.constant(v),
       constDims: (v) => {
@@ -127,6 +133,20 @@ class Builder {
         if (folded) return folded;
         const c = self.constant(v);
         return c ? tensorInts(c.tensor, self.model.external) : undefined;
+      },
+      dimValues: (v) => {
+        if (!v) return undefined;
+        const folded = self.shapes.dimValues.get(v);
+        if (folded) return folded;
+        const c = self.constant(v);
+        const int = c && (c.tensor.data_type === DataType.INT64 || c.tensor.data_type === DataType.INT32);
+        return int ? tensorInts(c.tensor, self.model.external) : undefined;
+      },
+      origins: (v) => (v ? self.shapes.origins.get(v) : undefined),
+      elemType: (v) => {
+        if (!v) return undefined;
+        const c = self.constant(v);
+        return c ? c.tensor.data_type : self.shapes.shapes.get(v)?.elemType;
       },
       layer: () => layer,
       set: (v, ch) => {

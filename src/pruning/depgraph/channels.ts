@@ -8,8 +8,9 @@ import type { ChannelKind } from '../../onnx/ops';
 import type { Dim } from '../../onnx/shapes';
 import { tensorFloats } from '../../onnx/tensor';
 import type { Rule, RuleContext } from './context';
-import { groupFixup, reshapeTargetFixup, resizeSizesFixup, sliceBoundsFixup, splitSizesFixup } from './fixups';
+import { groupFixup, shapeEntryFixup, sliceBoundsFixup, splitSizesFixup } from './fixups';
 import { expand, repeatEach, tieGroups } from './indexMapping';
+import { reshape, transpose } from './reshape';
 import type { ValueChannels } from './types';
 
 const numeric = (d: Dim | undefined): d is number => typeof d === 'number';
@@ -19,7 +20,7 @@ const product = (dims: Dim[]): number | undefined =>
 
 /** Channels pass through unchanged: activations, Identity, Cast, Dropout's output. */
 const passThrough: Rule = (ctx) => {
-  const x = ctx.channels(ctx.node.input[0]);
+  const x = ctx.block(ctx.node.input[0]);
   if (x) ctx.set(ctx.node.output[0], x);
 };
 
@@ -270,38 +271,6 @@ const flatten: Rule = (ctx) => {
   ctx.set(ctx.node.output[0], { axis: 1, labels: expand(x.labels, inner, total) });
 };
 
-const sameDims = (a: Dim[], b: Dim[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-
-/**
- * Reshape keeps the channels when the dims up to the channel axis are kept
- * (a spatial reshape), or flattens them when everything from the channel axis
- * on becomes one dim (x.view(N, -1) before a Linear). Anything else (a channel
- * shuffle, a head split) freezes them.
- */
-const reshape: Rule = (ctx) => {
-  const { node } = ctx;
-  const x = ctx.channels(node.input[0]);
-  if (!x) return;
-  const d = ctx.dims(node.input[0]);
-  const od = ctx.dims(node.output[0]);
-  const target = ctx.ints(node.input[1]);
-  if (!d || !od || !target) return ctx.freezeInputs(`the shapes around ${ctx.name} are unknown`);
-  const c = x.axis;
-  let labels: Int32Array;
-  if (od.length > c && sameDims(od.slice(0, c + 1), d.slice(0, c + 1))) {
-    labels = x.labels;
-  } else if (od.length === c + 1 && sameDims(od.slice(0, c), d.slice(0, c)) && od[c] === product(d.slice(c))) {
-    labels = expand(x.labels, product(d.slice(c + 1))!, od[c] as number);
-  } else {
-    return ctx.freezeInputs(`${ctx.name} reshapes the channel axis into other dims`);
-  }
-  if (target[c] > 0) {
-    if (!ctx.constant(node.input[1])) return ctx.freezeInputs(`${ctx.name} gets its target shape from a run-time computation that fixes the channel count`);
-    reshapeTargetFixup(ctx, target, c, labels);
-  }
-  ctx.set(node.output[0], { axis: c, labels });
-};
-
 const concat: Rule = (ctx) => {
   const { node } = ctx;
   const inputs = node.input.map((name) => ({ name, ch: ctx.channels(name) }));
@@ -364,7 +333,11 @@ const split: Rule = (ctx) => {
   splitSizesFixup(ctx, parts, sizes);
 };
 
-/** Slice with step 1 on the channel axis keeps a range of channels; its bounds are renumbered. */
+/**
+ * Slice with step 1 on the channel axis keeps a range of channels; its bounds
+ * are renumbered, also when they are computed (torch.chunk's Shape → Div).
+ * The axes must be known: channels are never tracked on a guessed axis.
+ */
 const slice: Rule = (ctx) => {
   const { node } = ctx;
   const x = ctx.channels(node.input[0]);
@@ -372,36 +345,40 @@ const slice: Rule = (ctx) => {
   if (!x) return;
   if (rank === undefined) return ctx.freezeInputs(`the rank of the input of ${ctx.name} is unknown`);
   const fromInputs = ctx.opset >= 10;
-  const starts = fromInputs ? ctx.ints(node.input[1]) : attrInts(node, 'starts');
-  const ends = fromInputs ? ctx.ints(node.input[2]) : attrInts(node, 'ends');
-  const axes = (fromInputs ? (node.input[3] ? ctx.ints(node.input[3]) : undefined) : attrInts(node, 'axes'))
-    ?? starts?.map((_, i) => i);
-  const steps = fromInputs && node.input[4] ? ctx.ints(node.input[4]) : starts?.map(() => 1);
-  if (!starts || !ends || !axes || !steps) return ctx.freezeInputs(`the bounds of ${ctx.name} are computed at run time`);
+  const starts = fromInputs ? ctx.dimValues(node.input[1]) : attrInts(node, 'starts');
+  const ends = fromInputs ? ctx.dimValues(node.input[2]) : attrInts(node, 'ends');
+  if (!starts || !ends) return ctx.freezeInputs(`the bounds of ${ctx.name} are computed at run time`);
+  const axes = fromInputs
+    ? (node.input[3] ? ctx.ints(node.input[3]) : starts.map((_, i) => i))
+    : (attrInts(node, 'axes') ?? starts.map((_, i) => i));
+  if (!axes) return ctx.freezeInputs(`the axes of ${ctx.name} are computed at run time`);
+  const steps = fromInputs && node.input[4] ? ctx.ints(node.input[4]) : starts.map(() => 1);
+  if (!steps) return ctx.freezeInputs(`the steps of ${ctx.name} are computed at run time`);
   const j = axes.findIndex((v) => norm(v, rank) === x.axis);
   if (j < 0) return ctx.set(node.output[0], x);
   if (steps[j] !== 1) return ctx.freezeInputs(`${ctx.name} slices the channels with step ${steps[j]}`);
+  const start = starts[j];
+  const end = ends[j];
+  if (!numeric(start) || !numeric(end)) return ctx.freezeInputs(`the bounds of ${ctx.name} on the channel axis are computed at run time`);
   const c = x.labels.length;
   const clamp = (v: number) => Math.min(c, Math.max(0, v < 0 ? v + c : v));
-  const s = clamp(starts[j]);
-  const e = Math.max(s, clamp(ends[j]));
+  const s = clamp(start);
+  const e = Math.max(s, clamp(end));
   const labels = x.labels.slice(s, e);
   const before = x.labels.slice(0, s);
-  sliceBoundsFixup(ctx, j, starts, ends, before, labels);
+  const rawStarts = starts.map((v) => (numeric(v) ? v : 0));
+  const rawEnds = ends.map((v) => (numeric(v) ? v : 0));
+  const why = sliceBoundsFixup(ctx, j, rawStarts, rawEnds, before, labels);
+  if (why) return ctx.freezeInputs(why);
   ctx.set(node.output[0], { axis: x.axis, labels });
 };
 
-const transpose: Rule = (ctx) => {
-  const x = ctx.channels(ctx.node.input[0]);
-  const rank = ctx.dims(ctx.node.input[0])?.length;
-  if (!x) return;
-  const perm = attrInts(ctx.node, 'perm') ?? (rank === undefined ? undefined : Array.from({ length: rank }, (_, i) => rank - 1 - i));
-  if (!perm) return ctx.freezeInputs(`the rank of the input of ${ctx.name} is unknown`);
-  ctx.set(ctx.node.output[0], { axis: perm.indexOf(x.axis), labels: x.labels });
-};
-
-function axesOf(ctx: RuleContext): number[] | undefined {
-  return ctx.node.input[1] ? ctx.ints(ctx.node.input[1]) : attrInts(ctx.node, 'axes');
+/** Axes from the input (opset 13) or the attribute; undefined when given but not resolvable. */
+function axesOf(ctx: RuleContext): { given: boolean; axes?: number[] } {
+  const { node } = ctx;
+  if (node.input[1]) return { given: true, axes: ctx.ints(node.input[1]) };
+  const a = attrInts(node, 'axes');
+  return { given: !!a, axes: a };
 }
 
 const squeeze: Rule = (ctx) => {
@@ -409,7 +386,11 @@ const squeeze: Rule = (ctx) => {
   const d = ctx.dims(ctx.node.input[0]);
   if (!x) return;
   if (!d) return ctx.freezeInputs(`the shape of the input of ${ctx.name} is unknown`);
-  const axes = (axesOf(ctx) ?? d.flatMap((v, i) => (v === 1 ? [i] : []))).map((a) => norm(a, d.length));
+  const { given, axes: listed } = axesOf(ctx);
+  if (given && !listed) return ctx.freezeInputs(`the axes of ${ctx.name} are computed at run time`);
+  // Without axes every dim of size 1 goes, which a symbolic dim may be at run time.
+  if (!given && d.some((v) => !numeric(v))) return ctx.freezeInputs(`${ctx.name} has no axes, and which dims are 1 depends on the input`);
+  const axes = (listed ?? d.flatMap((v, i) => (v === 1 ? [i] : []))).map((a) => norm(a, d.length));
   if (axes.includes(x.axis)) return ctx.freezeInputs(`${ctx.name} squeezes the channel axis`);
   ctx.set(ctx.node.output[0], { axis: x.axis - axes.filter((a) => a < x.axis).length, labels: x.labels });
 };
@@ -417,7 +398,7 @@ const squeeze: Rule = (ctx) => {
 const unsqueeze: Rule = (ctx) => {
   const x = ctx.channels(ctx.node.input[0]);
   const rank = ctx.dims(ctx.node.input[0])?.length;
-  const axes = axesOf(ctx);
+  const { axes } = axesOf(ctx);
   if (!x) return;
   if (rank === undefined || !axes) return ctx.freezeInputs(`the axes of ${ctx.name} are unknown`);
   const outRank = rank + axes.length;
@@ -431,8 +412,8 @@ const reduce: Rule = (ctx) => {
   const rank = ctx.dims(ctx.node.input[0])?.length;
   if (!x) return;
   if (rank === undefined) return ctx.freezeInputs(`the rank of the input of ${ctx.name} is unknown`);
-  const given = axesOf(ctx);
-  if (ctx.node.input[1] && !given) return ctx.freezeInputs(`the axes of ${ctx.name} are computed at run time`);
+  const { given: listed, axes: given } = axesOf(ctx);
+  if (listed && !given) return ctx.freezeInputs(`the axes of ${ctx.name} are computed at run time`);
   const axes = (given?.length ? given : Array.from({ length: rank }, (_, i) => i)).map((a) => norm(a, rank));
   if (axes.includes(x.axis)) return ctx.freezeInputs(`${ctx.name} reduces over the channel axis`);
   const keep = attrInt(ctx.node, 'keepdims', 1) === 1;
@@ -451,24 +432,28 @@ const softmax: Rule = (ctx) => {
   ctx.set(ctx.node.output[0], x);
 };
 
-/** Resize/Upsample: the channel axis must have scale 1; explicit sizes are renumbered. */
+/**
+ * Resize/Upsample: the channel axis must have scale 1; explicit sizes follow
+ * the kept channels (computed ones from Shape follow by themselves).
+ */
 const resize: Rule = (ctx) => {
   const { node } = ctx;
   const x = ctx.channels(node.input[0]);
   if (!x) return;
   if (attr(node, 'axes')) return ctx.freezeInputs(`${ctx.name} resizes selected axes, which is not handled`);
-  const scalesName = node.op_type === 'Upsample' ? node.input[1] : node.input[2];
-  const sizesName = node.op_type === 'Resize' ? node.input[3] : undefined;
+  // Resize-10 takes (X, scales); roi came before scales at opset 11 (as in shape inference).
+  const resize11 = node.op_type === 'Resize' && ctx.opset >= 11;
+  const scalesName = resize11 ? node.input[2] : node.input[1];
+  const sizesName = resize11 ? node.input[3] : undefined;
   if (sizesName) {
-    const sizes = ctx.ints(sizesName);
-    if (!sizes || !ctx.constant(sizesName)) return ctx.freezeInputs(`the output sizes of ${ctx.name} are computed at run time`);
-    resizeSizesFixup(ctx, sizes, x.axis, x.labels);
+    const why = shapeEntryFixup(ctx, node, 3, x.axis, (f) => f.kept(x.labels).length, x.labels);
+    if (why) return ctx.freezeInputs(why);
     return ctx.set(node.output[0], x);
   }
   const scalesRef = scalesName ? ctx.constant(scalesName) : undefined;
   const scales = scalesRef
     ? Array.from(tensorFloats(scalesRef.tensor))
-    : attr(node, 'scales')?.floats;
+    : scalesName ? ctx.dimValues(scalesName) : attr(node, 'scales')?.floats;
   if (!scales) return ctx.freezeInputs(`the scales of ${ctx.name} are computed at run time`);
   if (scales[x.axis] !== 1) return ctx.freezeInputs(`${ctx.name} scales the channel axis`);
   ctx.set(node.output[0], x);
@@ -480,7 +465,7 @@ const pad: Rule = (ctx) => {
   const rank = ctx.dims(node.input[0])?.length;
   if (!x) return;
   if (node.input[3]) return ctx.freezeInputs(`${ctx.name} pads selected axes, which is not handled`);
-  const pads = ctx.opset >= 11 ? ctx.ints(node.input[1]) : attrInts(node, 'pads');
+  const pads = ctx.opset >= 11 ? ctx.dimValues(node.input[1]) : attrInts(node, 'pads');
   if (!pads || rank === undefined) return ctx.freezeInputs(`the pads of ${ctx.name} are computed at run time`);
   if (pads[x.axis] !== 0 || pads[x.axis + rank] !== 0) return ctx.freezeInputs(`${ctx.name} pads the channel axis`);
   ctx.set(node.output[0], x);

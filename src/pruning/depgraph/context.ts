@@ -3,7 +3,7 @@
 
 import type { PrunableLayer } from '../../analysis/layers';
 import type { ConstantRef, GraphIndex } from '../../onnx/graph';
-import type { Dim } from '../../onnx/shapes';
+import type { Dim, DimOrigin } from '../../onnx/shapes';
 import type { NodeProto } from '../../onnx/schema';
 import type { Fixup, MemberRole, ValueChannels } from './types';
 
@@ -14,14 +14,26 @@ export interface RuleContext {
   readonly index: GraphIndex;
   /** Opset of the default domain. */
   readonly opset: number;
+  /**
+   * The channels of a value on one axis. A value whose channels a Reshape
+   * spread over several axes is frozen when a rule reads it this way.
+   */
   channels(value: string | undefined): ValueChannels | undefined;
+  /** The channels of a value, including those spread over several axes (for Reshape and Transpose). */
+  block(value: string | undefined): ValueChannels | undefined;
   /** Inferred dims (numbers, or strings for symbolic sizes); undefined when unknown. */
   dims(value: string | undefined): Dim[] | undefined;
   constant(value: string | undefined): ConstantRef | undefined;
   /** Dims of a constant input; undefined when the input is not constant. */
   constDims(value: string | undefined): number[] | undefined;
-  /** Integer values of a constant or of a folded shape computation. */
+  /** Integer values of a constant or of a folded shape computation, when every entry is a number. */
   ints(value: string | undefined): number[] | undefined;
+  /** Folded values with symbolic entries (a Shape of [batch, C, h, w]); floats as numbers. */
+  dimValues(value: string | undefined): Dim[] | undefined;
+  /** Which entries of a folded shape vector copy a dim of another value. */
+  origins(value: string | undefined): (DimOrigin | undefined)[] | undefined;
+  /** Element type of a value (DataType), when known. */
+  elemType(value: string | undefined): number | undefined;
   /** This node as a prunable layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight). */
   layer(): PrunableLayer | undefined;
   set(value: string | undefined, ch: ValueChannels): void;

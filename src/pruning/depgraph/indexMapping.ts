@@ -24,3 +24,29 @@ export function expand(labels: Int32Array, inner: number, total: number): Int32A
   for (let p = 0; p < total; p++) out[p] = labels[Math.floor(p / inner) % c];
   return out;
 }
+
+/**
+ * Labels of a block of consecutive axes (row-major, sizes `sizes`) after a
+ * Transpose that puts old block axis order[i] at new block axis i.
+ */
+export function permuteBlock(labels: Int32Array, sizes: number[], order: number[]): Int32Array {
+  const k = sizes.length;
+  const oldStride = new Array<number>(k);
+  for (let i = k - 1, s = 1; i >= 0; i--) {
+    oldStride[i] = s;
+    s *= sizes[i];
+  }
+  const newSizes = order.map((o) => sizes[o]);
+  const out = new Int32Array(labels.length);
+  const idx = new Array<number>(k).fill(0);
+  for (let p = 0; p < out.length; p++) {
+    let src = 0;
+    for (let i = 0; i < k; i++) src += idx[i] * oldStride[order[i]];
+    out[p] = labels[src];
+    for (let i = k - 1; i >= 0; i--) {
+      if (++idx[i] < newSizes[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}

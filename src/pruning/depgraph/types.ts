@@ -17,6 +17,13 @@ import type { UnitTable } from './units';
 export interface ValueChannels {
   axis: number;
   labels: Int32Array;
+  /**
+   * Set when a Reshape spread the channels over consecutive axes axis,
+   * axis+1, … (a channel shuffle's [g, C/g], a head split): their sizes, and
+   * which of them shrinks when channels go (the others stay). Labels are in
+   * row-major order over those axes.
+   */
+  split?: { sizes: number[]; shrink: number; by: string };
 }
 
 export type MemberRole =

@@ -74,7 +74,7 @@ export function selectChannels(graph: DepGraph, scores: Map<number, Float64Array
     globalThreshold(pool, scores, ratio, limit, remove);
   }
   for (const [gid, list] of remove) if (!list.length) remove.delete(gid);
-  keepEveryValueNonEmpty(graph, scores, remove);
+  keepEveryValueNonEmpty(graph, scores, remove, warnings, opts.roundTo);
   return { remove, warnings };
 }
 
@@ -175,15 +175,18 @@ function explicitCounts(graph: DepGraph, opts: SelectOptions, warnings: string[]
 }
 
 /**
- * A value can hold only part of a group (one output of a Split). If every one
- * of its channels were selected, it would be left with none: put back its
- * best-scored channel.
+ * A value can hold only part of a group (one output of a Split, a half of a
+ * channel shuffle). If every one of its channels were selected, it would be
+ * left with none: put back its best-scored channel, say so, and round the
+ * group's kept count up to `roundTo` again.
  */
-function keepEveryValueNonEmpty(graph: DepGraph, scores: Map<number, Float64Array>, remove: Map<number, number[]>): void {
+function keepEveryValueNonEmpty(graph: DepGraph, scores: Map<number, Float64Array>, remove: Map<number, number[]>,
+  warnings: string[], roundTo = 1): void {
   const removed = new Set<number>();
   for (const [gid, list] of remove) for (const i of list) removed.add(graph.groups[gid].units[i]);
   if (!removed.size) return;
-  for (const ch of graph.values.values()) {
+  const score = (gid: number, i: number) => scores.get(gid)?.[i] ?? 0;
+  for (const [name, ch] of graph.values) {
     let best = -1;
     let bestScore = -Infinity;
     let alive = false;
@@ -194,15 +197,26 @@ function keepEveryValueNonEmpty(graph: DepGraph, scores: Map<number, Float64Arra
         break;
       }
       const at = graph.unitGroup.get(r)!;
-      const sc = scores.get(at.group)?.[at.index] ?? 0;
+      const sc = score(at.group, at.index);
       if (sc > bestScore) {
         bestScore = sc;
         best = r;
       }
     }
     if (alive || best < 0) continue;
-    removed.delete(best);
-    const at = graph.unitGroup.get(best)!;
-    remove.set(at.group, remove.get(at.group)!.filter((i) => i !== at.index));
+    const { group: gid, index } = graph.unitGroup.get(best)!;
+    const g = graph.groups[gid];
+    let list = remove.get(gid)!.filter((i) => i !== index);
+    const back = [index];
+    // Put back the next best channels until the kept count is a multiple of roundTo again.
+    while (list.length && (g.size - list.length) % roundTo !== 0) {
+      const i = list.reduce((b, x) => (score(gid, x) > score(gid, b) ? x : b), list[0]);
+      list = list.filter((x) => x !== i);
+      back.push(i);
+    }
+    for (const i of back) removed.delete(g.units[i]);
+    remove.set(gid, list);
+    warnings.push(`${name} would lose every channel: ${back.length} channel(s) of ${g.roots.join(', ')} are kept (${back.join(', ')})`);
   }
+  for (const [gid, list] of remove) if (!list.length) remove.delete(gid);
 }

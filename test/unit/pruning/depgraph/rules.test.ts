@@ -124,15 +124,37 @@ describe('dependency graph rules', () => {
     assert.equal(g.groups[groupOf(g, c.name)].frozen, undefined);
   });
 
-  it('a channel reaching a graph output is frozen; a Reshape that splits channels freezes them', () => {
+  it('a channel reaching a graph output is frozen; a Reshape that mixes channels with other dims freezes them', () => {
     const b = new NetBuilder();
     const a = b.cbr(input, 4);
-    b.initializers.push(int64Tensor('heads', [5], [1, 2, 2, 8, 8]));
-    b.nodes.push(newNode('Reshape', [a.name, 'heads'], ['split_heads']));
+    // [1, 4, 8, 8] → [1, 2, 128]: two channels each share a row with the spatial positions.
+    b.initializers.push(int64Tensor('mixed', [3], [1, 2, 128]));
+    b.nodes.push(newNode('Reshape', [a.name, 'mixed'], ['mixed_out']));
     const c = b.cbr(input, 4);
-    const g = buildDependencyGraph(b.model(IN, [{ name: 'split_heads', dims: [1, 2, 2, 8, 8] }, { name: c.name, dims: [1, 4, 8, 8] }]));
+    const g = buildDependencyGraph(b.model(IN, [{ name: 'mixed_out', dims: [1, 2, 128] }, { name: c.name, dims: [1, 4, 8, 8] }]));
     assert.match(g.groups[groupOf(g, a.name)].frozen!, /reshapes the channel axis/);
     assert.match(g.groups[groupOf(g, c.name)].frozen!, /graph output/);
+  });
+
+  it('a channel shuffle (Reshape [g, C/g] → Transpose → Reshape) ties position j of every part and permutes the channels', () => {
+    const b = new NetBuilder();
+    const a = b.cbr(input, 3);
+    const c = b.cbr(input, 3);
+    const cat = b.concat([a, c]);
+    b.initializers.push(int64Tensor('split6', [5], [1, 2, 3, 8, 8]), int64Tensor('merge6', [4], [1, -1, 8, 8]));
+    b.nodes.push(newNode('Reshape', [cat.name, 'split6'], ['grouped']));
+    b.nodes.push(newNode('Transpose', ['grouped'], ['swapped'], 'shuffle_t', { perm: [0, 2, 1, 3, 4] }));
+    b.nodes.push(newNode('Reshape', ['swapped', 'merge6'], ['shuffled']));
+    const g = finish(b, b.cbr({ name: 'shuffled', channels: 6 }, 4));
+    assert.equal(groupOf(g, a.name), groupOf(g, c.name), 'both halves are one group');
+    const group = g.groups[groupOf(g, a.name)];
+    assert.equal(group.size, 3);
+    assert.equal(group.frozen, undefined);
+    // Output channel 2j + i is channel j of part i; both parts share unit j.
+    assert.deepEqual(positions(g, 'shuffled'), [0, 0, 1, 1, 2, 2]);
+    const { sizes, shrink } = g.values.get('grouped')!.split!;
+    assert.deepEqual([sizes, shrink], [[2, 3], 1], 'only C/g shrinks; g stays');
+    assert.deepEqual(g.values.get('swapped')!.split!.sizes, [3, 2]);
   });
 
   it('ignore takes module paths and globs, and a name that matches nothing is an error', () => {

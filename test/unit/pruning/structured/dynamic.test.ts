@@ -1,0 +1,56 @@
+// Dynamic-axis exports (BN kept, shape computations left in the graph):
+// channel groups behind Shape → Gather → Div → Slice (torch.chunk), Resize
+// scales, Reshape targets built from Shape and a channel shuffle are pruned,
+// and the pruned model still runs at every input size the original accepts.
+// Zero some channels of every group, remove exactly those, and onnxruntime
+// must give the same outputs at two batch sizes (and, for yolov8, at two
+// spatial sizes) as the zeroed model.
+
+import * as assert from 'node:assert/strict';
+import { loadModelSync } from '../../../../src/onnx/model';
+import { buildDependencyGraph } from '../../../../src/pruning/depgraph';
+import { applySelection, selectChannels } from '../../../../src/pruning/structured';
+import type { DepGraph } from '../../../../src/pruning/depgraph';
+import { modelPath } from '../../../helpers/models';
+import { bytesOf, maxAbsDiff, randomFeed, run } from './helpers';
+import { zeroChannels } from './zero';
+
+/** Seeded random scores per unfrozen group, so the selection is arbitrary but repeatable. */
+function randomScores(graph: DepGraph, seed: number): Map<number, Float64Array> {
+  let s = seed >>> 0;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  return new Map(graph.groups.filter((g) => !g.frozen).map((g) => [g.id, Float64Array.from({ length: g.size }, next)]));
+}
+
+const CASES = [
+  { name: 'yolov8_dyn.onnx', sizes: [[1, 3, 96, 96], [3, 3, 96, 96], [1, 3, 64, 64], [3, 3, 128, 96]] },
+  { name: 'shufflenet_dyn.onnx', sizes: [[1, 3, 64, 64], [3, 3, 64, 64]] },
+];
+
+describe('structured pruning of dynamic-axis exports', function () {
+  for (const c of CASES) {
+    it(`${c.name}: only groups that reach a graph output stay frozen; zero-then-remove is exact at every input size`, async () => {
+      const m = loadModelSync(modelPath(c.name));
+      const graph = buildDependencyGraph(m);
+      const frozen = graph.groups.filter((g) => g.frozen);
+      for (const g of frozen) assert.match(g.frozen!, /reaches the graph output/, `${g.roots.join(',')}: ${g.frozen}`);
+      // Random scores through the real selection (which keeps every value non-empty, e.g. a shuffle half).
+      const { remove } = selectChannels(graph, randomScores(graph, 5), { ratio: 0.3 });
+      assert.ok(remove.size >= 20, `${remove.size} groups cut`);
+      zeroChannels(m, graph, remove);
+      const zeroed = bytesOf(m);
+      applySelection(m, graph, remove);
+      const pruned = bytesOf(m);
+      assert.ok(pruned.length < zeroed.length * 0.9, 'the pruned model is smaller');
+      for (const dims of c.sizes) {
+        const feed = randomFeed('images', dims, dims.reduce((a, b) => a + b, 0));
+        const a = await run(zeroed, [feed]);
+        const b = await run(pruned, [feed]);
+        for (const k of Object.keys(a)) {
+          const diff = maxAbsDiff(a[k], b[k]);
+          assert.ok(diff < 1e-4, `${dims.join('x')}: ${k} moved by ${diff}`);
+        }
+      }
+    });
+  }
+});
