@@ -277,6 +277,9 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
     }
     case 'reshape': {
       const target = inV(1) ?? attrInts(node, 'shape');
+      const v = inV(0);
+      // A folded vector keeps its values through a Reshape (row-major order is unchanged).
+      if (v) setValue(ctx, out0, v, inO(0));
       if (!target) return same(unknownDims(vecLen(1)));
       return same(reshape(d, target, attrInt(node, 'allowzero', 0) === 1, node));
     }

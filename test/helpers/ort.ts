@@ -32,3 +32,18 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
   return -1;
 }
+
+/** The dims of every output of one run (for shape checks). */
+export async function runShapes(bytes: Uint8Array, feeds: Feeds): Promise<Record<string, number[]>> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) {
+      inputs[name] = f.data instanceof BigInt64Array ? new ort.Tensor('int64', f.data, f.dims) : new ort.Tensor('float32', f.data, f.dims);
+    }
+    const result = await session.run(inputs);
+    return Object.fromEntries(Object.entries(result).map(([k, t]) => [k, t.dims.map(Number)]));
+  } finally {
+    await session.release();
+  }
+}
