@@ -7,7 +7,8 @@ import { GraphIndex } from '../onnx/graph';
 import { OnnxModel, parseModel, readFileChunked } from '../onnx/model';
 import { TensorScanner } from '../onnx/scan';
 import { withFile } from '../onnx/errors';
-import { inferShapes, type Dim, type ShapeInfo } from '../onnx/shapes';
+import { addDims, dimSymbols, evalDim, mulDims, prodDims } from '../onnx/dims';
+import { assumeInputShape, inferShapes, type Dim, type ShapeInfo } from '../onnx/shapes';
 import { DataType, dataTypeName, elementCount, tensorDims, tensorFloats } from '../onnx/tensor';
 import { findAttention } from './attention';
 import { findEmbeddings, tieLayers } from './embeddings';
@@ -27,7 +28,9 @@ export { transformerBlocks, layerParts, type BlockInfo, type PartKind } from './
  * Reads and analyses a model file. Weight norms are computed while the file is
  * still being read (see TensorScanner), so analysing costs little more than reading.
  */
-export async function analyzeFile(file: string, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<LayerTable> {
+export async function analyzeFile(file: string, opts: {
+  signal?: AbortSignal; onProgress?: (done: number, total: number) => void; inputShape?: AnalyzeOptions['inputShape'];
+} = {}): Promise<LayerTable> {
   const early = new Map<number, AxisAccumulator>();
   const active: { acc: AxisAccumulator; start: number }[] = [];
   let scanner: TensorScanner | undefined;
@@ -44,18 +47,24 @@ export async function analyzeFile(file: string, opts: { signal?: AbortSignal; on
       for (const a of active) if (!a.acc.done) a.acc.feed(available - a.start);
     },
   });
-  return analyzeModel(parseModel(bytes, file), { early });
+  return analyzeModel(parseModel(bytes, file), { early, inputShape: opts.inputShape });
 }
 
 export interface AnalyzeOptions {
   /** Stats computed while reading, by the file offset of the tensor's raw_data. */
   early?: Map<number, AxisAccumulator>;
+  /**
+   * The input size to count MACs at when the model has named dims: shapes by
+   * input name (or one shape for a one-input model), and where they came from.
+   */
+  inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
 }
 
 export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): LayerTable {
   try {
     const index = new GraphIndex(model.graph);
     const shapes = inferShapes(model, index);
+    if (opts.inputShape) assumeInputShape(model, shapes, opts.inputShape.shapes, opts.inputShape.source);
     const sequenceDim = findSequenceDim(model, index, shapes);
     const found = findPrunableLayers(index, { transposedWeights: true });
     const embeddings = findEmbeddings(index);
@@ -65,6 +74,7 @@ export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): Layer
     const layers = found.map((l) => describeLayer(model, l, shapes, opts, sequenceDim, position.get(l.node) ?? -1));
     nameTiedHeads(layers, tied, embeddings);
     addHeadScores(layers, attention);
+    const formula = layers.reduce<Dim>((sum, l) => addDims(sum, l.macsFormula ?? l.macs), 0);
     return {
       file: model.file ?? '',
       producer: [model.proto.producer_name, model.proto.producer_version].filter(Boolean).join(' '),
@@ -76,7 +86,8 @@ export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): Layer
       embeddings,
       attention,
       sequenceDim,
-      totals: totals(model, index, layers),
+      totals: { ...totals(model, index, layers), ...(typeof formula === 'string' ? { macsFormula: formula } : {}) },
+      ...(shapes.assumed ? { assumedInput: { shapes: shapes.assumed.shapes, source: shapes.assumed.source } } : {}),
     };
   } catch (e) {
     throw model.file ? withFile(e, model.file) : e;
@@ -121,6 +132,7 @@ function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts
     params: weightCount + biasCount,
     macs: layerMacs(l, weightCount, info),
     ...(tokenAxis(l, info, sequenceDim) ? { tokenAxis: sequenceDim } : {}),
+    ...macsFormulaOf(l, weightCount, info),
     zeros: stats.zeros,
     sparsity: weightCount ? stats.zeros / weightCount : 0,
   };
@@ -145,7 +157,8 @@ function findSequenceDim(model: OnnxModel, index: GraphIndex, info: ShapeInfo): 
  * shapes of src/onnx/shapes.ts carrying `sequence` through, the unknown case goes away.)
  */
 function tokenAxis(l: PrunableLayer, info: ShapeInfo, sequenceDim: string | undefined): boolean {
-  if (!sequenceDim || l.op !== 'MatMul') return false;
+  // A stated input size already counts the tokens: the MACs are no longer per token.
+  if (!sequenceDim || l.op !== 'MatMul' || info.assumed?.dims[sequenceDim] !== undefined) return false;
   const out = info.shapes.get(l.node.output[0])?.dims;
   return !out || out.slice(1, -1).some((d) => typeof d === 'string');
 }
@@ -211,20 +224,57 @@ function safeCount(t: Parameters<typeof tensorDims>[0]): number {
   }
 }
 
-/** Multiply-accumulates per sample (a symbolic batch counts as 1). */
+/**
+ * Multiply-accumulates per sample, as a formula over the model's named dims:
+ * every weight is used once per output position (Conv: per output pixel,
+ * ConvTranspose: per input pixel, Gemm: per row, MatMul: per row of every
+ * leading dim). A named batch dim counts as 1.
+ */
+export function layerMacsDim(l: PrunableLayer, weightCount: number, info: ShapeInfo): Dim {
+  const outDims = info.shapes.get(l.node.output[0])?.dims;
+  const inDims = info.shapes.get(l.node.input[0])?.dims;
+  switch (l.op) {
+    case 'Conv': return mulDims(weightCount, prodDims(outDims?.slice(2) ?? []));
+    case 'ConvTranspose': return mulDims(weightCount, prodDims(inDims?.slice(2) ?? []));
+    case 'Gemm': {
+      const rows = outDims?.[0];
+      return weightCount * (typeof rows === 'number' ? rows : 1);
+    }
+    case 'MatMul': return mulDims(weightCount, prodDims(perSample(outDims?.slice(0, -1) ?? [])));
+  }
+}
+
+/** A named leading dim is the batch: counts are per sample. */
+const perSample = (d: Dim[]) => d.map((v, i) => (i === 0 && typeof v === 'string' ? 1 : v));
+
+/**
+ * MACs per sample as a number: the formula at the assumed input size; without
+ * one, a named dim counts as 1 (and `?`, a size nothing is known about, too).
+ */
 export function layerMacs(l: PrunableLayer, weightCount: number, info: ShapeInfo): number {
+  const d = layerMacsDim(l, weightCount, info);
+  if (typeof d === 'number') return d;
+  const env: Record<string, number> = {};
+  for (const s of dimSymbols(d)) env[s] = info.assumed?.dims[s] ?? 1;
+  return evalDim(d, env) ?? fallbackMacs(l, weightCount, info);
+}
+
+/** The old count, where a formula cannot be evaluated: every unknown dim as 1. */
+function fallbackMacs(l: PrunableLayer, weightCount: number, info: ShapeInfo): number {
   const numeric = (d: Dim[] | undefined) => (d ?? []).reduce<number>((p, v) => p * (typeof v === 'number' ? v : 1), 1);
   const outDims = info.shapes.get(l.node.output[0])?.dims;
   const inDims = info.shapes.get(l.node.input[0])?.dims;
   switch (l.op) {
     case 'Conv': return weightCount * numeric(outDims?.slice(2));
     case 'ConvTranspose': return weightCount * numeric(inDims?.slice(2));
-    case 'Gemm': {
-      const rows = outDims?.[0];
-      return weightCount * (typeof rows === 'number' ? rows : 1);
-    }
+    case 'Gemm': return layerMacsDim(l, weightCount, info) as number;
     case 'MatMul': return weightCount * numeric(outDims?.slice(0, -1));
   }
+}
+
+function macsFormulaOf(l: PrunableLayer, weightCount: number, info: ShapeInfo): { macsFormula?: string } {
+  const d = layerMacsDim(l, weightCount, info);
+  return typeof d === 'string' ? { macsFormula: d } : {};
 }
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);

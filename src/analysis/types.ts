@@ -49,11 +49,14 @@ export interface LayerInfo {
   tiedTo?: string;
   params: number;
   /**
-   * Multiply-accumulates per sample, with symbolic dims (other than the batch)
-   * counted as 1: for a language model that is per token (see `tokenAxis`).
+   * Multiply-accumulates per sample: at the stated input size (assumedInput)
+   * when there is one, else with symbolic dims (other than the batch) counted
+   * as 1: for a language model that is per token (see `tokenAxis`).
    */
   macs: number;
-  /** The symbolic dim `macs` is per one of (the sequence), when the layer runs once per token of it. */
+  /** MACs as a formula over the named dims (`1152*floor((height+3)/4)*…`), when they depend on them. */
+  macsFormula?: string;
+  /** The symbolic dim `macs` is per one of (the sequence), when the layer runs once per token of it and no size binds it. */
   tokenAxis?: string;
   zeros: number;
   /** zeros / weight elements. */
@@ -128,6 +131,8 @@ export interface EmbeddingInfo {
 export interface ModelTotals {
   params: number;
   macs: number;
+  /** Total MACs as a formula over the named dims, when they depend on them. */
+  macsFormula?: string;
   zeros: number;
   sparsity: number;
   bytes: number;
@@ -146,4 +151,10 @@ export interface LayerTable {
   /** The symbolic sequence dim of the inputs (`sequence`), for MACs at a stated length. */
   sequenceDim?: string;
   totals: ModelTotals;
+  /**
+   * The input size MACs were counted at (named dims → values, per sample), and
+   * where it came from; absent when no size was stated, in which case a named
+   * dim other than the batch counts as 1 and macsFormula says what is missing.
+   */
+  assumedInput?: { shapes: Record<string, number[]>; source: string };
 }

@@ -1,30 +1,52 @@
-// `prune-lens analyze MODEL [--json] [--seq-len N]`: the layer table.
+// `prune-lens analyze MODEL [--json] [--seq-len N] [--input-shape S | --data X.npy]`: the layer table.
+// A language model's MACs are per token, or at N tokens with --seq-len; a
+// model with named spatial or sequence dims has its MACs counted at a stated
+// input size (or the shape of a data file), and shown as a formula.
 
-import { analyzeFile, headsLabel, macsAt, modelMacs, type LayerTable } from '../analysis';
-import { bytes, fixed, human, percent, stats, table } from './format';
+import { analyzeFile, headsLabel, macsAt, modelMacs, type AnalyzeOptions, type LayerTable } from '../analysis';
+import { readNpyHeader } from '../validation/npy';
+import { bytes, fixed, human, parseInputShape, percent, stats, table } from './format';
+
+const USAGE = 'usage: prune-lens analyze MODEL [--json] [--seq-len N] [--input-shape [NAME=]1x3x96x96[,NAME=...] | --data X.npy]';
 
 export async function analyzeCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
-  const args = [...argv];
+  let json = false;
   let seqLen: number | undefined;
-  const at = args.findIndex((a) => a === '--seq-len' || a.startsWith('--seq-len='));
-  if (at >= 0) {
-    const value = args[at].includes('=') ? args[at].slice('--seq-len='.length) : args[at + 1];
-    args.splice(at, args[at].includes('=') ? 1 : 2);
-    seqLen = Number(value);
-    if (!Number.isSafeInteger(seqLen) || seqLen < 1) throw usage(`--seq-len takes a positive number of tokens, not '${value ?? ''}'`);
+  let inputShape: AnalyzeOptions['inputShape'];
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const [a, inline] = argv[i].startsWith('--seq-len=') ? ['--seq-len', argv[i].slice('--seq-len='.length)] : [argv[i], undefined];
+    if (a === '--json') json = true;
+    else if (a === '--seq-len') {
+      const v = inline ?? argv[++i];
+      seqLen = Number(v);
+      if (!Number.isSafeInteger(seqLen) || seqLen < 1) throw usage(`--seq-len takes a positive number of tokens, not '${v ?? ''}'`);
+    } else if (a === '--input-shape') {
+      const text = value(argv, ++i, a);
+      try {
+        inputShape = { shapes: parseInputShape(text), source: '--input-shape' };
+      } catch (e) {
+        throw usage((e as Error).message);
+      }
+    } else if (a === '--data') {
+      const file = value(argv, ++i, a);
+      inputShape = { shapes: readNpyHeader(file).shape, source: `the shape of ${file}` };
+    } else if (a.startsWith('--')) throw usage(`unknown option ${a}`);
+    else files.push(a);
   }
-  const json = args.includes('--json');
-  const files = args.filter((a) => !a.startsWith('--'));
-  const unknown = args.filter((a) => a.startsWith('--') && a !== '--json');
-  if (unknown.length) throw usage(`unknown option ${unknown[0]}`);
   if (files.length !== 1) throw usage(files.length ? 'give one model' : 'missing MODEL');
-  const t = await analyzeFile(files[0]);
+  const t = await analyzeFile(files[0], { inputShape });
   out(json ? JSON.stringify(t, null, 2) : render(t, seqLen));
   return 0;
 }
 
+function value(argv: string[], i: number, flag: string): string {
+  if (i >= argv.length || argv[i].startsWith('--')) throw usage(`${flag} needs a value`);
+  return argv[i];
+}
+
 function usage(why: string): Error {
-  return Object.assign(new Error(`${why}\nusage: prune-lens analyze MODEL [--json] [--seq-len N]`), { usage: true });
+  return Object.assign(new Error(`${why}\n${USAGE}`), { usage: true });
 }
 
 /** The text report; `seqLen` states the tokens per sample of a language model (else MACs are per token). */
@@ -43,7 +65,8 @@ export function render(t: LayerTable, seqLen?: number): string {
   const head = `${t.file}  ·  ${t.producer || 'unknown producer'}  ·  opset ${t.opset}`;
   const io = `inputs: ${t.inputs.map((i) => `${i.name} [${i.shape.join(',')}]`).join(', ')}   outputs: ${t.outputs.map((o) => `${o.name} [${o.shape.join(',')}]`).join(', ')}`;
   const m = modelMacs(t, seqLen);
-  const macs = !t.sequenceDim ? `MACs ${human(t.totals.macs)}`
+  // A stated input size (assumedInput) already counts the tokens.
+  const macs = !t.sequenceDim || t.assumedInput ? `MACs ${human(t.totals.macs)}`
     : seqLen ? `MACs ${human(m.atLength)} at ${seqLen} tokens (${human(m.perToken ?? 0)} per token)` : `MACs ${human(m.perToken ?? 0)} per token (--seq-len N for a length)`;
   const tot = `${t.layers.length} prunable layers · params ${human(t.totals.params)} · ${macs} · sparsity ${percent(t.totals.sparsity)} · ${bytes(t.totals.bytes)}`;
   const parts = [head, io, '', table(['layer', 'op', 'in→out', 'params', 'MACs', 'L1 mean (min)', 'L2 mean', '|γ| min / median', 'heads (L1 min)', 'zeros'], rows)];
@@ -58,5 +81,15 @@ export function render(t: LayerTable, seqLen?: number): string {
     parts.push('', table(['embedding', 'rows', 'dim', 'tied to'], t.embeddings.map((e) => [e.displayName, String(e.rows), String(e.dim), e.tiedLayers.map(shown).join(', ') || '-'])));
   }
   if (t.attention.length) parts.push('', table(['attention', 'heads'], t.attention.map((a) => [a.name, `${headsLabel(a)}${a.rotary ? ', rotary' : ''}`])));
-  return [...parts, '', tot].join('\n');
+  return [...parts, '', tot, ...macsNote(t)].join('\n');
+}
+
+/** Which input size the MACs are at, and the formula, when the model has named dims. */
+function macsNote(t: LayerTable): string[] {
+  const f = t.totals.macsFormula;
+  if (!f) return [];
+  const at = t.assumedInput
+    ? `MACs per sample (a named batch counts as 1) at ${Object.entries(t.assumedInput.shapes).map(([n, s]) => `${n} [${s.join(',')}]`).join(', ')} (from ${t.assumedInput.source})`
+    : t.sequenceDim ? '' : 'MACs count every named dim as 1: give --input-shape or --data for a number at a real size';
+  return [...(at ? [at] : []), `MACs = ${f}`];
 }

@@ -47,3 +47,18 @@ export function stats(values: number[]): { min: number; median: number; max: num
     mean: s.reduce((a, b) => a + b, 0) / s.length,
   };
 }
+
+/** `1x3x96x96`, or `images=1x3x96x96,mask=1x96x96` for a model with several inputs. */
+export function parseInputShape(text: string): number[] | Record<string, number[]> {
+  const dims = (t: string) => {
+    const d = t.split('x').map(Number);
+    if (!t || d.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`"${t}" is not a shape like 1x3x96x96`);
+    return d;
+  };
+  if (!text.includes('=')) return dims(text);
+  return Object.fromEntries(text.split(',').map((part) => {
+    const [name, shape] = part.split('=');
+    if (!name || !shape) throw new Error(`"${part}" is not NAME=SHAPE`);
+    return [name, dims(shape)];
+  }));
+}

@@ -10,9 +10,10 @@ import { validateCommand } from './validate';
 const HELP = `prune-lens: inspect and prune ONNX models
 
 usage:
-  prune-lens analyze MODEL [--json] [--seq-len N]
+  prune-lens analyze MODEL [--json] [--seq-len N] [--input-shape 1x3x96x96 | --data X.npy]
                                                the layer table: channels, norms, BN gammas, attention heads, params,
-                                               MACs (a language model's at N tokens, else per token)
+                                               MACs (a language model's at N tokens, else per token; a model with
+                                               named dims at the given input size)
   prune-lens prune MODEL (--plan P.prune.json | --method M --amount A [--structured] [--global] [--ignore NAME]...) [-o OUT] [--json]
                                                apply a pruning plan or a one-step shortcut; writes a new file, never the original
   prune-lens validate ORIGINAL PRUNED [--data X.npy --labels Y.npy] [--ep cuda,webgpu,cpu] [--batch N] [--json]

@@ -43,6 +43,49 @@ export interface ShapeInfo {
   dimValues: Map<string, Dim[]>;
   /** For folded shape vectors, which entries copy a dim of another value. */
   origins: Map<string, (DimOrigin | undefined)[]>;
+  /** The input size that counts (MACs) are evaluated at, when one was stated. */
+  assumed?: AssumedInput;
+}
+
+/** Values for the named dims of the graph inputs, and where they came from (a setting, a data file). */
+export interface AssumedInput {
+  dims: Record<string, number>;
+  /** The input shapes as stated, for reports: `images [1,3,96,96]`. */
+  shapes: Record<string, number[]>;
+  source: string;
+}
+
+/**
+ * Binds the named dims of the graph inputs from stated input shapes (by input
+ * name, or one shape for a model with one input). Counts are per sample, so a
+ * named leading (batch) dim is 1 whatever the shape says.
+ */
+export function assumeInputShape(model: OnnxModel, info: ShapeInfo, stated: Record<string, number[]> | number[], source: string): AssumedInput {
+  const index = new GraphIndex(model.graph);
+  const inputs = model.graph.input.filter((v) => v.name && !index.initializer(v.name));
+  const byName: Record<string, number[]> = Array.isArray(stated)
+    ? (inputs.length === 1 ? { [inputs[0].name!]: stated } : {})
+    : stated;
+  if (Array.isArray(stated) && inputs.length !== 1) {
+    throw new PruneLensError('shape', `the model has ${inputs.length} inputs (${inputs.map((v) => v.name).join(', ')}); give the shape of each by name`);
+  }
+  const dims: Record<string, number> = {};
+  const shapes: Record<string, number[]> = {};
+  for (const [name, shape] of Object.entries(byName)) {
+    const declared = info.shapes.get(name)?.dims;
+    if (!inputs.some((v) => v.name === name) || !declared) throw new PruneLensError('shape', `the model has no input named ${name}`);
+    if (declared.length !== shape.length || shape.some((v) => !Number.isInteger(v) || v < 1)) {
+      throw new PruneLensError('shape', `input ${name} has ${declared.length} dims [${declared.join(',')}]; [${shape.join(',')}] does not fit it`);
+    }
+    declared.forEach((d, i) => {
+      if (typeof d === 'number') {
+        if (d !== shape[i]) throw new PruneLensError('shape', `input ${name} has size ${d} on axis ${i}, not ${shape[i]}`);
+      } else if (isKnown(d)) dims[d] = i === 0 ? 1 : shape[i];
+    });
+    shapes[name] = shape;
+  }
+  info.assumed = { dims, shapes, source };
+  return info.assumed;
 }
 
 const MAX_FOLD = 64;
