@@ -168,7 +168,10 @@ class Builder {
         self.members.push({ node, input, axis, labels, role });
       },
       layerChannels: (out, inn) => {
-        if (layer) self.layerChannels.push({ layer, out, in: inn });
+        if (!layer) return;
+        self.layerChannels.push({ layer, out, in: inn });
+        // A depthwise layer has no units of its own: ignoring it keeps the channels it shares with its input.
+        if (out && self.ignored.has(layer)) self.freezeLabels(out, `layer ${layer.displayName} is ignored`);
       },
       fixup: (f) => self.fixups.push(f),
     };

@@ -205,4 +205,52 @@ describe('dependency graph rules', () => {
     const other = build({ FastGelu: RULES.Relu });
     assert.match(other.g.groups[groupOf(other.g, other.a.name)].frozen!, /has no pruning rule/);
   });
+
+  it('ignoring a depthwise conv keeps the channels it shares with its producer', () => {
+    const build = (ignore: string[]) => {
+      const b = new NetBuilder();
+      const a = b.relu(b.conv(input, 6, { name: 'pw' }));
+      const dw = b.relu(b.conv(a, 6, { group: 6, name: 'dw' }));
+      b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', dw)), 4, 'output');
+      return { g: buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }]), { ignore }), a };
+    };
+    const free = build([]);
+    assert.equal(free.g.groups[groupOf(free.g, free.a.name)].frozen, undefined);
+    const kept = build(['dw']);
+    assert.match(kept.g.groups[groupOf(kept.g, kept.a.name)].frozen!, /layer dw is ignored/);
+  });
+
+  it('Slice and Squeeze never track channels on a guessed axis', () => {
+    const sym = { name: 'input', dims: ['N', 3, 8, 8] };
+    // Slice axes computed by an op that is not folded (Floor): they are 1 at run time, and may not be guessed as 0.
+    const b = new NetBuilder();
+    const a = b.cbr(input, 4);
+    b.initializers.push(int64Tensor('s0', [1], [0]), int64Tensor('s1', [1], [2]));
+    b.init('one_f', [1], [1]);
+    b.nodes.push(newNode('Floor', ['one_f'], ['floored']), newNode('Cast', ['floored'], ['axes'], 'cast', { to: 7 }));
+    b.nodes.push(newNode('Slice', [a.name, 's0', 's1', 'axes'], ['sliced']));
+    const g = finish(b, b.cbr({ name: 'sliced', channels: 2 }, 4));
+    assert.match(g.groups[groupOf(g, a.name)].frozen!, /the axes of .* are computed at run time/);
+    // Squeeze without axes on a shape with a named dim: which dims are 1 depends on the input.
+    const c = new NetBuilder();
+    const x = c.cbr(input, 4);
+    const sq = c.unary('Squeeze', c.unary('GlobalAveragePool', x));
+    c.gemm(sq, 4, 'output');
+    const h = buildDependencyGraph(c.model(sym, [{ name: 'output', dims: ['N', 4] }]));
+    assert.match(h.groups[groupOf(h, x.name)].frozen!, /has no axes, and which dims are 1 depends on the input/);
+  });
+
+  it('Resize at opset 10 reads its scales from input 1', () => {
+    const build = (scale: number) => {
+      const b = new NetBuilder();
+      const a = b.cbr(input, 4);
+      b.init('sc', [4], [1, scale, 2, 2]);
+      const up = { name: b.node('Resize', [a.name, 'sc'], { mode: 'nearest' })[0], channels: 4 };
+      b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', b.cbr(up, 4))), 4, 'output');
+      const g = buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }], 10));
+      return g.groups[groupOf(g, a.name)].frozen;
+    };
+    assert.equal(build(1), undefined);
+    assert.match(build(2)!, /scales the channel axis/);
+  });
 });

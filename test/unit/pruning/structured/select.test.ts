@@ -141,6 +141,23 @@ describe('channel selection', () => {
     assert.throws(() => applySelection(m, graph, new Map([[gid, [0]]])), /removes every channel of split/);
   });
 
+  it('putting a channel back says so and keeps roundTo', () => {
+    const b = new NetBuilder();
+    const a = b.relu(b.conv({ name: 'input', channels: 3 }, 8, { name: 'a' }));
+    const [s0, s1] = b.split(a, [2, 6]);
+    const cat: Value = b.concat([b.relu(b.conv(s0, 2)), b.relu(b.conv(s1, 2))]);
+    b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', cat)), 3, 'output');
+    const graph = buildDependencyGraph(b.model({ name: 'input', dims: [1, 3, 8, 8] }, [{ name: 'output', dims: [1, 3] }]));
+    const gid = graph.groups.find((g) => g.roots.includes('a'))!.id;
+    // The two channels of the first split score lowest; half of 8 go, in multiples of 2.
+    const scores = new Map([[gid, Float64Array.from([0, 1, 5, 2, 6, 3, 7, 8])]]);
+    const sel = selectChannels(graph, scores, { ratio: 0.5, roundTo: 2 });
+    // 0, 1, 3, 5 would go; 1 comes back for the split, and 5 (the best left) for roundTo: 6 kept.
+    assert.deepEqual(sel.remove.get(gid), [0, 3]);
+    assert.equal((8 - sel.remove.get(gid)!.length) % 2, 0);
+    assert.match(sel.warnings.join('\n'), /would lose every channel: 2 channel\(s\) of a are kept \(1, 5\)/);
+  });
+
   it('refuses to cut a frozen group', () => {
     const { m, graph } = lenet();
     const fc3 = graph.groups.find((g) => g.roots.includes('fc3'))!;

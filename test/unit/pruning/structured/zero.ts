@@ -6,17 +6,25 @@
 
 import type { OnnxModel } from '../../../../src/onnx/model';
 import { setTensorFloats, tensorDims, tensorFloats } from '../../../../src/onnx/tensor';
-import type { DepGraph, MemberRole } from '../../../../src/pruning/depgraph';
+import type { DepGraph, MemberRole, SliceMember } from '../../../../src/pruning/depgraph';
 
 const PRODUCING: MemberRole[] = ['out', 'bias', 'depthwise', 'bn-scale', 'bn-bias', 'norm-scale', 'norm-bias'];
 const ZEROABLE_OPERANDS = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
 
 export function zeroChannels(model: OnnxModel, graph: DepGraph, remove: Map<number, number[]>): void {
+  zeroMembers(model, graph, remove, (m) => PRODUCING.includes(m.role) || (m.role === 'operand' && ZEROABLE_OPERANDS.has(m.node.op_type ?? '')));
+}
+
+/** Zeroes the consumers' input slices of the removed channels too (for ops where f(0) is not 0). */
+export function zeroConsumers(model: OnnxModel, graph: DepGraph, remove: Map<number, number[]>): void {
+  zeroMembers(model, graph, remove, (m) => m.role === 'in');
+}
+
+function zeroMembers(model: OnnxModel, graph: DepGraph, remove: Map<number, number[]>, which: (m: SliceMember) => boolean): void {
   const removed = new Set<number>();
   for (const [gid, list] of remove) for (const i of list) removed.add(graph.groups[gid].units[i]);
   for (const m of graph.members) {
-    const zeroable = PRODUCING.includes(m.role) || (m.role === 'operand' && ZEROABLE_OPERANDS.has(m.node.op_type ?? ''));
-    if (!zeroable) continue;
+    if (!which(m)) continue;
     const positions = [...m.labels.keys()].filter((p) => removed.has(graph.units.find(m.labels[p])));
     if (!positions.length) continue;
     const t = graph.index.constant(m.node.input[m.input])!.tensor;
@@ -48,3 +56,4 @@ export function pickChannels(graph: DepGraph, fraction: number, seed = 3, only?:
   }
   return out;
 }
+
