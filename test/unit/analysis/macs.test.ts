@@ -52,6 +52,7 @@ describe('MACs on models with named dims', () => {
     const at128x96 = await independentConvMacs(m, 'images', [1, 3, 128, 96]);
     const fromFormula = evalDim(t.totals.macsFormula!, { height: 128, width: 96 })!;
     assert.ok(Math.abs(fromFormula - at128x96) <= 0.01 * at128x96, `${fromFormula} vs ${at128x96}`);
+    if (process.env.SHOW_COUNTS) console.log(`      yolov8 96x96: ${t.totals.macs} vs ${at96}; 128x96: ${fromFormula} vs ${at128x96}`);
   });
 
   it('shufflenet_dyn (static spatial size): every layer has a number, the same as onnxruntime\'s shapes give', async () => {
@@ -60,6 +61,7 @@ describe('MACs on models with named dims', () => {
     const convMacs = t.layers.filter((l) => l.op === 'Conv').reduce((s, l) => s + l.macs, 0);
     const independent = await independentConvMacs(m, 'images', [1, 3, 64, 64]);
     assert.ok(Math.abs(convMacs - independent) <= 0.01 * independent, `${convMacs} vs ${independent}`);
+    if (process.env.SHOW_COUNTS) console.log(`      shufflenet: ${convMacs} vs ${independent}`);
     assert.equal(t.totals.macsFormula, undefined, 'nothing depends on a named dim but the batch');
   });
 
@@ -73,6 +75,7 @@ describe('MACs on models with named dims', () => {
     const b = analyzeModel(foldedModel, opts);
     assert.equal(b.totals.macs, a.totals.macs);
     assert.equal(b.totals.macsFormula, a.totals.macsFormula);
+    if (process.env.SHOW_COUNTS) console.log(`      kept ${a.totals.macs}, folded ${b.totals.macs}`);
     const rand = seededRandom(5);
     const feeds = { images: { dims: [1, 3, 64, 64], data: Float32Array.from({ length: 3 * 64 * 64 }, () => rand() - 0.5) } };
     const x = await runModel(kept.bytes, feeds);

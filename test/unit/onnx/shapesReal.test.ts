@@ -113,6 +113,7 @@ describe('shape inference agrees with onnxruntime on every tensor', function () 
       const r = await checkModel(name, loadModelSync(modelPath(name)));
       assert.ok(r.tensors >= 5, `${r.tensors} tensors checked`);
       assert.deepEqual(r.problems, []);
+      if (process.env.SHOW_COUNTS) console.log(`      ${name}: ${r.tensors} tensors, ${r.dims} dims`);
     });
   }
   for (const f of FIXTURES) {
