@@ -284,8 +284,11 @@ function updateValueInfo(model: OnnxModel, graph: DepGraph, kept: (l: Int32Array
     if (!vi) continue;
     const n = kept(ch.labels).length;
     if (n === ch.labels.length) continue;
-    const dim = vi.type?.tensor_type?.shape?.dim[ch.axis];
+    // Channels spread over several axes (a shuffle's [g, C/g]): only the shrinking axis changes.
+    const axis = ch.split ? ch.axis + ch.split.shrink : ch.axis;
+    const size = ch.split ? n / (ch.labels.length / ch.split.sizes[ch.split.shrink]) : n;
+    const dim = vi.type?.tensor_type?.shape?.dim[axis];
     if (!dim) continue;
-    if (dim.dim_value !== undefined) dim.dim_value = n;
+    if (dim.dim_value !== undefined) dim.dim_value = size;
   }
 }

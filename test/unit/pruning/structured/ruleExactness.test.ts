@@ -7,7 +7,8 @@
 // (the statistics change when channels go) and have their own bound.
 
 import * as assert from 'node:assert/strict';
-import { floatTensor, int64Tensor, newNode } from '../../../../src/onnx/build';
+import { floatTensor, int64Tensor, newValueInfo } from '../../../../src/onnx/build';
+import { inferShapes } from '../../../../src/onnx/shapes';
 import type { OnnxModel } from '../../../../src/onnx/model';
 import { buildDependencyGraph, type DepGraph } from '../../../../src/pruning/depgraph';
 import { intTensor } from '../../../../src/pruning/depgraph/fixups';
@@ -29,6 +30,18 @@ interface Case {
   bound?: number;
   /** Groups that must be pruned (at least). */
   minGroups?: number;
+  /** Declare every inferred shape in value_info first, as some exporters do; the prune must keep them true. */
+  valueInfo?: boolean;
+}
+
+function declareShapes(m: OnnxModel): void {
+  const info = inferShapes(m);
+  for (const n of m.graph.node) {
+    for (const o of n.output) {
+      const s = info.shapes.get(o);
+      if (s?.dims && !s.dims.includes('?')) m.graph.value_info.push(newValueInfo(o, s.elemType, s.dims));
+    }
+  }
 }
 
 function randomScores(graph: DepGraph, seed: number): Map<number, Float64Array> {
@@ -142,6 +155,19 @@ const CASES: Case[] = [
     dims: [1, 3, 8, 8], minGroups: 2,
   },
   {
+    name: 'channel shuffle and torch.chunk with every shape declared in value_info',
+    build: net((b, x) => {
+      const c = b.concat([x, b.cbr(x, 6)]);
+      const r = b.node('Reshape', [c.name, constI64(b, [1, 2, 6, 8, 8])])[0];
+      const t = b.node('Transpose', [r], { perm: [0, 2, 1, 3, 4] })[0];
+      const m = b.node('Reshape', [t, constI64(b, [1, 12, 8, 8])])[0];
+      const half = b.node('Div', [b.node('Gather', [b.node('Shape', [m])[0], constI64(b, [1])], { axis: 0 })[0], constI64(b, [2])])[0];
+      const s = b.node('Slice', [m, half, constI64(b, [2 ** 31 - 1]), constI64(b, [1])])[0];
+      return b.cbr({ name: s, channels: 6 }, 4);
+    }),
+    dims: [1, 3, 8, 8], minGroups: 2, valueInfo: true,
+  },
+  {
     name: 'torch.chunk as Shape → Gather → Add → Div → Slice, named batch',
     build: net((b, x) => {
       const shape = b.node('Shape', [x.name])[0];
@@ -217,6 +243,7 @@ describe('every rule: zero-then-remove in onnxruntime', () => {
   for (const c of CASES) {
     it(c.name, async () => {
       const m = c.build();
+      if (c.valueInfo) declareShapes(m);
       const graph = buildDependencyGraph(m);
       const open = graph.groups.filter((g) => !g.frozen);
       assert.ok(open.length >= (c.minGroups ?? 2), `${open.length} prunable groups: ${graph.groups.map((g) => g.frozen).join('; ')}`);
@@ -227,6 +254,14 @@ describe('every rule: zero-then-remove in onnxruntime', () => {
       const zeroed = bytesOf(m);
       applySelection(m, graph, remove);
       const pruned = bytesOf(m);
+      if (c.valueInfo) {
+        // Every declared shape still says what the pruned graph computes.
+        const info = inferShapes(m);
+        for (const v of m.graph.value_info) {
+          const declared = v.type!.tensor_type!.shape!.dim.map((d) => Number(d.dim_value));
+          assert.deepEqual(info.shapes.get(v.name!)?.dims, declared, `value_info of ${v.name}`);
+        }
+      }
       const batches = c.dims.some((d) => typeof d === 'string') ? [1, 3] : [c.dims[0] as number];
       for (const n of batches) {
         const feed = randomFeed('input', [n, ...(c.dims.slice(1) as number[])], 9 + n);
