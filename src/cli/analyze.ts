@@ -5,7 +5,7 @@
 
 import { analyzeFile, headsLabel, macsAt, modelMacs, type AnalyzeOptions, type LayerTable } from '../analysis';
 import { readNpyHeader } from '../validation/npy';
-import { bytes, fixed, human, parseInputShape, percent, stats, table } from './format';
+import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, stats, table } from './format';
 
 const USAGE = 'usage: prune-lens analyze MODEL [--json] [--seq-len N] [--input-shape [NAME=]1x3x96x96[,NAME=...] | --data X.npy]';
 
@@ -89,7 +89,7 @@ function macsNote(t: LayerTable): string[] {
   const f = t.totals.macsFormula;
   if (!f) return [];
   const at = t.assumedInput
-    ? `MACs per sample (a named batch counts as 1) at ${Object.entries(t.assumedInput.shapes).map(([n, s]) => `${n} [${s.join(',')}]`).join(', ')} (from ${t.assumedInput.source})`
+    ? assumedInputLine(t.assumedInput)
     : t.sequenceDim ? '' : 'MACs count every named dim as 1: give --input-shape or --data for a number at a real size';
   return [...(at ? [at] : []), `MACs = ${f}`];
 }

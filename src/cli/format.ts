@@ -62,3 +62,9 @@ export function parseInputShape(text: string): number[] | Record<string, number[
     return [name, dims(shape)];
   }));
 }
+
+/** Which input size MACs were counted at, and where it came from. */
+export function assumedInputLine(a: { shapes: Record<string, number[]>; source: string }): string {
+  const at = Object.entries(a.shapes).map(([n, s]) => `${n} [${s.join(',')}]`).join(', ');
+  return `MACs per sample (a named batch counts as 1) at ${at} (from ${a.source})`;
+}

@@ -16,7 +16,7 @@ import {
 import { isOneOf, METHODS, RECOVERY_METHODS, type RecoveryMethod } from '../pruning/methods';
 import type { PruneReport } from '../pruning/report';
 import { openCalibration } from '../validation/activations';
-import { bytes, fixed, human, percent, table } from './format';
+import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, table } from './format';
 
 const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--force] [--json]
        prune-lens prune MODEL --method METHOD (--amount F | --count N | --threshold T | --nm N:M | --mask F.npy) [options]
@@ -24,6 +24,7 @@ const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--
   -o, --out FILE        output model (default: <name>.pruned.onnx next to MODEL); the report goes to FILE.report.json
   --force               replace an existing output file
   --json                print the report as JSON
+  --input-shape S       count MACs at this input size (1x3x640x640, or NAME=SHAPE,...) when the model has named dims
 one-step plans:
   --method M            ${METHODS.join(' | ')}   (--criterion is the same)
   --structured          remove channels instead of zeroing weights
@@ -66,6 +67,7 @@ const OPTIONS = {
   'calibration-size': { type: 'string' },
   'calibration-batch': { type: 'string' },
   recovery: { type: 'string' },
+  'input-shape': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -98,8 +100,14 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
     : (p: { step: number; steps: number; label: string }) => {
       if (p.step < p.steps) process.stderr.write(`step ${p.step + 1}/${p.steps}: ${p.label}\n`);
     };
+  let inputShape: { shapes: number[] | Record<string, number[]>; source: string } | undefined;
+  try {
+    if (values['input-shape']) inputShape = { shapes: parseInputShape(values['input-shape']), source: '--input-shape' };
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
   const report = await runPlan(model, plan, {
-    baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress,
+    baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress, inputShape,
     calibrate: (m, c) => openCalibration(m, { data: c.data, size: c.size, batch: c.batch }),
   })
     .catch((e: unknown) => {
@@ -112,7 +120,7 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
 }
 
 async function fromPlanFile(values: Values): Promise<{ plan: PrunePlan; planFile: string }> {
-  const stepFlags = Object.keys(values).filter((k) => !['plan', 'out', 'force', 'json'].includes(k));
+  const stepFlags = Object.keys(values).filter((k) => !['plan', 'out', 'force', 'json', 'input-shape'].includes(k));
   if (stepFlags.length) throw usage(`--plan cannot be combined with --${stepFlags[0]}; put the options in the plan's steps`);
   const planFile = path.resolve(values.plan!);
   return { plan: await loadPlanFile(planFile), planFile };
@@ -219,6 +227,7 @@ export function render(r: PruneReport, labels: Map<string, LayerLabel>): string 
     `params ${human(t.paramsBefore)} → ${human(t.paramsAfter)} · MACs ${human(t.macsBefore)} → ${human(t.macsAfter)}` +
       (t.zerosAfter !== undefined ? ` · zero weights ${t.zerosBefore} → ${t.zerosAfter}` : '') +
       ` · ${bytes(t.bytesBefore)} → ${bytes(t.bytesAfter)}`,
+    ...(r.assumedInput ? [assumedInputLine(r.assumedInput)] : []),
     ...recoveryLines(r, labels),
     `report: ${reportPathFor(r.output)}`,
     ...r.warnings.map((w) => `warning: ${w}`),

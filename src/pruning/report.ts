@@ -95,6 +95,8 @@ export interface PruneReport {
   steps?: PruneStepSummary[];
   /** Per-layer reconstruction error before/after recovery, when it ran. */
   recovery?: { layer: string; errorBefore: number; errorAfter: number }[];
+  /** The input size MACs were counted at, for a model with named dims, and where it came from. */
+  assumedInput?: { shapes: Record<string, number[]>; source: string };
   warnings: string[];
 }
 

@@ -7,7 +7,7 @@ import { displayName, findPrunableLayers, type PrunableLayer } from '../../analy
 import { PruneLensError, withFile } from '../../onnx/errors';
 import { type ConstantRef, GraphIndex } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
-import { inferShapes, type Dim, type ShapeInfo } from '../../onnx/shapes';
+import { assumeInputShape, inferShapes, type Dim, type ShapeInfo } from '../../onnx/shapes';
 import type { GraphProto, NodeProto } from '../../onnx/schema';
 import { DataType, tensorDims, tensorInts } from '../../onnx/tensor';
 import { resolveLayers } from '../match';
@@ -26,6 +26,8 @@ export interface BuildOptions {
    * keyed by `domain:OpType` (`com.microsoft:FusedConv`) or a default-domain op type.
    */
   rules?: RuleTable;
+  /** The input size MACs are counted at when the model has named dims (shapes by input name, or one shape). */
+  inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
 }
 
 export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}): DepGraph {
@@ -54,6 +56,7 @@ class Builder {
     this.index = new GraphIndex(model.graph);
     this.rules = opts.rules ?? {};
     this.shapes = inferShapes(model, this.index);
+    if (opts.inputShape) assumeInputShape(model, this.shapes, opts.inputShape.shapes, opts.inputShape.source);
     const layers = findPrunableLayers(this.index);
     for (const l of layers) this.layerOf.set(l.node, l);
     for (const p of opts.ignore ?? []) for (const l of resolveLayers(p, layers)) this.ignored.add(l);

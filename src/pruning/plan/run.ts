@@ -41,6 +41,8 @@ export interface RunPlanOptions {
    * here (src/validation/activations.ts openCalibration). Without it, such steps fail.
    */
   calibrate?: (model: OnnxModel, calibration: CalibrationOptions) => Promise<ActivationSource>;
+  /** The input size MACs are counted at when the model has named dims (the report says which). */
+  inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
   /** Within a structured step with recovery (0-based `step`): the layer being refit, of how many. */
   onRecovery?: (p: { step: number; stage: 'reconstruct' | 'bn'; layer: string; done: number; total: number }) => void;
 }
@@ -61,7 +63,7 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
   if (planErrors.length) throw new PruneLensError('plan', planErrors.map((i) => i.message).join('; '));
   // A plan may still spell a method the old way (validatePlan warned): from here on, the current word.
   const plan: PrunePlan = { ...given, steps: given.steps.map((s) => ({ ...s, method: readMethod(s.method)!.method })) };
-  const before = analyzeModel(model);
+  const before = analyzeModel(model, { inputShape: opts.inputShape });
   const prepared = prepare(model, plan, modelName, opts.baseDir ?? process.cwd());
 
   const warnings = issues.map((i) => i.message);
@@ -105,9 +107,10 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
   }
   opts.onProgress?.({ step: prepared.length, steps: prepared.length, label: 'done' });
 
-  const after = analyzeModel(model);
+  const after = analyzeModel(model, { inputShape: opts.inputShape });
   const report = buildReport(model, plan, before, after, touched, removed, frozen, summaries, warnings);
   if (recovery.length) report.recovery = recovery;
+  if (before.assumedInput) report.assumedInput = before.assumedInput;
   return report;
 }
 
@@ -158,6 +161,7 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
     ratio: s.amount,
     roundTo: s.round_to,
     maxRatio: s.max_ratio,
+    inputShape: opts.inputShape,
   });
   if (unpruned && source && s.recovery) {
     report.recovery = await recover(unpruned, model, report, source, {

@@ -5,6 +5,8 @@
 
 import { strict as assert } from 'node:assert';
 import { analyzeModel } from '../../../src/analysis';
+import { analyzeCommand } from '../../../src/cli/analyze';
+import { runPlan, type PrunePlan } from '../../../src/pruning/plan';
 import { newValueInfo } from '../../../src/onnx/build';
 import { evalDim } from '../../../src/onnx/dims';
 import { GraphIndex } from '../../../src/onnx/graph';
@@ -85,6 +87,21 @@ describe('MACs on models with named dims', () => {
       for (let i = 0; i < x[k].length; i++) d = Math.max(d, Math.abs(x[k][i] - y[k][i]));
       assert.ok(d < 1e-3, `the folded model computes the same (${d})`);
     }
+  });
+
+  it('the prune report and both CLI commands say which size the MACs are at', async () => {
+    const m = loadModelSync(modelPath('yolov8_dyn.onnx'));
+    const plan = { steps: [{ method: 'l1', structured: true, amount: 0.3 }] } as PrunePlan;
+    const report = await runPlan(m, plan, { inputShape: { shapes: [1, 3, 96, 96], source: '--input-shape' } });
+    assert.deepEqual(report.assumedInput, { shapes: { images: [1, 3, 96, 96] }, source: '--input-shape' });
+    const at96 = await independentConvMacs(loadModelSync(modelPath('yolov8_dyn.onnx')), 'images', [1, 3, 96, 96]);
+    assert.equal(report.totals.macsBefore, at96);
+    assert.ok(report.totals.macsAfter < at96 * 0.8, `${report.totals.macsAfter} after a 30% cut`);
+    const lines: string[] = [];
+    await analyzeCommand([modelPath('yolov8_dyn.onnx'), '--data', modelPath('yolov8_dyn_input.npy')], (s) => lines.push(s));
+    assert.match(lines.join('\n'), /MACs 31\.13M/);
+    assert.match(lines.join('\n'), /MACs per sample \(a named batch counts as 1\) at images \[2,3,96,96\] \(from the shape of .*yolov8_dyn_input\.npy\)/);
+    assert.match(lines.join('\n'), /MACs = .*floor\(\(height\+31\)\/32\)/);
   });
 
   it('an input shape that does not fit the model is a clear error', () => {
