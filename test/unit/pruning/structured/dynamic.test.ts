@@ -14,6 +14,7 @@ import type { DepGraph } from '../../../../src/pruning/depgraph';
 import { modelPath } from '../../../helpers/models';
 import { bytesOf, maxAbsDiff, randomFeed, run } from './helpers';
 import { zeroChannels } from './zero';
+import { runModel, type Feeds } from '../../../helpers/ort';
 
 /** Seeded random scores per unfrozen group, so the selection is arbitrary but repeatable. */
 function randomScores(graph: DepGraph, seed: number): Map<number, Float64Array> {
@@ -50,6 +51,34 @@ describe('structured pruning of dynamic-axis exports', function () {
           const diff = maxAbsDiff(a[k], b[k]);
           assert.ok(diff < 1e-4, `${dims.join('x')}: ${k} moved by ${diff}`);
           if (process.env.SHOW_DIFFS) console.log(`      ${c.name} ${dims.join('x')}: max abs diff ${diff}, ${remove.size} groups cut`);
+        }
+      }
+    });
+  }
+
+  // The transformers' other groups (heads, the residual stream) are the transformers issue's; their MLPs are prunable now.
+  for (const name of ['digits_vit.onnx', 'lm_gpt_licenses.onnx', 'lm_llama_licenses.onnx']) {
+    it(`${name}: the MLP groups are pruned, exactly, at two batch sizes (and two sequence lengths)`, async () => {
+      const m = loadModelSync(modelPath(name));
+      const graph = buildDependencyGraph(m);
+      const open = graph.groups.filter((g) => !g.frozen);
+      assert.ok(open.length >= 3, `${open.length} prunable groups`);
+      for (const g of open) assert.match(g.roots.join(' '), /mlp|c_fc|gate_proj/, `only MLPs here: ${g.roots.join(', ')}`);
+      const { remove } = selectChannels(graph, randomScores(graph, 3), { ratio: 0.3 });
+      assert.equal(remove.size, open.length);
+      zeroChannels(m, graph, remove);
+      const zeroed = bytesOf(m);
+      applySelection(m, graph, remove);
+      const pruned = bytesOf(m);
+      for (const [batch, length] of [[1, 7], [3, 12]]) {
+        const feeds: Feeds = name.startsWith('lm_')
+          ? { input_ids: { dims: [batch, length], data: BigInt64Array.from({ length: batch * length }, (_, i) => BigInt((i * 37) % 256)) } }
+          : { input: { dims: [batch, 1, 8, 8], data: Float32Array.from({ length: batch * 64 }, (_, i) => Math.sin(i)) } };
+        const a = await runModel(zeroed, feeds);
+        const b = await runModel(pruned, feeds);
+        for (const k of Object.keys(a)) {
+          const diff = maxAbsDiff(a[k], b[k]);
+          assert.ok(diff < 1e-4, `batch ${batch}, length ${length}: ${k} moved by ${diff}`);
         }
       }
     });
