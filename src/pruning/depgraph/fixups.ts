@@ -61,7 +61,10 @@ export function shapeEntryFixup(
       const v = want(f);
       if (next[j] === v && !(computed && node.input[input] === name)) return;
       next[j] = v;
-      f.setConstantInput(node, input, intTensor(`${name}_pruned`, shape, next, type));
+      // A second edit of the same vector rewrites the constant the first one made.
+      const mine = node.input[input] !== name ? f.model.graph.initializer.find((t) => t.name === node.input[input]) : undefined;
+      if (mine) Object.assign(mine, intTensor(mine.name!, shape, next, type));
+      else f.setConstantInput(node, input, intTensor(`${name}_pruned`, shape, next, type));
     });
     return undefined;
   }
@@ -100,9 +103,11 @@ export function groupFixup(ctx: RuleContext, inputChannels: Int32Array): void {
 /** Split sizes become the kept count of each part (an input from opset 13, an attribute before). */
 export function splitSizesFixup(ctx: RuleContext, parts: Int32Array[], original: number[]): void {
   const { node, opset, name } = ctx;
+  // Sizes computed at run time (from a Shape) are replaced even when they stay: they may read a count that changes.
+  const computed = opset >= 13 && !!node.input[1] && !ctx.constant(node.input[1]);
   ctx.fixup((f) => {
     const kept = parts.map((p) => f.kept(p).length);
-    if (kept.every((k, i) => k === original[i])) return;
+    if (kept.every((k, i) => k === original[i]) && !computed) return;
     if (opset >= 13) {
       f.setConstantInput(node, 1, int64Tensor(`${name}_split`, [parts.length], kept));
       node.attribute = node.attribute.filter((at) => at.name !== 'num_outputs');

@@ -66,8 +66,8 @@ export const reshape: Rule = (ctx) => {
       const groups = count / last;
       tieGroups(ctx, x.labels, groups);
       for (let e = c; e < c + k - 1; e++) {
-        // The leading entries (g of a shuffle) keep their values; only a computed one needs a look.
-        if (target[e] !== parts[e - c] && !fix(e, () => parts[e - c])) return;
+        // The leading entries (g of a shuffle) keep their values; a computed one may have read the channel count.
+        if (!fix(e, () => parts[e - c])) return;
       }
       if (!fix(c + k - 1, (f) => f.kept(x.labels).length / groups)) return;
       return ctx.set(node.output[0], { axis: c, labels: x.labels, split: { sizes: parts, shrink: k - 1, by: ctx.name } });

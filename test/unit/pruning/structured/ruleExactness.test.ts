@@ -155,6 +155,21 @@ const CASES: Case[] = [
     dims: [1, 3, 8, 8], minGroups: 2,
   },
   {
+    // g = C / 6 is computed from the channel count, which the prune changes: it must become a constant 2.
+    name: 'channel shuffle whose group count is computed from Shape',
+    build: net((b, x) => {
+      const c = b.concat([x, b.cbr(x, 6)]);
+      const g = b.node('Div', [b.node('Gather', [b.node('Shape', [c.name])[0], constI64(b, [1])], { axis: 0 })[0], constI64(b, [6])])[0];
+      const n = b.node('Slice', [b.node('Shape', [c.name])[0], constI64(b, [0]), constI64(b, [1]), constI64(b, [0])])[0];
+      const target = b.node('Concat', [n, g, constI64(b, [6, 8, 8])], { axis: 0 })[0];
+      const r = b.node('Reshape', [c.name, target])[0];
+      const t = b.node('Transpose', [r], { perm: [0, 2, 1, 3, 4] })[0];
+      const m = b.node('Reshape', [t, constI64(b, [0, -1, 8, 8])])[0];
+      return b.cbr({ name: m, channels: 12 }, 4);
+    }, 13, ['N', 3, 8, 8]),
+    dims: ['N', 3, 8, 8], minGroups: 2,
+  },
+  {
     name: 'channel shuffle and torch.chunk with every shape declared in value_info',
     build: net((b, x) => {
       const c = b.concat([x, b.cbr(x, 6)]);
