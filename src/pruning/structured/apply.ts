@@ -10,7 +10,8 @@ import type { ConstantRef } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
 import type { NodeProto, TensorProto } from '../../onnx/schema';
 import { elementCount, elementSize, setTensorBytes, tensorBytes, tensorDims } from '../../onnx/tensor';
-import type { DepGraph, FixupContext } from '../depgraph';
+import type { DepGraph, FixupContext, ValueChannels } from '../depgraph';
+import { inferShapes, type ShapeInfo } from '../../onnx/shapes';
 import { cutAccounting, type FrozenGroup, type LayerChange } from '../report';
 import type { Selection } from './select';
 import { gatherAxes } from './slice';
@@ -59,6 +60,7 @@ export function applySelection(model: OnnxModel, graph: DepGraph, selection: Sel
   for (const f of graph.fixups) f(fixCtx);
   removeUnused(model, superseded.flatMap((r) => r.via), superseded);
   updateValueInfo(model, graph, kept);
+  checkPrunedShapes(model, graph, kept);
 
   const layers = graph.layers.map((lc, i): LayerChange => {
     const l = lc.layer;
@@ -282,13 +284,49 @@ function updateValueInfo(model: OnnxModel, graph: DepGraph, kept: (l: Int32Array
   for (const [name, ch] of graph.values) {
     const vi = declared.get(name);
     if (!vi) continue;
-    const n = kept(ch.labels).length;
-    if (n === ch.labels.length) continue;
+    if (kept(ch.labels).length === ch.labels.length) continue;
     // Channels spread over several axes (a shuffle's [g, C/g]): only the shrinking axis changes.
-    const axis = ch.split ? ch.axis + ch.split.shrink : ch.axis;
-    const size = ch.split ? n / (ch.labels.length / ch.split.sizes[ch.split.shrink]) : n;
+    const { axis, size } = keptOnAxis(ch, kept);
     const dim = vi.type?.tensor_type?.shape?.dim[axis];
     if (!dim) continue;
     if (dim.dim_value !== undefined) dim.dim_value = size;
+  }
+}
+
+/** Positions kept on the axis that shrinks: all of them, or per part when a Reshape spread the channels. */
+function keptOnAxis(ch: ValueChannels, kept: (l: Int32Array) => number[]): { axis: number; size: number } {
+  const n = kept(ch.labels).length;
+  if (!ch.split) return { axis: ch.axis, size: n };
+  const { sizes, shrink } = ch.split;
+  return { axis: ch.axis + shrink, size: n / (ch.labels.length / sizes[shrink]) };
+}
+
+/**
+ * The pruned graph's own shape inference must agree with the cut: every
+ * tracked value has its kept channel count and every graph output its old
+ * shape. A shape computation that no rule rewrote shows up here, as an error,
+ * instead of as a model that fails when it runs.
+ */
+function checkPrunedShapes(model: OnnxModel, graph: DepGraph, kept: (l: Int32Array) => number[]): void {
+  let info: ShapeInfo;
+  try {
+    info = inferShapes(model);
+  } catch (e) {
+    const why = e instanceof PruneLensError ? e.detail : String(e);
+    throw new PruneLensError('internal', `the pruned model's shapes do not fit together (${why}); this model's shape computations are not handled`);
+  }
+  for (const [name, ch] of graph.values) {
+    const { axis, size } = keptOnAxis(ch, kept);
+    const d = info.shapes.get(name)?.dims?.[axis];
+    if (typeof d === 'number' && d !== size) {
+      throw new PruneLensError('internal', `after the cut ${name} would have ${d} positions on axis ${axis}, not the ${size} kept; this model's shape computations are not handled`, { tensor: name });
+    }
+  }
+  for (const o of graph.index.graphOutputs) {
+    const was = graph.shapes.shapes.get(o)?.dims;
+    const now = info.shapes.get(o)?.dims;
+    if (was && now && (was.length !== now.length || was.some((v, i) => typeof v === 'number' && typeof now[i] === 'number' && v !== now[i]))) {
+      throw new PruneLensError('internal', `the cut would change the graph output ${o} from [${was.join(',')}] to [${now.join(',')}]`, { tensor: o });
+    }
   }
 }

@@ -26,7 +26,7 @@ export interface Feed {
 
 /** Runs the model and returns each output's values, by output name. */
 export async function run(bytes: Uint8Array, feeds: Feed[]): Promise<Record<string, Float32Array>> {
-  const session = await ort.InferenceSession.create(bytes);
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   try {
     const input: Record<string, ort.Tensor> = {};
     for (const f of feeds) input[f.name] = new ort.Tensor('float32', f.data, f.dims);
