@@ -35,7 +35,7 @@ export class WorkerJobs implements vscode.Disposable {
 
   /** Runs `job.plan` on `job.model` in the worker; writes the output and its report. */
   async prunePlan(job: PrunePlanJob, near: vscode.Uri, options: JobOptions = {}): Promise<PruneReport> {
-    return this.use(near, options, (client, o) => client.prunePlan(job, o), [job.output, `${job.output}.report.json`]);
+    return this.use(near, options, (client, o) => client.prunePlan(job, o), [job.output, `${job.output}.data`, `${job.output}.report.json`]);
   }
 
   /** Sensitivity curves, and with `job.suggest` a plan file. */
@@ -112,11 +112,14 @@ async function removeLeftovers(before: Map<string, number | undefined>, pid: num
       await fs.promises.rm(file, { force: true });
     }
     if (pid === undefined) continue;
-    // writeAtomic's temp name: .<name>.<pid>.<time>.tmp
+    // The save's temp names (onnx/save.ts): .<name>.<pid>.<time>.<n>.tmp, and .tmp.old for the
+    // previous file kept during a commit, which goes back in place.
     const prefix = `.${path.basename(file)}.${pid}.`;
     const dir = path.dirname(file);
     for (const name of await fs.promises.readdir(dir).catch(() => [] as string[])) {
-      if (name.startsWith(prefix) && name.endsWith('.tmp')) await fs.promises.rm(path.join(dir, name), { force: true });
+      if (!name.startsWith(prefix)) continue;
+      if (name.endsWith('.tmp')) await fs.promises.rm(path.join(dir, name), { force: true });
+      else if (name.endsWith('.tmp.old')) await fs.promises.rename(path.join(dir, name), file).catch(() => undefined);
     }
   }
 }

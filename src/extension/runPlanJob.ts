@@ -10,6 +10,7 @@ import { log } from './log';
 import { withWork } from './progress';
 import { planNeedsNative } from './pruneOps';
 import type { Services } from './services';
+import { readSettings } from './settings';
 import { requireTrust } from './trust';
 
 export interface PlanJobOptions {
@@ -34,7 +35,10 @@ export async function runPlanJob(services: Services, model: vscode.Uri, plan: Pr
   if (planNeedsNative(plan)) await requireTrust('Pruning with calibration data');
   const report = await withWork(o.title, (work) =>
     services.jobs.prunePlan(
-      { model: model.fsPath, plan, planBaseDir: o.baseDir, planFile: o.planFile, output: o.output, overwrite: o.overwrite },
+      {
+        model: model.fsPath, plan, planBaseDir: o.baseDir, planFile: o.planFile, output: o.output, overwrite: o.overwrite,
+        externalThreshold: readSettings(model).externalDataThreshold,
+      },
       model,
       { signal: work.signal, onProgress: (e) => work.report(e.message, e.fraction) },
     ),

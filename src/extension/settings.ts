@@ -23,6 +23,8 @@ export interface Settings {
   calibrationData: string;
   /** How many of them. */
   calibrationSize: number;
+  /** Bytes: a pruned model whose protobuf would be larger goes to an external data file. */
+  externalDataThreshold: number;
   /** |gamma| below this counts as a small (prunable-looking) BN scale in the tree and hovers. */
   gammaThreshold: number;
   /** Tokens per sample for the MACs of token models; 0: the sample data's length. */
@@ -49,9 +51,18 @@ export function readSettings(scope?: vscode.Uri): Settings {
     validationSamples: c.get<number>('validation.samples', 0),
     calibrationData: c.get<string>('calibration.data', ''),
     calibrationSize: positiveInteger(c.get<number>('calibration.size', 256), 256),
+    externalDataThreshold: externalThresholdBytes(c.get<number>('externalDataThreshold', DEFAULT_EXTERNAL_THRESHOLD_MB)),
     gammaThreshold: Math.abs(c.get<number>('gammaThreshold', 0.01)) || 0.01,
     sequenceLength: positiveInteger(c.get<number>('sequenceLength', 0), 0),
   };
+}
+
+const DEFAULT_EXTERNAL_THRESHOLD_MB = 1800;
+
+/** The setting is in MB (10^6 bytes); out-of-range values fall back to the default, never past protobuf's 2 GiB. */
+function externalThresholdBytes(mb: unknown): number {
+  const v = typeof mb === 'number' && Number.isFinite(mb) && mb >= 0 ? mb : DEFAULT_EXTERNAL_THRESHOLD_MB;
+  return Math.min(v * 1e6, 2 ** 31 - 1);
 }
 
 function positiveInteger(v: unknown, fallback: number): number {

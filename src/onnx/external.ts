@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PruneLensError } from './errors';
-import type { TensorProto } from './schema';
-import { elementCount, elementSize, tensorDims } from './tensor';
+import type { GraphProto, ModelProto, TensorProto } from './schema';
+import { elementCount, elementSize, tensorDims, type ReadScratch } from './tensor';
 
 export interface ExternalRef {
   location: string;
@@ -57,15 +57,14 @@ export function resolveExternalPath(modelDir: string, location: string, tensor?:
   return real;
 }
 
-/** Reads external tensors lazily; each tensor's bytes are read once and cached weakly. */
+/**
+ * Reads external tensors when asked, each time: nothing is kept, so memory does
+ * not grow with the model (a page-cached read of a weight costs little).
+ */
 export class ExternalData {
-  private cache = new WeakMap<TensorProto, Uint8Array>();
-
   constructor(private readonly modelDir: string) {}
 
-  read = (t: TensorProto): Uint8Array => {
-    const hit = this.cache.get(t);
-    if (hit) return hit;
+  read = (t: TensorProto, scratch?: ReadScratch): Uint8Array => {
     const ref = externalRef(t);
     const file = resolveExternalPath(this.modelDir, ref.location, t.name);
     const fd = fs.openSync(file, 'r');
@@ -76,17 +75,58 @@ export class ExternalData {
           `external data needs bytes ${ref.offset}..${ref.offset + ref.length} of "${ref.location}", which has ${size}`,
           { tensor: t.name });
       }
-      const out = new Uint8Array(ref.length);
+      if (scratch && scratch.buffer.length < ref.length) scratch.buffer = new Uint8Array(ref.length);
+      const out = scratch ? scratch.buffer.subarray(0, ref.length) : new Uint8Array(ref.length);
       let done = 0;
       while (done < ref.length) {
         const n = fs.readSync(fd, out, done, ref.length - done, ref.offset + done);
         if (n === 0) break;
         done += n;
       }
-      this.cache.set(t, out);
       return out;
     } finally {
       fs.closeSync(fd);
     }
   };
+}
+
+/** Every tensor a model holds: initializers, sparse initializers and constant attributes, in subgraphs too. */
+export function modelTensors(proto: ModelProto): TensorProto[] {
+  const out: TensorProto[] = [];
+  const visit = (g: GraphProto | undefined) => {
+    if (!g) return;
+    out.push(...g.initializer);
+    for (const s of g.sparse_initializer ?? []) out.push(...[s.values, s.indices].filter((t): t is TensorProto => !!t));
+    for (const n of g.node) {
+      for (const a of n.attribute) {
+        if (a.t) out.push(a.t);
+        out.push(...(a.tensors ?? []));
+        visit(a.g);
+        for (const sub of a.graphs ?? []) visit(sub);
+      }
+    }
+  };
+  visit(proto.graph);
+  return out;
+}
+
+/** How a model keeps its external data: not at all, in one file, or one file per tensor. */
+export interface ExternalLayout {
+  layout: 'none' | 'single' | 'per-tensor';
+  /** The data files, as the model names them (relative to its folder). */
+  files: string[];
+}
+
+export function externalLayout(proto: ModelProto): ExternalLayout {
+  const perFile = new Map<string, number>();
+  for (const t of modelTensors(proto)) {
+    if (t.data_location !== 1) continue;
+    const location = t.external_data.find((e) => e.key === 'location')?.value;
+    if (location) perFile.set(location, (perFile.get(location) ?? 0) + 1);
+  }
+  const files = [...perFile.keys()];
+  if (!files.length) return { layout: 'none', files };
+  // Several files with one tensor each is onnx's all_tensors_to_one_file=False; anything else gets one file.
+  const perTensor = files.length > 1 && [...perFile.values()].every((n) => n === 1);
+  return { layout: perTensor ? 'per-tensor' : 'single', files };
 }

@@ -5,13 +5,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeMessage, encodeMessage } from './codec';
 import { PruneLensError, withFile } from './errors';
-import { ExternalData } from './external';
-import type { GraphProto, ModelProto, TensorProto } from './schema';
-import { ExternalReader, isExternal, toNumber } from './tensor';
+import { ExternalData, externalLayout, type ExternalLayout } from './external';
+import { MAX_PROTOBUF_BYTES } from './save';
+import type { GraphProto, ModelProto } from './schema';
+import { ExternalReader, toNumber } from './tensor';
+
+export { saveModel, writeAtomic, stageModel, type SaveOptions, type SavedFiles } from './save';
 
 export class OnnxModel {
   /** Reads external tensor data; undefined for models parsed from bytes alone. */
   readonly external?: ExternalReader;
+  /** How the file kept its external data when it was read: its output keeps it the same way. */
+  readonly externalLayout: ExternalLayout;
 
   constructor(
     readonly proto: ModelProto,
@@ -21,6 +26,7 @@ export class OnnxModel {
     readonly file?: string,
   ) {
     if (file) this.external = new ExternalData(path.dirname(file)).read;
+    this.externalLayout = externalLayout(proto);
   }
 
   get graph(): GraphProto {
@@ -34,6 +40,20 @@ export class OnnxModel {
       if (d === domain || (domain === '' && d === 'ai.onnx')) return toNumber(o.version ?? 0);
     }
     return 0;
+  }
+
+  /** Bytes on disk: the .onnx and the external data files it names (those that exist). */
+  get fileBytes(): number {
+    let n = this.bytes.length;
+    if (!this.file) return n;
+    for (const location of this.externalLayout.files) {
+      try {
+        n += fs.statSync(path.resolve(path.dirname(this.file), location)).size;
+      } catch {
+        // Missing: reported when a tensor in it is read.
+      }
+    }
+    return n;
   }
 
   get displayName(): string {
@@ -87,6 +107,8 @@ export async function loadModel(file: string, opts: LoadOptions = {}): Promise<O
 export function loadModelSync(file: string): OnnxModel {
   let bytes: Uint8Array;
   try {
+    const { size } = fs.statSync(file);
+    if (size > MAX_PROTOBUF_BYTES) throw tooLargeToRead(size);
     bytes = fs.readFileSync(file);
   } catch (e) {
     throw withFile(e, file);
@@ -96,6 +118,10 @@ export function loadModelSync(file: string): OnnxModel {
 
 const CHUNK = 4 * 1024 * 1024;
 
+function tooLargeToRead(size: number): PruneLensError {
+  return new PruneLensError('limit', `the file is ${size} bytes; ONNX files are under 2 GiB (larger models keep weights in external data files)`);
+}
+
 /** Reads a whole file into one buffer, in chunks, so progress, cancellation and overlapped work are possible. */
 export async function readFileChunked(file: string, opts: LoadOptions = {}): Promise<Uint8Array> {
   let fh: fs.promises.FileHandle | undefined;
@@ -103,7 +129,7 @@ export async function readFileChunked(file: string, opts: LoadOptions = {}): Pro
   try {
     fh = await fs.promises.open(file, 'r');
     const { size } = await fh.stat();
-    if (size > 2 ** 32) throw new PruneLensError('limit', `the file is ${size} bytes; ONNX files are at most 2 GiB (larger models keep weights in external data files)`);
+    if (size > MAX_PROTOBUF_BYTES) throw tooLargeToRead(size);
     const buf = Buffer.allocUnsafe(size);
     const handle = fh;
     const readAt = (at: number) => handle.read(buf, at, Math.min(CHUNK, size - at), at);
@@ -133,79 +159,4 @@ export async function readFileChunked(file: string, opts: LoadOptions = {}): Pro
 export function serializeModel(model: OnnxModel | ModelProto): Uint8Array[] {
   const proto = model instanceof OnnxModel ? model.proto : model;
   return encodeMessage('ModelProto', proto);
-}
-
-export interface SaveOptions {
-  /** Allow replacing an existing file at the output path (never the source model). */
-  overwrite?: boolean;
-}
-
-/**
- * Writes the model to a new file atomically: a temporary file in the same
- * folder, flushed, then renamed. The source model is never overwritten, and a
- * failed write leaves nothing behind.
- */
-export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOptions = {}): Promise<void> {
-  const out = path.resolve(outPath);
-  if (model.file && samePath(model.file, out)) {
-    throw new PruneLensError('io', 'refusing to overwrite the original model; choose another output file', {}, out);
-  }
-  if (!opts.overwrite && fs.existsSync(out)) {
-    throw new PruneLensError('io', 'the output file already exists', {}, out);
-  }
-  inlineExternalIfMoved(model, out);
-  const chunks = serializeModel(model);
-  await writeAtomic(out, chunks);
-}
-
-/** Writes chunks to `file` via a temporary sibling and a rename. */
-export async function writeAtomic(file: string, chunks: Uint8Array[]): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  let fh: fs.promises.FileHandle | undefined;
-  try {
-    fh = await fs.promises.open(tmp, 'wx');
-    // writev takes at most IOV_MAX buffers at a time.
-    for (let i = 0; i < chunks.length; i += 1024) await fh.writev(chunks.slice(i, i + 1024));
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fs.promises.rename(tmp, file);
-  } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw withFile(e, file);
-  }
-}
-
-function samePath(a: string, b: string): boolean {
-  const ra = realOrResolved(a);
-  const rb = realOrResolved(b);
-  return ra === rb;
-}
-
-function realOrResolved(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return path.resolve(p);
-  }
-}
-
-/**
- * External data locations are relative to the model's folder. When the output
- * goes to another folder, the tensors are written inline so the new model
- * does not point at files that are not there.
- */
-function inlineExternalIfMoved(model: OnnxModel, out: string): void {
-  if (!model.file || path.dirname(path.resolve(model.file)) === path.dirname(out)) return;
-  const visit = (tensors: TensorProto[]) => {
-    for (const t of tensors) {
-      if (!isExternal(t)) continue;
-      t.raw_data = model.external!(t);
-      t.external_data = [];
-      delete t.data_location;
-    }
-  };
-  visit(model.graph.initializer);
-  for (const n of model.graph.node) for (const a of n.attribute) if (a.t) visit([a.t]);
 }

@@ -67,8 +67,17 @@ export function isExternal(t: TensorProto): boolean {
   return t.data_location === 1;
 }
 
-/** Reads the bytes of an external tensor; provided by the model that owns the tensor. */
-export type ExternalReader = (t: TensorProto) => Uint8Array;
+/**
+ * Reads the bytes of an external tensor; provided by the model that owns the tensor.
+ * With `scratch`, the bytes go into its buffer (grown as needed) and the result is a
+ * view of it, valid until the next read with the same scratch: for callers that only
+ * look at a weight once (slicing), so a large model is not a new allocation per tensor.
+ */
+export type ExternalReader = (t: TensorProto, scratch?: ReadScratch) => Uint8Array;
+
+export interface ReadScratch {
+  buffer: Uint8Array;
+}
 
 /**
  * The tensor's values as little-endian bytes in its own element type.
@@ -97,39 +106,47 @@ export function tensorBytes(t: TensorProto, external?: ExternalReader): Uint8Arr
   return bytes;
 }
 
-function packTypedField(t: TensorProto, dt: number, count: number): Uint8Array {
-  const out = new Uint8Array(count * elementSize(dt));
-  const view = new DataView(out.buffer);
-  const pick = (list: unknown[], field: string): unknown[] => {
-    if (list.length !== count) {
-      throw new PruneLensError('tensor', `${field} holds ${list.length} values, but the dims need ${count}`, { tensor: t.name });
-    }
-    return list;
-  };
+/** The typed field that holds a type's values when raw_data is absent. */
+function typedField(t: TensorProto, dt: number): [list: unknown[], field: string] | undefined {
   switch (dt) {
-    case DataType.FLOAT: pick(t.float_data, 'float_data').forEach((v, i) => view.setFloat32(i * 4, v as number, true)); break;
-    case DataType.DOUBLE: pick(t.double_data, 'double_data').forEach((v, i) => view.setFloat64(i * 8, v as number, true)); break;
-    case DataType.INT64: pick(t.int64_data, 'int64_data').forEach((v, i) => view.setBigInt64(i * 8, BigInt(v as Int64), true)); break;
-    case DataType.UINT64: case DataType.UINT32:
-      pick(t.uint64_data, 'uint64_data').forEach((v, i) => {
-        if (dt === DataType.UINT32) view.setUint32(i * 4, Number(v), true);
-        else view.setBigUint64(i * 8, BigInt(v as Int64), true);
-      });
-      break;
+    case DataType.FLOAT: return [t.float_data, 'float_data'];
+    case DataType.DOUBLE: return [t.double_data, 'double_data'];
+    case DataType.INT64: return [t.int64_data, 'int64_data'];
+    case DataType.UINT64: case DataType.UINT32: return [t.uint64_data, 'uint64_data'];
+    // These types all live in int32_data, one element per entry (fp16 as its bit pattern).
     case DataType.INT32: case DataType.INT16: case DataType.INT8: case DataType.UINT16: case DataType.UINT8:
-    case DataType.BOOL: case DataType.FLOAT16: case DataType.BFLOAT16: {
-      // These types all live in int32_data, one element per entry (fp16 as its bit pattern).
-      const size = elementSize(dt);
-      pick(t.int32_data, 'int32_data').forEach((v, i) => {
+    case DataType.BOOL: case DataType.FLOAT16: case DataType.BFLOAT16: return [t.int32_data, 'int32_data'];
+    default: return undefined;
+  }
+}
+
+function packTypedField(t: TensorProto, dt: number, count: number): Uint8Array {
+  const field = typedField(t, dt);
+  if (!field) {
+    if (count !== 0) throw new PruneLensError('tensor', `no data for a ${dataTypeName(dt)} tensor`, { tensor: t.name });
+    return new Uint8Array(0);
+  }
+  // Checked before allocating: the dims of a crafted file can ask for gigabytes its fields do not hold.
+  const [list, name] = field;
+  if (list.length !== count) {
+    throw new PruneLensError('tensor', `${name} holds ${list.length} values, but the dims need ${count}`, { tensor: t.name });
+  }
+  const size = elementSize(dt);
+  const out = new Uint8Array(count * size);
+  const view = new DataView(out.buffer);
+  switch (dt) {
+    case DataType.FLOAT: list.forEach((v, i) => view.setFloat32(i * 4, v as number, true)); break;
+    case DataType.DOUBLE: list.forEach((v, i) => view.setFloat64(i * 8, v as number, true)); break;
+    case DataType.INT64: list.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v as Int64), true)); break;
+    case DataType.UINT32: list.forEach((v, i) => view.setUint32(i * 4, Number(v), true)); break;
+    case DataType.UINT64: list.forEach((v, i) => view.setBigUint64(i * 8, BigInt(v as Int64), true)); break;
+    default:
+      list.forEach((v, i) => {
         const n = v as number;
         if (size === 4) view.setInt32(i * 4, n, true);
         else if (size === 2) view.setUint16(i * 2, n & 0xffff, true);
         else view.setUint8(i, n & 0xff);
       });
-      break;
-    }
-    default:
-      if (count !== 0) throw new PruneLensError('tensor', `no data for a ${dataTypeName(dt)} tensor`, { tensor: t.name });
   }
   return out;
 }
@@ -144,25 +161,62 @@ export function bytesToFloats(bytes: Uint8Array, dt: number, name?: string): Flo
   const size = elementSize(dt);
   const n = bytes.length / size;
   if (dt === DataType.FLOAT && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
-  const out = new Float32Array(n);
+  return bytesToFloatsInto(bytes, dt, new Float32Array(n), name);
+}
+
+/**
+ * Converts into `out` (at least bytes/elementSize long) and returns its first
+ * part. fp16 goes through a 65536-entry table and bf16 is a shift into the
+ * float's upper half, both over whole arrays: several times faster than a
+ * conversion per value through a DataView.
+ */
+export function bytesToFloatsInto(bytes: Uint8Array, dt: number, out: Float32Array, name?: string): Float32Array {
+  const size = elementSize(dt);
+  const n = bytes.length / size;
+  const res = out.length === n ? out : out.subarray(0, n);
+  if ((dt === DataType.FLOAT16 || dt === DataType.BFLOAT16) && bytes.byteOffset % 2 !== 0) {
+    // Typed views need alignment: convert from an aligned copy (new Uint8Array copies; a Buffer's slice() would not).
+    return bytesToFloatsInto(new Uint8Array(bytes), dt, out, name);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dt) {
-    case DataType.FLOAT: new Uint8Array(out.buffer).set(bytes); break;
-    case DataType.DOUBLE: for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true); break;
-    case DataType.FLOAT16: for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(i * 2, true)); break;
-    case DataType.BFLOAT16: for (let i = 0; i < n; i++) out[i] = bf16ToFloat(view.getUint16(i * 2, true)); break;
-    case DataType.INT8: for (let i = 0; i < n; i++) out[i] = view.getInt8(i); break;
-    case DataType.UINT8: case DataType.BOOL: for (let i = 0; i < n; i++) out[i] = bytes[i]; break;
-    case DataType.INT16: for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true); break;
-    case DataType.UINT16: for (let i = 0; i < n; i++) out[i] = view.getUint16(i * 2, true); break;
-    case DataType.INT32: for (let i = 0; i < n; i++) out[i] = view.getInt32(i * 4, true); break;
-    case DataType.UINT32: for (let i = 0; i < n; i++) out[i] = view.getUint32(i * 4, true); break;
-    case DataType.INT64: for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(i * 8, true)); break;
-    case DataType.UINT64: for (let i = 0; i < n; i++) out[i] = Number(view.getBigUint64(i * 8, true)); break;
+    case DataType.FLOAT: new Uint8Array(res.buffer, res.byteOffset, n * 4).set(bytes); break;
+    case DataType.FLOAT16: {
+      const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+      const table = halfTable();
+      for (let i = 0; i < n; i++) res[i] = table[h[i]];
+      break;
+    }
+    case DataType.BFLOAT16: {
+      const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+      const w = new Uint32Array(res.buffer, res.byteOffset, n);
+      for (let i = 0; i < n; i++) w[i] = h[i] << 16;
+      break;
+    }
+    case DataType.DOUBLE: for (let i = 0; i < n; i++) res[i] = view.getFloat64(i * 8, true); break;
+    case DataType.INT8: for (let i = 0; i < n; i++) res[i] = view.getInt8(i); break;
+    case DataType.UINT8: case DataType.BOOL: for (let i = 0; i < n; i++) res[i] = bytes[i]; break;
+    case DataType.INT16: for (let i = 0; i < n; i++) res[i] = view.getInt16(i * 2, true); break;
+    case DataType.UINT16: for (let i = 0; i < n; i++) res[i] = view.getUint16(i * 2, true); break;
+    case DataType.INT32: for (let i = 0; i < n; i++) res[i] = view.getInt32(i * 4, true); break;
+    case DataType.UINT32: for (let i = 0; i < n; i++) res[i] = view.getUint32(i * 4, true); break;
+    case DataType.INT64: for (let i = 0; i < n; i++) res[i] = Number(view.getBigInt64(i * 8, true)); break;
+    case DataType.UINT64: for (let i = 0; i < n; i++) res[i] = Number(view.getBigUint64(i * 8, true)); break;
     default:
       throw new PruneLensError('unsupported', `cannot read ${dataTypeName(dt)} values as numbers`, { tensor: name });
   }
-  return out;
+  return res;
+}
+
+let HALF_TABLE: Float32Array | undefined;
+
+/** Every fp16 bit pattern as a float32 (256 KB, built on first use). */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = halfToFloat(h);
+  }
+  return HALF_TABLE;
 }
 
 /** Integer values (shape tensors, axes, pads). */

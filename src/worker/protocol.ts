@@ -67,6 +67,8 @@ export interface PrunePlanJob {
   output: string;
   /** Replace an existing output and report (never the source model). */
   overwrite?: boolean;
+  /** Protobuf size in bytes above which the output's weights go to an external data file (default 1.8 GB). */
+  externalThreshold?: number;
 }
 
 /** Per-group sensitivity curves of a model, optionally with a suggested plan written to a file. */

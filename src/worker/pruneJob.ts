@@ -63,12 +63,13 @@ export async function runPrunePlan(job: PrunePlanJob, io: WorkIO): Promise<Prune
 
   progress.throwIfCancelled();
   progress.phase('save', `writing ${path.basename(output)}`, 1 - SAVE_SHARE);
-  const saved = await savePruned(model, report, output, { overwrite: job.overwrite });
-  if (io.signal.aborted) {
-    // The cancel came while the files were written: the caller was told "cancelled", so take them back.
-    await Promise.all([output, reportPathFor(output)].map((f) => fs.promises.rm(f, { force: true })));
-    throw new PruneLensError('cancelled', CANCELLED);
-  }
+  // A cancel while the files are written leaves none of them (and an overwritten output as it was).
+  const saved = await savePruned(model, report, output, {
+    overwrite: job.overwrite, externalThreshold: job.externalThreshold, signal: io.signal,
+    onProgress: (done, total) => progress.phase('save', `writing ${path.basename(output)}`, 1 - SAVE_SHARE * (1 - done / total)),
+  }).catch((e: unknown) => {
+    throw isPruneLensError(e) && e.code === 'cancelled' ? new PruneLensError('cancelled', CANCELLED) : e;
+  });
   progress.phase('save', 'done', 1);
   return saved;
 }

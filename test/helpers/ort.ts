@@ -47,3 +47,20 @@ export async function runShapes(bytes: Uint8Array, feeds: Feeds): Promise<Record
     await session.release();
   }
 }
+
+/** runModel for a model file, so that onnxruntime reads its external data from beside it. */
+export async function runModelFile(file: string, feeds: Feeds): Promise<Record<string, Float32Array>> {
+  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) {
+      inputs[name] = f.data instanceof BigInt64Array ? new ort.Tensor('int64', f.data, f.dims) : new ort.Tensor('float32', f.data, f.dims);
+    }
+    const result = await session.run(inputs);
+    const out: Record<string, Float32Array> = {};
+    for (const [name, t] of Object.entries(result)) out[name] = t.data as Float32Array;
+    return out;
+  } finally {
+    await session.release();
+  }
+}

@@ -1,12 +1,12 @@
 // Files around a plan run: reading a plan file, choosing the output name, and
-// writing the pruned model and its report. Both files are written atomically;
-// if the report cannot be written, the model written just before is removed,
-// so a run leaves both files or neither.
+// writing the pruned model and its report. The model, its data files and the
+// report are committed together (onnx/save.ts), so a run leaves all of them or
+// none, and a replaced output survives until its successor is complete.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PruneLensError, withFile } from '../../onnx/errors';
-import { saveModel, writeAtomic, type OnnxModel } from '../../onnx/model';
+import { stageModel, type OnnxModel } from '../../onnx/model';
 import type { PruneReport } from '../report';
 import type { PrunePlan } from './types';
 import { parsePlanText } from './validate';
@@ -39,28 +39,38 @@ export function reportPathFor(outFile: string): string {
 }
 
 export interface SaveOptions {
-  /** Replace existing output and report files (never the source model). */
+  /** Replace existing output and report files (never the source model or its data files). */
   overwrite?: boolean;
+  /** Protobuf size above which weights go to an external data file (default 1.8 GB). */
+  externalThreshold?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
 }
 
-/** Writes the pruned model and `<out>.report.json`; fills in the report's output and size. */
+/**
+ * Writes the pruned model (with its external data, if any) and `<out>.report.json`
+ * as one set: all files appear, or none do, and with overwrite the previous
+ * files stay until the new ones are complete. Fills in the report's output and size.
+ */
 export async function savePruned(model: OnnxModel, report: PruneReport, outFile: string, opts: SaveOptions = {}): Promise<PruneReport> {
   const out = path.resolve(outFile);
   const reportFile = reportPathFor(out);
-  // saveModel refuses the source itself, with its own message; this adds the hint for the rest.
+  // stageModel refuses the source itself, with its own message; this adds the hint for the rest.
   const isSource = model.file !== undefined && path.resolve(model.file) === out;
   for (const file of isSource ? [] : [out, reportFile]) {
     if (!opts.overwrite && fs.existsSync(file)) {
       throw new PruneLensError('io', 'the output file already exists (use --force to replace it)', {}, file);
     }
   }
-  await saveModel(model, out, { overwrite: opts.overwrite });
+  const staged = await stageModel(model, out, opts);
   try {
-    const final: PruneReport = { ...report, output: out, totals: { ...report.totals, bytesAfter: fs.statSync(out).size } };
-    await writeAtomic(reportFile, [Buffer.from(JSON.stringify(final, null, 2) + '\n')]);
+    const final: PruneReport = { ...report, output: out, totals: { ...report.totals, bytesAfter: staged.result.bytes } };
+    await staged.add(reportFile, [Buffer.from(JSON.stringify(final, null, 2) + '\n')], opts.signal);
+    // The last moment a cancel can take effect: after this the files are in place.
+    if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'writing was cancelled');
+    await staged.commit(opts.overwrite === true);
     return final;
-  } catch (e) {
-    await fs.promises.rm(out, { force: true });
-    throw e;
+  } finally {
+    await staged.discard();
   }
 }

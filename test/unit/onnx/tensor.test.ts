@@ -131,6 +131,18 @@ describe('onnx tensors: typed fields', () => {
     assert.throws(() => tensorFloats(r), (e: any) => e.code === 'tensor' && /5 bytes/.test(e.message));
   });
 
+  it('dims asking for gigabytes that the typed field does not hold fail before anything is allocated', () => {
+    for (const [dt, field] of [[DataType.FLOAT, fFloat(4, 1)], [DataType.INT64, fInt(7, 1)], [DataType.FLOAT16, fInt(5, 1)]] as const) {
+      // 2^30 elements: 4 GiB of float32 or 8 GiB of int64 if allocated first.
+      const t = decodeTensor(tensorBytesOf(dt, [1024, 1024, 1024], field));
+      const before = process.memoryUsage().arrayBuffers;
+      const start = performance.now();
+      assert.throws(() => tensorBytes(t), (e: any) => e.code === 'tensor' && /holds 1 values, but the dims need 1073741824/.test(e.message));
+      assert.ok(performance.now() - start < 100);
+      assert.ok(process.memoryUsage().arrayBuffers - before < 50 * 1024 * 1024);
+    }
+  });
+
   it('a packed float field whose length is not a multiple of 4 is malformed', () => {
     const bad = tensorBytesOf(DataType.FLOAT, [1], cat(tag(4, 2), varint(5), new Uint8Array(5)));
     assert.throws(() => decodeTensor(bad), (e: any) => e.code === 'malformed' && e.location.field === 'float_data');
