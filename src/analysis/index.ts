@@ -3,19 +3,24 @@
 // totals. One pure function of a model; the CLI, the extension, the webview
 // and the pruning engine all read the same table.
 
+import * as path from 'node:path';
+import { externalRef, resolveExternalPath } from '../onnx/external';
 import { GraphIndex } from '../onnx/graph';
 import { OnnxModel, parseModel, readFileChunked } from '../onnx/model';
 import { TensorScanner } from '../onnx/scan';
-import { withFile } from '../onnx/errors';
+import { PruneLensError, withFile } from '../onnx/errors';
 import { addDims, dimSymbols, evalDim, mulDims, prodDims } from '../onnx/dims';
 import { assumeInputShape, inferShapes, type Dim, type ShapeInfo } from '../onnx/shapes';
-import { DataType, dataTypeName, elementCount, tensorDims, tensorFloats } from '../onnx/tensor';
+import type { TensorProto } from '../onnx/schema';
+import { DataType, dataTypeName, elementCount, elementSize, isExternal, tensorDims, tensorFloats } from '../onnx/tensor';
 import { findAttention } from './attention';
 import { findEmbeddings, tieLayers } from './embeddings';
 import { findPrunableLayers, type PrunableLayer } from './layers';
-import { AxisAccumulator, axisStats, meanNormalized, sqrtAll, type AxisStats } from './norms';
+import { AxisAccumulator, axisStats, meanNormalized, rememberStats, sqrtAll, zeroStats, type AxisStats } from './norms';
 import { scopePath } from './names';
 import { findNorms } from './normLayers';
+import { computeStats } from './statsPool';
+import type { StatsJob } from './statsJob';
 import type { AttentionInfo, ChannelNorms, HeadScores, LayerInfo, LayerTable } from './types';
 
 export * from './types';
@@ -24,18 +29,29 @@ export { scopePath, moduleOfParameter } from './names';
 export { macsAt, attentionMacs, modelMacs, headsLabel } from './macs';
 export { transformerBlocks, layerParts, type BlockInfo, type PartKind } from './blocks';
 
+export interface AnalyzeFileOptions {
+  signal?: AbortSignal;
+  /** See AnalyzeOptions.inputShape. */
+  inputShape?: AnalyzeOptions['inputShape'];
+  /** Bytes processed (the .onnx, then the external weights) of the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Threads for the weights in external data (default: one per core). */
+  threads?: number;
+}
+
 /**
  * Reads and analyses a model file. Weight norms are computed while the file is
- * still being read (see TensorScanner), so analysing costs little more than reading.
+ * still being read (see TensorScanner), so analysing costs little more than
+ * reading; weights in external data are read in chunks on worker threads
+ * (statsPool.ts), so memory stays flat however large the model.
  */
-export async function analyzeFile(file: string, opts: {
-  signal?: AbortSignal; onProgress?: (done: number, total: number) => void; inputShape?: AnalyzeOptions['inputShape'];
-} = {}): Promise<LayerTable> {
+export async function analyzeFile(file: string, opts: AnalyzeFileOptions = {}): Promise<LayerTable> {
   const early = new Map<number, AxisAccumulator>();
   const active: { acc: AxisAccumulator; start: number }[] = [];
   let scanner: TensorScanner | undefined;
   const bytes = await readFileChunked(file, {
-    ...opts,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
     onData: (buf, available) => {
       scanner ??= new TensorScanner(buf, buf.length, (t) => {
         if (!FLOAT_TYPES.has(t.dataType) || t.dims.length < 2) return;
@@ -47,7 +63,55 @@ export async function analyzeFile(file: string, opts: {
       for (const a of active) if (!a.acc.done) a.acc.feed(available - a.start);
     },
   });
-  return analyzeModel(parseModel(bytes, file), { early, inputShape: opts.inputShape });
+  const model = parseModel(bytes, file);
+  await precomputeExternalStats(model, bytes.length, opts);
+  return analyzeModel(model, { early, inputShape: opts.inputShape });
+}
+
+/** analyzeModel, with the weights in external data read on worker threads first (a model loaded with loadModel). */
+export async function analyzeModelAsync(model: OnnxModel, opts: AnalyzeFileOptions = {}): Promise<LayerTable> {
+  if (model.file) await precomputeExternalStats(model, model.bytes.length, opts);
+  return analyzeModel(model, { inputShape: opts.inputShape });
+}
+
+/**
+ * Statistics of the prunable layers' weights that live in external data,
+ * computed on worker threads and remembered (norms.ts rememberStats) for
+ * analyzeModel and the pruning criteria.
+ */
+async function precomputeExternalStats(model: OnnxModel, onnxBytes: number, opts: AnalyzeFileOptions): Promise<void> {
+  const layers = findPrunableLayers(new GraphIndex(model.graph)).filter((l) => isExternal(l.weight.tensor) && FLOAT_TYPES.has(l.weight.tensor.data_type ?? 0));
+  const jobs: StatsJob[] = [];
+  const owners: { tensor: TensorProto; groups: number }[] = [];
+  const dir = path.dirname(model.file!);
+  try {
+    for (const l of layers) {
+      const t = l.weight.tensor;
+      if (owners.some((o) => o.tensor === t)) continue;
+      const ref = externalRef(t);
+      const dims = tensorDims(t);
+      const dt = t.data_type ?? DataType.FLOAT;
+      // The same check tensorBytes makes: the worker reads exactly `length` bytes as these dims.
+      if (ref.length !== elementCount(dims) * elementSize(dt)) {
+        throw new PruneLensError('tensor', `data holds ${ref.length} bytes, but ${dataTypeName(dt)}[${dims.join(',')}] needs ${elementCount(dims) * elementSize(dt)}`, { tensor: t.name });
+      }
+      jobs.push({
+        file: resolveExternalPath(dir, ref.location, t.name), offset: ref.offset, length: ref.length,
+        dataType: t.data_type ?? DataType.FLOAT, dims: l.dims, groups: l.groups, tensor: t.name,
+      });
+      owners.push({ tensor: t, groups: l.groups });
+    }
+    if (!jobs.length) return;
+    const total = onnxBytes + jobs.reduce((n, j) => n + j.length, 0);
+    let done = onnxBytes;
+    const stats = await computeStats(jobs, {
+      signal: opts.signal, threads: opts.threads,
+      onProgress: (n) => opts.onProgress?.((done += n), total),
+    });
+    stats.forEach((s, i) => rememberStats(owners[i].tensor, jobs[i].dims, owners[i].groups, s));
+  } catch (e) {
+    throw withFile(e, model.file!);
+  }
 }
 
 export interface AnalyzeOptions {
@@ -58,6 +122,11 @@ export interface AnalyzeOptions {
    * input name (or one shape for a one-input model), and where they came from.
    */
   inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
+  /**
+   * Count zeros but skip the norms, which come out as 0: for a report after a
+   * prune, which needs channels, params, MACs and zeros (a pass several times cheaper).
+   */
+  zerosOnly?: boolean;
 }
 
 export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): LayerTable {
@@ -105,7 +174,8 @@ function valueDesc(name: string, info: ShapeInfo) {
 }
 
 function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts: AnalyzeOptions, sequenceDim: string | undefined, position: number): LayerInfo {
-  const stats = earlyStats(model, l, opts) ?? axisStats(l.weight.tensor, l.dims, l.groups, model.external);
+  const stats = opts.zerosOnly ? zeroStats(l.weight.tensor, l.dims, l.groups, model.external)
+    : earlyStats(model, l, opts) ?? axisStats(l.weight.tensor, l.dims, l.groups, model.external);
   // axis 0 stats are per index of dims[0]; axis 1 stats are widened by groups to real channels.
   const a: ChannelNorms = norms(Array.from(stats.l1a), sqrtAll(stats.l2a));
   const b: ChannelNorms = norms(Array.from(stats.l1b), sqrtAll(stats.l2b));
@@ -301,5 +371,6 @@ function totals(model: OnnxModel, index: GraphIndex, layers: LayerInfo[]) {
     weights += elementCount(l.weightShape);
     macs += l.macs;
   }
-  return { params, macs, zeros, sparsity: weights ? zeros / weights : 0, bytes: model.bytes.length };
+  // The model's size on disk: its external data files too.
+  return { params, macs, zeros, sparsity: weights ? zeros / weights : 0, bytes: model.fileBytes };
 }

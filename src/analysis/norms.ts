@@ -3,7 +3,7 @@
 // unaligned or non-fp32 tensor is converted a block at a time and memory stays
 // flat however large the tensor is.
 
-import { bytesToFloats, DataType, elementSize, tensorBytes, type ExternalReader } from '../onnx/tensor';
+import { bytesToFloatsInto, DataType, elementSize, halfToFloat, isExternal, tensorBytes, type ExternalReader } from '../onnx/tensor';
 import type { TensorProto } from '../onnx/schema';
 
 export interface AxisStats {
@@ -17,22 +17,89 @@ export interface AxisStats {
   count: number;
 }
 
-const BLOCK_ELEMENTS = 1 << 20;
-let scratch = new Uint8Array(0);
+const BLOCK_ELEMENTS = 1 << 18;
+// One conversion buffer for all accumulators of a thread: they run one at a time, and a model has hundreds.
+let scratch = new Float32Array(0);
 
 /**
  * Statistics of a tensor seen as [d0, d1, inner]. `groups` splits axis 0 into
  * equal groups, each with its own d1 indices (grouped convolution weights).
+ * Those of external tensors are remembered: the analysis before a prune, the
+ * ranking and the report then read each weight from disk once, not three times.
  */
 export function axisStats(t: TensorProto, dims: number[], groups: number, external?: ExternalReader): AxisStats {
+  const known = rememberedStats(t, dims, groups);
+  if (known) return known;
   const acc = new AxisAccumulator(tensorBytes(t, external), dims, groups, t.data_type ?? DataType.FLOAT, t.name);
   acc.feed(Infinity);
+  rememberStats(t, dims, groups, acc.stats);
   return acc.stats;
+}
+
+/** AxisStats with the zeros counted and the norms left at 0 (see AnalyzeOptions.zerosOnly). */
+export function zeroStats(t: TensorProto, dims: number[], groups: number, external?: ExternalReader): AxisStats {
+  const d0 = dims[0] ?? 1;
+  const d1 = dims.length > 1 ? dims[1] : 1;
+  const g = groups > 0 && d0 % groups === 0 ? groups : 1;
+  const count = dims.reduce((p, d) => p * d, 1);
+  const known = rememberedStats(t, dims, groups);
+  return {
+    l1a: new Float64Array(d0), l2a: new Float64Array(d0), l1b: new Float64Array(g * d1), l2b: new Float64Array(g * d1),
+    zeros: known ? known.zeros : countZeros(tensorBytes(t, external), t.data_type ?? DataType.FLOAT), count,
+  };
+}
+
+/** Elements equal to zero (either sign), without converting: 16-bit floats by their bits. */
+function countZeros(bytes: Uint8Array, dt: number): number {
+  let zeros = 0;
+  if ((dt === DataType.FLOAT16 || dt === DataType.BFLOAT16) && bytes.byteOffset % 2 === 0) {
+    const h = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+    for (let i = 0; i < h.length; i++) zeros += (h[i] & 0x7fff) === 0 ? 1 : 0;
+    return zeros;
+  }
+  for (let at = 0; at < bytes.length; at += BLOCK_ELEMENTS * elementSize(dt)) {
+    const part = bytes.subarray(at, Math.min(bytes.length, at + BLOCK_ELEMENTS * elementSize(dt)));
+    const n = part.length / elementSize(dt);
+    const f = dt === DataType.FLOAT && part.byteOffset % 4 === 0 ? new Float32Array(part.buffer, part.byteOffset, n)
+      : bytesToFloatsInto(part, dt, scratch.length >= n ? scratch : (scratch = new Float32Array(Math.max(n, BLOCK_ELEMENTS))));
+    for (let i = 0; i < n; i++) zeros += f[i] === 0 ? 1 : 0;
+  }
+  return zeros;
+}
+
+interface Remembered {
+  /** The external data reference the stats are of: a tensor that is rewritten loses it. */
+  ref: string;
+  layout: string;
+  stats: AxisStats;
+}
+
+const remembered = new WeakMap<TensorProto, Remembered[]>();
+
+function refKey(t: TensorProto): string {
+  return JSON.stringify(t.external_data.map((e) => [e.key, e.value]));
+}
+
+/** Keeps the stats of an external tensor for later axisStats calls (other tensors change in memory). */
+export function rememberStats(t: TensorProto, dims: number[], groups: number, stats: AxisStats): void {
+  if (!isExternal(t)) return;
+  const ref = refKey(t);
+  const list = (remembered.get(t) ?? []).filter((r) => r.ref === ref);
+  list.push({ ref, layout: `${dims.join('x')}/${groups}`, stats });
+  remembered.set(t, list);
+}
+
+function rememberedStats(t: TensorProto, dims: number[], groups: number): AxisStats | undefined {
+  if (!isExternal(t)) return undefined;
+  const ref = refKey(t);
+  const layout = `${dims.join('x')}/${groups}`;
+  return remembered.get(t)?.find((r) => r.ref === ref && r.layout === layout)?.stats;
 }
 
 /**
  * Accumulates AxisStats row by row as the tensor's bytes become available, so
- * analysis can run while the file is still being read.
+ * analysis can run while the file is still being read, or as chunks of an
+ * external data file arrive (addRows).
  */
 export class AxisAccumulator {
   readonly stats: AxisStats;
@@ -42,9 +109,9 @@ export class AxisAccumulator {
   private readonly inner: number;
   private readonly perGroup: number;
   private readonly esize: number;
-  private readonly all?: Float32Array;
 
-  constructor(private readonly bytes: Uint8Array, readonly dims: number[], groups: number, private readonly dt: number, private readonly name?: string) {
+  /** `bytes`: the whole tensor, for feed(); omit it when the data comes through addRows(). */
+  constructor(private readonly bytes: Uint8Array | undefined, readonly dims: number[], groups: number, private readonly dt: number, private readonly name?: string) {
     this.d0 = dims[0] ?? 1;
     this.d1 = dims.length > 1 ? dims[1] : 1;
     let inner = 1;
@@ -57,40 +124,58 @@ export class AxisAccumulator {
       l1a: new Float64Array(this.d0), l2a: new Float64Array(this.d0),
       l1b: new Float64Array(g * this.d1), l2b: new Float64Array(g * this.d1), zeros: 0, count: this.d0 * this.d1 * inner,
     };
-    if (dt === DataType.FLOAT && bytes.byteOffset % 4 === 0) this.all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   }
 
   get done(): boolean {
     return this.row >= this.d0 || this.d1 * this.inner === 0;
   }
 
+  /** Bytes in one row (one index of axis 0). */
+  get rowBytes(): number {
+    return this.d1 * this.inner * this.esize;
+  }
+
   /** Processes every complete row within the first `available` bytes of the tensor's data. */
   feed(available: number): void {
-    const rowLen = this.d1 * this.inner;
-    if (this.done) return;
-    const rowBytes = rowLen * this.esize;
+    if (this.done || !this.bytes) return;
+    const rowBytes = this.rowBytes;
     const ready = Math.min(this.d0, Math.floor(Math.min(available, this.bytes.length) / rowBytes));
+    if (ready > this.row) this.addRows(this.bytes.subarray(this.row * rowBytes, ready * rowBytes));
+  }
+
+  /** Processes the next rows, whole rows only: `part` starts at the first row not yet seen. */
+  addRows(part: Uint8Array): void {
+    const rowLen = this.d1 * this.inner;
+    const rowBytes = rowLen * this.esize;
+    if (rowLen === 0) return;
+    const rows = Math.min(this.d0 - this.row, Math.floor(part.length / rowBytes));
     const rowsPerBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / rowLen));
-    while (this.row < ready) {
+    for (let done = 0; done < rows;) {
+      const n = Math.min(rowsPerBlock, rows - done);
+      const bytes = part.subarray(done * rowBytes, (done + n) * rowBytes);
       const r0 = this.row;
-      const rows = Math.min(rowsPerBlock, ready - r0);
-      const block = this.block(r0, rows, rowLen);
+      if (this.dt === DataType.FLOAT16 && this.inner === 1 && bytes.byteOffset % 2 === 0) {
+        // fp16 matrices (language models): read the bits directly, four rows at a time.
+        this.stats.zeros += accumulateHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, n * rowLen), r0, n, this.d1, this.perGroup, this.stats);
+        this.row += n;
+        done += n;
+        continue;
+      }
+      const block = this.floats(bytes);
       this.stats.zeros += this.inner === 1
-        ? accumulatePairs(block, r0, rows, this.d1, this.perGroup, this.stats)
-        : accumulate(block, r0, rows, this.d1, this.inner, this.perGroup, this.stats);
-      this.row += rows;
+        ? accumulatePairs(block, r0, n, this.d1, this.perGroup, this.stats)
+        : accumulate(block, r0, n, this.d1, this.inner, this.perGroup, this.stats);
+      this.row += n;
+      done += n;
     }
   }
 
-  private block(r0: number, rows: number, rowLen: number): Float32Array {
-    if (this.all) return this.all.subarray(r0 * rowLen, (r0 + rows) * rowLen);
-    const part = this.bytes.subarray(r0 * rowLen * this.esize, (r0 + rows) * rowLen * this.esize);
-    if (this.dt !== DataType.FLOAT) return bytesToFloats(part, this.dt, this.name);
-    // Unaligned fp32: copy into the aligned scratch block and view it. One scratch for
-    // all accumulators: they run one at a time, and a model has hundreds of them.
-    if (scratch.length < part.length) scratch = new Uint8Array(part.length);
-    scratch.set(part);
-    return new Float32Array(scratch.buffer, 0, part.length / 4);
+  /** The block as float32: a view of aligned fp32, else converted into the shared scratch. */
+  private floats(part: Uint8Array): Float32Array {
+    if (this.dt === DataType.FLOAT && part.byteOffset % 4 === 0) return new Float32Array(part.buffer, part.byteOffset, part.length / 4);
+    const n = part.length / this.esize;
+    if (scratch.length < n) scratch = new Float32Array(Math.max(n, BLOCK_ELEMENTS));
+    return bytesToFloatsInto(part, this.dt, scratch, this.name);
   }
 }
 
@@ -166,6 +251,69 @@ function accumulatePairs(block: Float32Array, r0: number, rows: number, d1: numb
   }
   // Rows left over, or pairs that straddle two groups: one at a time.
   if (r < rows) zeros += accumulate(block.subarray(r * d1), r0 + r, rows - r, d1, 1, perGroup, s);
+  return zeros;
+}
+
+let HALF_ABS: Float32Array | undefined;
+
+/** |x| for every fp16 bit pattern without its sign (32768 entries). */
+function halfAbsTable(): Float32Array {
+  if (!HALF_ABS) {
+    HALF_ABS = new Float32Array(32768);
+    for (let h = 0; h < 32768; h++) HALF_ABS[h] = halfToFloat(h);
+  }
+  return HALF_ABS;
+}
+
+/**
+ * accumulatePairs for fp16 bits, four rows at a time: |x| comes from a table
+ * indexed by the bits without the sign, so there is no conversion pass, and
+ * the column sums are updated once per four elements. Returns the zeros.
+ */
+function accumulateHalf(h: Uint16Array, r0: number, rows: number, d1: number, perGroup: number, s: AxisStats): number {
+  const abs = halfAbsTable();
+  const { l1a, l2a, l1b, l2b } = s;
+  let zeros = 0;
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const bBase = Math.floor((r0 + r) / perGroup) * d1;
+    if (Math.floor((r0 + r + 3) / perGroup) * d1 !== bBase) break;
+    const p0 = r * d1;
+    const p1 = p0 + d1;
+    const p2 = p1 + d1;
+    const p3 = p2 + d1;
+    let a1 = 0; let a2 = 0; let b1 = 0; let b2 = 0; let c1 = 0; let c2 = 0; let e1 = 0; let e2 = 0;
+    for (let i = 0; i < d1; i++) {
+      const ka = h[p0 + i] & 0x7fff;
+      const kb = h[p1 + i] & 0x7fff;
+      const kc = h[p2 + i] & 0x7fff;
+      const kd = h[p3 + i] & 0x7fff;
+      const x = abs[ka];
+      const y = abs[kb];
+      const z = abs[kc];
+      const w = abs[kd];
+      const qx = x * x;
+      const qy = y * y;
+      const qz = z * z;
+      const qw = w * w;
+      a1 += x; a2 += qx; b1 += y; b2 += qy; c1 += z; c2 += qz; e1 += w; e2 += qw;
+      l1b[bBase + i] += (x + y) + (z + w);
+      l2b[bBase + i] += (qx + qy) + (qz + qw);
+      zeros += (ka === 0 ? 1 : 0) + (kb === 0 ? 1 : 0) + (kc === 0 ? 1 : 0) + (kd === 0 ? 1 : 0);
+    }
+    const i0 = r0 + r;
+    l1a[i0] += a1; l2a[i0] += a2;
+    l1a[i0 + 1] += b1; l2a[i0 + 1] += b2;
+    l1a[i0 + 2] += c1; l2a[i0 + 2] += c2;
+    l1a[i0 + 3] += e1; l2a[i0 + 3] += e2;
+  }
+  // Rows left over, or groups of four that straddle two groups: through the float path.
+  if (r < rows) {
+    const rest = h.subarray(r * d1, rows * d1);
+    const bytes = new Uint8Array(rest.buffer, rest.byteOffset, rest.length * 2);
+    if (scratch.length < rest.length) scratch = new Float32Array(Math.max(rest.length, BLOCK_ELEMENTS));
+    zeros += accumulatePairs(bytesToFloatsInto(bytes, DataType.FLOAT16, scratch), r0 + r, rows - r, d1, perGroup, s);
+  }
   return zeros;
 }
 

@@ -135,6 +135,7 @@ export interface ModelTotals {
   macsFormula?: string;
   zeros: number;
   sparsity: number;
+  /** Size on disk: the .onnx and its external data files. */
   bytes: number;
 }
 

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
 import type { LayerInfo, LayerTable } from '../analysis/types';
 import { PruneLensError, type ErrorCode } from '../onnx/errors';
-import type { AnalysisRequest, AnalysisResponse } from './analysisWorker';
+import type { AnalysisJob, AnalysisRequest, AnalysisResponse } from './analysisWorker';
 import type { LayerGroups, PrunePreview } from './groups';
 
 /**
@@ -31,7 +31,7 @@ interface Entry {
 export class ModelCache implements vscode.Disposable {
   private readonly entries = new Map<string, Entry>();
   private worker?: Worker;
-  private readonly pending = new Map<number, { resolve(r: unknown): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(r: unknown): void; reject(e: Error): void; progress?: (done: number, total: number) => void }>();
   private nextId = 1;
   /** How many analyses ran (not cache hits): the bench and tests read it. */
   analyses = 0;
@@ -49,7 +49,9 @@ export class ModelCache implements vscode.Disposable {
     const key = JSON.stringify(preview ?? null);
     let groups = entry.groups.get(key);
     if (!groups) {
-      const computed = this.run<LayerGroups>(uri.fsPath, entry.size, 'groups', preview);
+      // The .onnx of a model in external data is small; the work is not: size by the table's bytes, data included.
+      const size = Math.max(entry.size, await entry.table.then((t) => t.totals.bytes, () => entry.size));
+      const computed = this.run<LayerGroups>(uri.fsPath, size, 'groups', preview);
       groups = computed;
       entry.groups.set(key, computed);
       computed.catch(() => {
@@ -96,17 +98,34 @@ export class ModelCache implements vscode.Disposable {
     return table.layers.find((l) => l.name === name || l.displayName === name || l.weightName === name);
   }
 
-  private run<T>(file: string, size: number, what: AnalysisRequest['what'], preview?: PrunePreview): Promise<T> {
+  /**
+   * The layer table of a file analysed afresh (not cached) in the worker, with
+   * progress and cancel: for long analyses of large models.
+   */
+  analyzeNow(file: string, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<LayerTable> {
+    return this.run<LayerTable>(file, Infinity, 'table', undefined, opts);
+  }
+
+  private run<T>(file: string, size: number, what: AnalysisJob['what'], preview?: PrunePreview,
+    opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<T> {
     if (size < WORKER_THRESHOLD_BYTES) {
       // Imported here so activation never loads the analysis code.
       if (what === 'groups') return import('./groups').then((g) => g.analyzeGroups(file, preview) as Promise<T>);
-      return import('../analysis').then((a) => a.analyzeFile(file) as Promise<T>);
+      return import('../analysis').then((a) => a.analyzeFile(file, opts) as Promise<T>);
     }
     const worker = this.startWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: (r) => resolve(r as T), reject });
-      worker.postMessage({ id, file, what, preview } satisfies AnalysisRequest);
+      const onAbort = () => worker.postMessage({ cancel: id } satisfies AnalysisRequest);
+      const done = () => opts.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        resolve: (r) => { done(); resolve(r as T); },
+        reject: (e) => { done(); reject(e); },
+        progress: opts.onProgress,
+      });
+      worker.postMessage({ id, file, what, preview, progress: opts.onProgress !== undefined } satisfies AnalysisRequest);
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener('abort', onAbort);
     });
   }
 
@@ -116,6 +135,7 @@ export class ModelCache implements vscode.Disposable {
     worker.on('message', (m: AnalysisResponse) => {
       const p = this.pending.get(m.id);
       if (!p) return;
+      if ('progress' in m) return p.progress?.(m.progress.done, m.progress.total);
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.result);
       else p.reject(new PruneLensError(m.error.code as ErrorCode, m.error.detail, m.error.location, m.error.file));

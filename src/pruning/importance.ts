@@ -7,6 +7,7 @@
 
 import type { OnnxModel } from '../onnx/model';
 import { PruneLensError } from '../onnx/errors';
+import { axisStats } from '../analysis/norms';
 import { tensorDims, tensorFloats } from '../onnx/tensor';
 import type { ChannelGroup, DepGraph, MemberRole, SliceMember } from './depgraph';
 
@@ -180,11 +181,7 @@ function perMember(group: ChannelGroup, ctx: ImportanceContext, roles: readonly 
   score: (values: Float32Array, dims: number[], m: SliceMember, index: Int32Array) => Float64Array): Float64Array[] {
   return ctx.membersOf(group, roles).map(({ member, index }) => {
     const c = ctx.graph.constants.get(member.node.input[member.input]) ?? ctx.graph.index.constant(member.node.input[member.input])!;
-    const s = score(ctx.values(member), tensorDims(c.tensor), member, index);
-    // Channels this member does not carry are NaN, so they do not count in mean or first.
-    const seen = new Uint8Array(group.size);
-    for (const g of index) if (g >= 0) seen[g] = 1;
-    return s.map((v, i) => (seen[i] ? v : NaN));
+    return maskUnseen(score(ctx.values(member), tensorDims(c.tensor), member, index), index, group.size);
   });
 }
 
@@ -192,10 +189,34 @@ function weightNorm(p: 1 | 2): ScoreFn {
   return (group, ctx) => {
     const roles: MemberRole[] = ctx.options.side === 'producer' ? ['out', 'depthwise']
       : ctx.options.side === 'consumer' ? ['in'] : ['out', 'depthwise', 'in'];
-    const parts = perMember(group, ctx, roles,
-      (values, dims, m, index) => memberNorms(values, dims, m.axis, index, group.size, p));
+    const parts = ctx.membersOf(group, roles).map(({ member, index }) => {
+      const c = ctx.graph.constants.get(member.node.input[member.input]) ?? ctx.graph.index.constant(member.node.input[member.input])!;
+      const dims = tensorDims(c.tensor);
+      // Axis 0 or 1 of a matrix or kernel: the per-index sums are the analysis's (one fast pass, fp16 read
+      // as bits, remembered for weights in external data); other axes sum the float values here.
+      const s = dims.length >= 2 && member.axis <= 1
+        ? normsFromSums(axisStats(c.tensor, dims, 1, ctx.model.external), member.axis, p, index, group.size)
+        : memberNorms(ctx.values(member), dims, member.axis, index, group.size, p);
+      return maskUnseen(s, index, group.size);
+    });
     return parts.length ? reduceScores(parts, group.size, ctx.options.reduction) : undefined;
   };
+}
+
+/** Group norms from per-index sums of |x| and x² along axis 0 (rows) or 1 (columns). */
+function normsFromSums(stats: ReturnType<typeof axisStats>, axis: number, p: 1 | 2, index: Int32Array, size: number): Float64Array {
+  const sums = p === 1 ? (axis === 0 ? stats.l1a : stats.l1b) : (axis === 0 ? stats.l2a : stats.l2b);
+  const acc = new Float64Array(size);
+  for (let a = 0; a < index.length; a++) if (index[a] >= 0) acc[index[a]] += sums[a];
+  if (p === 2) for (let i = 0; i < size; i++) acc[i] = Math.sqrt(acc[i]);
+  return acc;
+}
+
+/** Channels a member does not carry are NaN, so they do not count in mean or first. */
+function maskUnseen(s: Float64Array, index: Int32Array, size: number): Float64Array {
+  const seen = new Uint8Array(size);
+  for (const g of index) if (g >= 0) seen[g] = 1;
+  return s.map((v, i) => (seen[i] ? v : NaN));
 }
 
 /** Network slimming: |gamma| of the BatchNorms in the group. */

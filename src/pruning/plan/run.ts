@@ -8,7 +8,7 @@
 // the in-memory model may be partly pruned and should be discarded.
 
 import * as path from 'node:path';
-import { analyzeModel, findPrunableLayers, type LayerInfo, type LayerTable } from '../../analysis';
+import { analyzeModel, analyzeModelAsync, findPrunableLayers, type LayerInfo, type LayerTable } from '../../analysis';
 import type { PrunableLayer } from '../../analysis/layers';
 import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
@@ -63,7 +63,8 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
   if (planErrors.length) throw new PruneLensError('plan', planErrors.map((i) => i.message).join('; '));
   // A plan may still spell a method the old way (validatePlan warned): from here on, the current word.
   const plan: PrunePlan = { ...given, steps: given.steps.map((s) => ({ ...s, method: readMethod(s.method)!.method })) };
-  const before = analyzeModel(model, { inputShape: opts.inputShape });
+  // Weights in external data are read here once, on all cores; the criteria reuse these norms.
+  const before = await analyzeModelAsync(model, { signal: opts.signal, inputShape: opts.inputShape });
   const prepared = prepare(model, plan, modelName, opts.baseDir ?? process.cwd());
 
   const warnings = issues.map((i) => i.message);
@@ -107,7 +108,8 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
   }
   opts.onProgress?.({ step: prepared.length, steps: prepared.length, label: 'done' });
 
-  const after = analyzeModel(model, { inputShape: opts.inputShape });
+  // The report needs channels, params, MACs and zeros after the prune, not norms.
+  const after = analyzeModel(model, { zerosOnly: true, inputShape: opts.inputShape });
   const report = buildReport(model, plan, before, after, touched, removed, frozen, summaries, warnings);
   if (recovery.length) report.recovery = recovery;
   if (before.assumedInput) report.assumedInput = before.assumedInput;
@@ -236,9 +238,9 @@ function buildReport(model: OnnxModel, plan: PrunePlan, before: LayerTable, afte
       paramsAfter: after.totals.params,
       macsBefore: before.totals.macs,
       macsAfter: after.totals.macs,
-      bytesBefore: model.bytes.length,
+      bytesBefore: model.fileBytes,
       // Known once written (savePruned); until then, the source's size.
-      bytesAfter: model.bytes.length,
+      bytesAfter: model.fileBytes,
       zerosBefore: before.totals.zeros,
       zerosAfter: after.totals.zeros,
     },

@@ -9,7 +9,7 @@ import { PruneLensError } from '../../onnx/errors';
 import type { ConstantRef } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
 import type { NodeProto, TensorProto } from '../../onnx/schema';
-import { elementCount, elementSize, setTensorBytes, tensorBytes, tensorDims } from '../../onnx/tensor';
+import { elementCount, elementSize, setTensorBytes, tensorBytes, tensorDims, type ReadScratch } from '../../onnx/tensor';
 import type { DepGraph, FixupContext, ValueChannels } from '../depgraph';
 import { inferShapes, type ShapeInfo } from '../../onnx/shapes';
 import { cutAccounting, type FrozenGroup, type LayerChange } from '../report';
@@ -191,13 +191,16 @@ function cutTensors(model: OnnxModel, graph: DepGraph, edits: Map<NodeProto, Map
   };
   const deadCandidates: NodeProto[] = [];
   const replaced: ConstantRef[] = [];
+  // Weights in external data are read into one reused buffer: each is sliced (copied) and then not needed.
+  const scratch: ReadScratch = { buffer: new Uint8Array(0) };
+  const external = model.external && ((t: TensorProto) => model.external!(t, scratch));
   for (const { ref, list } of uses.values()) {
     const keys = list.map(keyOf);
     if (keys.every((k) => k === '')) continue;
     const t = ref.tensor;
     const dims = tensorDims(t);
     const size = elementSize(t.data_type);
-    const bytes = tensorBytes(t, model.external);
+    const bytes = tensorBytes(t, external);
     const cut = (keeps: Keeps) => ({
       dims: dims.map((d, a) => keeps[a]?.length ?? d),
       bytes: gatherAxes(bytes, dims, keeps, size),

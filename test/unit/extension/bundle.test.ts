@@ -18,6 +18,7 @@ describe('extension bundle', () => {
       Object.values(r.metafile.inputs).some((i) => i.imports.some((x) => x.path === 'onnxruntime-node'));
     assert.equal(importsOrt(await build('src/extension/main.ts')), false, 'dist/extension.js would load onnxruntime-node');
     assert.equal(importsOrt(await build('src/extension/analysisWorker.ts')), false, 'dist/analysisWorker.js would load onnxruntime-node');
+    assert.equal(importsOrt(await build('src/analysis/statsWorker.ts')), false, 'dist/statsWorker.js would load onnxruntime-node');
     // The check can fail: the worker does import it.
     assert.equal(importsOrt(await build('src/worker/worker.ts')), true, 'the worker should import onnxruntime-node');
   });

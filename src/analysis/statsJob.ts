@@ -1,0 +1,52 @@
+// One tensor's statistics computed from its bytes in an external data file,
+// read a chunk of whole rows at a time: memory stays at one chunk however large
+// the tensor. Runs in a stats worker (statsWorker.ts) or, without one, in-thread.
+
+import * as fs from 'node:fs';
+import { PruneLensError } from '../onnx/errors';
+import { AxisAccumulator, type AxisStats } from './norms';
+
+export interface StatsJob {
+  /** The data file, already resolved and checked against the model's folder. */
+  file: string;
+  offset: number;
+  length: number;
+  dataType: number;
+  dims: number[];
+  groups: number;
+  tensor?: string;
+}
+
+/** Bytes read per chunk (rounded down to whole rows). */
+const CHUNK = 4 * 1024 * 1024;
+let buffer = new Uint8Array(0);
+
+/** Reads the job's bytes chunk by chunk and accumulates them; `onChunk` gets the bytes of each chunk. */
+export function runStatsJob(job: StatsJob, onChunk?: (bytes: number) => void): AxisStats {
+  const acc = new AxisAccumulator(undefined, job.dims, job.groups, job.dataType, job.tensor);
+  const rowBytes = acc.rowBytes;
+  const fd = fs.openSync(job.file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (job.offset + job.length > size) {
+      throw new PruneLensError('external-data', `external data needs bytes ${job.offset}..${job.offset + job.length} of a file that has ${size}`, { tensor: job.tensor });
+    }
+    const chunk = rowBytes > 0 ? Math.max(rowBytes, Math.floor(CHUNK / rowBytes) * rowBytes) : CHUNK;
+    if (buffer.length < chunk) buffer = new Uint8Array(chunk);
+    for (let at = 0; at < job.length;) {
+      const want = Math.min(chunk, job.length - at);
+      let got = 0;
+      while (got < want) {
+        const n = fs.readSync(fd, buffer, got, want - got, job.offset + at + got);
+        if (n === 0) throw new PruneLensError('external-data', 'the external data file shrank while it was read', { tensor: job.tensor });
+        got += n;
+      }
+      acc.addRows(buffer.subarray(0, want));
+      at += want;
+      onChunk?.(want);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return acc.stats;
+}
