@@ -3,6 +3,7 @@
 //
 //   node dist/bench.js                 all sections
 //   node dist/bench.js analyze         one section
+//   node dist/bench.js llm 16          the language-model section at one size (blocks; 16 ≈ 1.1 GB, 58 ≈ 4 GB)
 //   node dist/bench.js --child ...     (internal) one measurement
 
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { pruneStructuredFile } from '../src/pruning/structured';
 import { validate } from '../src/worker';
 import { measureActivation } from './bench/activation';
 import { benchRecovery } from './bench/recovery';
+import { llmChild, llmFp32Section, llmSection } from './bench/llm';
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.resolve(ROOT, '../shared/models');
@@ -197,13 +199,21 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   validate: validateSection,
   activation: activationSection,
   recovery: recoverySection,
+  // Generated GB-sized files (outside the repository; PRUNE_LENS_BENCH_DIR): `llm` ~1.1 and ~4 GB fp16, `llm-fp32` ~3 GB.
+  llm: async () => void (await llmSection()),
+  'llm-fp32': async () => void (await llmFp32Section()),
 };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') return child(args.slice(1));
+  if (args[0] === '--child-llm') return llmChild(args.slice(1));
   if (args[0] === '--child-activation') {
     process.stdout.write(JSON.stringify(await measureActivation()));
+    return;
+  }
+  if (args[0] === 'llm' && args.length > 1) {
+    await llmSection(args.slice(1).map(Number));
     return;
   }
   const pick = args.length ? args : Object.keys(SECTIONS);

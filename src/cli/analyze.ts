@@ -1,22 +1,26 @@
-// `prune-lens analyze MODEL [--json] [--seq-len N] [--input-shape S | --data X.npy]`: the layer table.
+// `prune-lens analyze MODEL [--json] [--progress] [--seq-len N] [--input-shape S | --data X.npy]`: the layer table.
 // A language model's MACs are per token, or at N tokens with --seq-len; a
 // model with named spatial or sequence dims has its MACs counted at a stated
-// input size (or the shape of a data file), and shown as a formula.
+// input size (or the shape of a data file), and shown as a formula. Progress
+// goes to stderr on a terminal (or with --progress); Ctrl-C cancels.
 
 import { analyzeFile, headsLabel, macsAt, modelMacs, type AnalyzeOptions, type LayerTable } from '../analysis';
 import { readNpyHeader } from '../validation/npy';
-import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, stats, table } from './format';
+import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, progressLine, stats, table } from './format';
 
-const USAGE = 'usage: prune-lens analyze MODEL [--json] [--seq-len N] [--input-shape [NAME=]1x3x96x96[,NAME=...] | --data X.npy]';
+const USAGE = 'usage: prune-lens analyze MODEL [--json] [--progress] [--seq-len N] [--input-shape [NAME=]1x3x96x96[,NAME=...] | --data X.npy]';
 
-export async function analyzeCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+export async function analyzeCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
+  signal?: AbortSignal): Promise<number> {
   let json = false;
+  let showProgress = process.stderr.isTTY === true;
   let seqLen: number | undefined;
   let inputShape: AnalyzeOptions['inputShape'];
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const [a, inline] = argv[i].startsWith('--seq-len=') ? ['--seq-len', argv[i].slice('--seq-len='.length)] : [argv[i], undefined];
     if (a === '--json') json = true;
+    else if (a === '--progress') showProgress = true;
     else if (a === '--seq-len') {
       const v = inline ?? argv[++i];
       seqLen = Number(v);
@@ -35,7 +39,13 @@ export async function analyzeCommand(argv: string[], out: (s: string) => void = 
     else files.push(a);
   }
   if (files.length !== 1) throw usage(files.length ? 'give one model' : 'missing MODEL');
-  const t = await analyzeFile(files[0], { inputShape });
+  const progress = showProgress ? progressLine(`analyzing ${files[0]}`) : undefined;
+  let t: LayerTable;
+  try {
+    t = await analyzeFile(files[0], { inputShape, signal, onProgress: progress?.update });
+  } finally {
+    progress?.end();
+  }
   out(json ? JSON.stringify(t, null, 2) : render(t, seqLen));
   return 0;
 }

@@ -68,3 +68,23 @@ export function assumedInputLine(a: { shapes: Record<string, number[]>; source: 
   const at = Object.entries(a.shapes).map(([n, s]) => `${n} [${s.join(',')}]`).join(', ');
   return `MACs per sample (a named batch counts as 1) at ${at} (from ${a.source})`;
 }
+
+/** A progress line on stderr, redrawn at most every 200 ms (on a terminal in place, else one line each). */
+export function progressLine(label: string): { update: (done: number, total: number) => void; end: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  let shown = false;
+  return {
+    update: (done, total) => {
+      const now = Date.now();
+      if (now - last < 200 && done < total) return;
+      last = now;
+      shown = true;
+      const pct = total ? Math.floor((100 * done) / total) : 100;
+      process.stderr.write(`${tty ? '\r' : ''}${label}: ${pct}% (${bytes(done)} of ${bytes(total)})${tty ? '\x1b[K' : '\n'}`);
+    },
+    end: () => {
+      if (shown && tty) process.stderr.write('\n');
+    },
+  };
+}

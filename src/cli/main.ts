@@ -10,7 +10,7 @@ import { validateCommand } from './validate';
 const HELP = `prune-lens: inspect and prune ONNX models
 
 usage:
-  prune-lens analyze MODEL [--json] [--seq-len N] [--input-shape 1x3x96x96 | --data X.npy]
+  prune-lens analyze MODEL [--json] [--progress] [--seq-len N] [--input-shape 1x3x96x96 | --data X.npy]
                                                the layer table: channels, norms, BN gammas, attention heads, params,
                                                MACs (a language model's at N tokens, else per token; a model with
                                                named dims at the given input size)
@@ -23,13 +23,13 @@ usage:
   prune-lens help                              this text
 `;
 
-type Command = (argv: string[]) => Promise<number>;
+type Command = (argv: string[], signal: AbortSignal) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
-  analyze: analyzeCommand,
-  prune: pruneCommand,
-  validate: validateCommand,
-  sensitivity: sensitivityCommand,
+  analyze: (argv, signal) => analyzeCommand(argv, undefined, signal),
+  prune: (argv, signal) => pruneCommand(argv, undefined, signal),
+  validate: (argv) => validateCommand(argv),
+  sensitivity: (argv) => sensitivityCommand(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -43,8 +43,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`prune-lens: unknown command "${cmd}"\n\n${HELP}`);
     return 2;
   }
+  // Ctrl-C cancels the work (nothing half-written is left); a second one ends the process at once.
+  const cancel = new AbortController();
+  const onInt = () => {
+    if (cancel.signal.aborted) process.exit(130);
+    process.stderr.write('\ncancelling (Ctrl-C again to quit at once)\n');
+    cancel.abort();
+  };
+  process.on('SIGINT', onInt);
   try {
-    return await run(rest);
+    return await run(rest, cancel.signal);
   } catch (e) {
     const err = e as Error & { usage?: boolean };
     if (err.usage) {
@@ -52,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`prune-lens ${cmd}: ${isPruneLensError(e) ? e.message : err.stack ?? String(e)}\n`);
-    return 1;
+    return isPruneLensError(e) && e.code === 'cancelled' ? 130 : 1;
+  } finally {
+    process.off('SIGINT', onInt);
   }
 }
 

@@ -16,13 +16,16 @@ import {
 import { isOneOf, METHODS, RECOVERY_METHODS, type RecoveryMethod } from '../pruning/methods';
 import type { PruneReport } from '../pruning/report';
 import { openCalibration } from '../validation/activations';
-import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, table } from './format';
+import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, progressLine, table } from './format';
 
 const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--force] [--json]
        prune-lens prune MODEL --method METHOD (--amount F | --count N | --threshold T | --nm N:M | --mask F.npy) [options]
 
   -o, --out FILE        output model (default: <name>.pruned.onnx next to MODEL); the report goes to FILE.report.json
-  --force               replace an existing output file
+  --force               replace an existing output file (the old one stays until the new one is complete)
+  --external-data-threshold MB
+                        weights go to FILE.data when the .onnx would pass this size (default 1800;
+                        a model read with external data is always written with external data)
   --json                print the report as JSON
   --input-shape S       count MACs at this input size (1x3x640x640, or NAME=SHAPE,...) when the model has named dims
 one-step plans:
@@ -44,6 +47,7 @@ const OPTIONS = {
   plan: { type: 'string' },
   out: { type: 'string', short: 'o' },
   force: { type: 'boolean' },
+  'external-data-threshold': { type: 'string' },
   json: { type: 'boolean' },
   method: { type: 'string' },
   criterion: { type: 'string' },
@@ -77,7 +81,8 @@ function parse(argv: string[]) {
   return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
 }
 
-export async function pruneCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+export async function pruneCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
+  signal?: AbortSignal): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -91,9 +96,10 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
   }
   if (positionals.length !== 1) throw usage(positionals.length ? `give one model (got ${positionals.join(', ')})` : 'missing MODEL');
   const modelFile = path.resolve(positionals[0]);
+  externalThreshold(values['external-data-threshold']);
 
   const { plan, planFile } = values.plan ? await fromPlanFile(values) : { plan: planFromFlags(values), planFile: undefined };
-  const model = await loadModel(modelFile);
+  const model = await loadModel(modelFile, { signal });
   const outFile = values.out ? path.resolve(values.out) : outputPathFor(modelFile, plan.output, planFile);
 
   const progress = values.json || !process.stderr.isTTY ? undefined
@@ -107,6 +113,7 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
     throw usage((e as Error).message);
   }
   const report = await runPlan(model, plan, {
+    signal,
     baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress, inputShape,
     calibrate: (m, c) => openCalibration(m, { data: c.data, size: c.size, batch: c.batch }),
   })
@@ -114,13 +121,16 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
       // A plan that does not fit the model is the plan file's problem: name it.
       throw planFile && isPruneLensError(e) && e.code === 'plan' ? e.inFile(planFile) : e;
     });
-  const saved = await savePruned(model, report, outFile, { overwrite: values.force });
+  const writing = progress ? progressLine(`writing ${path.basename(outFile)}`) : undefined;
+  const saved = await savePruned(model, report, outFile, {
+    overwrite: values.force, externalThreshold: externalThreshold(values['external-data-threshold']), signal, onProgress: writing?.update,
+  }).finally(() => writing?.end());
   out(values.json ? JSON.stringify(saved, null, 2) : render(saved, layerLabels(model)));
   return 0;
 }
 
 async function fromPlanFile(values: Values): Promise<{ plan: PrunePlan; planFile: string }> {
-  const stepFlags = Object.keys(values).filter((k) => !['plan', 'out', 'force', 'json', 'input-shape'].includes(k));
+  const stepFlags = Object.keys(values).filter((k) => !['plan', 'out', 'force', 'json', 'input-shape', 'external-data-threshold'].includes(k));
   if (stepFlags.length) throw usage(`--plan cannot be combined with --${stepFlags[0]}; put the options in the plan's steps`);
   const planFile = path.resolve(values.plan!);
   return { plan: await loadPlanFile(planFile), planFile };
@@ -241,6 +251,14 @@ function recoveryLines(r: PruneReport, labels: Map<string, LayerLabel>): string[
   const rows = r.recovery.map((e) => [labels.get(e.layer)?.displayName ?? e.layer, fixed(e.errorBefore), fixed(e.errorAfter)]);
   return ['', `recovery: ${r.recovery.length} layer${r.recovery.length === 1 ? '' : 's'} refit on the calibration data`,
     table(['layer', 'error before', 'error after'], rows)];
+}
+
+/** --external-data-threshold MB as bytes (undefined: the default). */
+function externalThreshold(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const mb = Number(v);
+  if (v.trim() === '' || !Number.isFinite(mb) || mb < 0) throw usage(`--external-data-threshold ${v} is not a size in MB`);
+  return mb * 1e6;
 }
 
 function usage(why: string): Error {

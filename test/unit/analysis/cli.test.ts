@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayerTable } from '../../../src/analysis';
+import { loadModelSync, saveModel } from '../../../src/onnx/model';
 import { ROOT, modelPath, tempDir } from '../../helpers/models';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -81,5 +82,20 @@ describe('prune-lens analyze (dist/cli.js)', () => {
     assert.match(r.stdout, /MACs 52\.43M at 64 tokens \(819\.2k per token\)/);
     assert.match(cli('analyze', modelPath('lm_gpt_licenses.onnx')).stdout, /MACs 819\.2k per token \(--seq-len N for a length\)/);
     assert.equal(cli('analyze', modelPath('lm_gpt_licenses.onnx'), '--seq-len', '0').status, 2);
+  });
+
+  it('--progress prints progress to stderr up to 100%, the table still to stdout; prune keeps external data', async () => {
+    const dir = tempDir('cli-ext');
+    const file = path.join(dir, 'lenet.onnx');
+    await saveModel(loadModelSync(modelPath('digits_lenet.onnx')), file, { externalThreshold: 0 });
+    const r = cli('analyze', file, '--json', '--progress');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^analyzing .*lenet\.onnx: \d+% /m);
+    assert.match(r.stderr, /: 100% \(/);
+    assert.equal((JSON.parse(r.stdout) as LayerTable).layers.length, 5);
+    const p = cli('prune', file, '--method', 'l1', '--amount', '0.5', '--structured', '--json');
+    assert.equal(p.status, 0, p.stderr);
+    assert.deepEqual(fs.readdirSync(dir).sort(),
+      ['lenet.onnx', 'lenet.onnx.data', 'lenet.pruned.onnx', 'lenet.pruned.onnx.data', 'lenet.pruned.onnx.report.json']);
   });
 });
