@@ -25,18 +25,6 @@ describe('workbench smoke', () => {
     assert.ok(fs.statSync(file).size > 0, `empty screenshot ${file}`);
   });
 
-  it('lists Prune Lens among the installed extensions when run against a .vsix', async function () {
-    if (!uiSession().installed) this.skip();
-    await wb.runCommand('Extensions: Show Installed Extensions');
-    const row = wb.page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Prune Lens' }).first();
-    await row.waitFor({ timeout: 60_000 });
-    // The marketplace icon (media/icon.png), served from the installed folder.
-    await row.locator('img.icon').waitFor();
-    await wb.page.waitForTimeout(500);
-    await wb.screenshot('smoke-installed-extension');
-    await wb.runCommand('View: Show Explorer');
-  });
-
   it('runs a command from the palette', async () => {
     await wb.runCommand('File: New Untitled Text File');
     await tab('Untitled-1').waitFor();
@@ -59,5 +47,22 @@ describe('workbench smoke', () => {
     const hover = await wb.hoverTreeRow(wb.explorerRow('digits_mlp.onnx'));
     assert.match(await hover.innerText(), /digits_mlp\.onnx/);
     await wb.screenshot('smoke-hover');
+  });
+
+  it('lists Prune Lens among the installed extensions when run against a .vsix', async function () {
+    if (!uiSession().installed) this.skip();
+    // A window of its own: the Extensions view must not change the explorer the other tests use.
+    const own = await openWorkbench();
+    try {
+      await own.runCommand('Extensions: Show Installed Extensions');
+      const row = own.page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Prune Lens' }).first();
+      await row.waitFor({ timeout: 60_000 });
+      // The marketplace icon (media/icon.png), served from the installed folder.
+      await row.locator('img.icon').waitFor();
+      await own.page.waitForTimeout(500);
+      await own.screenshot('smoke-installed-extension');
+    } finally {
+      await own.close();
+    }
   });
 });
