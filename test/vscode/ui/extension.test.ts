@@ -97,8 +97,8 @@ describe('Prune Lens in the workbench', function () {
     const rows = await modelsView(wb);
     const model = rows.filter({ hasText: /^digits_vgg_slim_s1e-2\.onnx/ }).first();
     await model.waitFor();
-    // The keyboard walks the tree and keeps the focused row scrolled into the short pane:
-    // expand the model, down to `features`, expand it, down past `0.0` to `1.0`.
+    // Expand the model and `features`, then the keyboard walks down past `0.0` to `1.0`,
+    // keeping the focused row scrolled into the short pane.
     await model.click();
     // Each expansion waits for the rows it brings: a busy machine analyses the model for
     // longer than any fixed pause, and a key pressed before the rows are in goes elsewhere.
@@ -106,9 +106,12 @@ describe('Prune Lens in the workbench', function () {
     // ArrowRight on an expanded row would move to its first child instead.
     await wb.page.waitForTimeout(300);
     if ((await model.getAttribute('aria-expanded')) !== 'true') await wb.page.keyboard.press('ArrowRight');
-    await rows.filter({ hasText: /^\W*features/ }).first().waitFor();
-    await wb.page.keyboard.press('ArrowDown');
-    await wb.page.keyboard.press('ArrowRight');
+    // `features` by a click (focus and expansion where the pointer is, whatever the keyboard focus was).
+    const features = rows.filter({ hasText: /^\W*features/ }).first();
+    await features.waitFor();
+    await features.click();
+    await wb.page.waitForTimeout(300);
+    if ((await features.getAttribute('aria-expanded')) !== 'true') await wb.page.keyboard.press('ArrowRight');
     await rows.filter({ hasText: /^\W*0\.0/ }).first().waitFor();
     for (const key of ['ArrowDown', 'ArrowDown']) {
       await wb.page.keyboard.press(key);
