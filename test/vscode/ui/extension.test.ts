@@ -95,6 +95,10 @@ describe('Prune Lens in the workbench', function () {
   it('hovering a layer in "Pruning: Models" shows L1, L2 and gamma figures', async () => {
     wb = await open();
     const rows = await modelsView(wb);
+    // Room for the tree: the file list's pane collapsed, the models view takes the height
+    // (with pruned files listed too, the model's rows would start below the fold).
+    const files = wb.page.locator('.pane-header').filter({ hasText: /^\W*workspace/i }).first();
+    if ((await files.getAttribute('aria-expanded')) === 'true') await files.click();
     const model = rows.filter({ hasText: /^digits_vgg_slim_s1e-2\.onnx/ }).first();
     await model.waitFor();
     // Expand the model and `features`, then the keyboard walks down past `0.0` to `1.0`,
