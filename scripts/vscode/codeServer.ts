@@ -1,7 +1,7 @@
 // Starts code-server (the real VS Code workbench and a real Node extension host) on
 // loopback with every folder it writes to under one temp root, and stops it again.
 // Installed by scripts/bootstrap.sh into .cache/ (see docs in scripts/vscode/run.ts).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -22,6 +22,8 @@ export interface CodeServerOptions {
   env?: Record<string, string>;
   /** Echo code-server's output to our stdout (for `npm start`). */
   echo?: boolean;
+  /** Extensions folder; default `<stateDir>/extensions` (empty: no extension installed). */
+  extensionsDir?: string;
 }
 
 export interface CodeServer {
@@ -40,6 +42,37 @@ export interface CodeServer {
   /** Last lines of code-server's own log plus the extension host logs, for failure reports. */
   logTail(lines?: number): string;
   stop(): Promise<void>;
+}
+
+/**
+ * Installs a .vsix into `extensionsDir` the way a user does (`code-server
+ * --install-extension`), and returns the folder it was installed into.
+ */
+export function installExtension(vsix: string, stateDir: string, extensionsDir: string): string {
+  assertInstalled();
+  fs.mkdirSync(extensionsDir, { recursive: true });
+  const before = new Set(fs.readdirSync(extensionsDir));
+  const r = spawnSync(
+    node24,
+    [entry, '--install-extension', vsix, '--extensions-dir', extensionsDir, '--user-data-dir', path.join(stateDir, 'user-data')],
+    { env: { ...process.env, ...xdgEnv(stateDir) }, encoding: 'utf8', timeout: 120_000 },
+  );
+  const output = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  const added = fs.readdirSync(extensionsDir).filter((n) => !before.has(n) && !n.startsWith('.') && n !== 'extensions.json');
+  if (r.status !== 0 || added.length !== 1) {
+    throw new Error(`code-server --install-extension ${path.basename(vsix)} failed (exit ${r.status}, new folders: ${added.join(', ') || 'none'}):\n${output}`);
+  }
+  console.log(output);
+  return path.join(extensionsDir, added[0]);
+}
+
+function xdgEnv(stateDir: string): Record<string, string> {
+  const dir = (name: string) => {
+    const p = path.join(stateDir, name);
+    fs.mkdirSync(p, { recursive: true });
+    return p;
+  };
+  return { XDG_CONFIG_HOME: dir('xdg-config'), XDG_DATA_HOME: dir('xdg-data'), XDG_CACHE_HOME: dir('xdg-cache') };
 }
 
 /** Payload entry that loads this repository as the extension under development. */
@@ -90,7 +123,7 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     '--disable-update-check',
     '--disable-getting-started-override',
     '--user-data-dir', userData,
-    '--extensions-dir', dir('extensions'),
+    '--extensions-dir', opts.extensionsDir ?? dir('extensions'),
     ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']),
     // A built workbench ignores the URL's `payload` (extensionDevelopmentPath,
     // extensionTestsPath) unless the smoke-test driver is enabled.
@@ -98,13 +131,7 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     opts.workspace,
   ];
   // Without the XDG variables code-server writes its config and caches into $HOME.
-  const env = {
-    ...process.env,
-    XDG_CONFIG_HOME: dir('xdg-config'),
-    XDG_DATA_HOME: dir('xdg-data'),
-    XDG_CACHE_HOME: dir('xdg-cache'),
-    ...opts.env,
-  };
+  const env = { ...process.env, ...xdgEnv(opts.stateDir), ...opts.env };
   // detached: its own process group, so stop() also ends the extension hosts and
   // watchers it forks, not just the server process.
   const child = spawn(node24, args, { env, cwd: opts.workspace, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

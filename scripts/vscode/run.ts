@@ -3,6 +3,13 @@
 //
 //   npx tsx scripts/vscode/run.ts [--host] [--ui] [--grep <regexp>] [--no-build] [--keep]
 //   (with neither --host nor --ui both suites run)
+//   npx tsx scripts/vscode/run.ts --installed artifacts/vsix/prune-lens-linux-x64-<version>.vsix [--grep <regexp>] [--keep]
+//
+// INSTALLED  --installed <vsix> tests the package a user installs instead of this checkout:
+//   `code-server --install-extension` puts it into an empty extensions folder of a fresh
+//   profile, code-server starts with that folder and windows load no development path.
+//   Then the UI tests of INSTALLED_UI_FILES run against the installed copy, with their
+//   screenshots in artifacts/screenshots-installed/. Nothing is built.
 //
 // HOST TESTS  test/vscode/host/*.test.ts
 //   Plain mocha (describe/it) files that `import * as vscode from 'vscode'`. They run
@@ -38,14 +45,17 @@ import * as esbuild from 'esbuild';
 import Mocha from 'mocha';
 import type { Browser } from 'playwright-core';
 import type { HostResults } from '../../test/vscode/host/index';
-import { type CodeServer, developmentPayload, repoRoot, startCodeServer } from './codeServer';
+import { type CodeServer, developmentPayload, installExtension, repoRoot, startCodeServer } from './codeServer';
 import { createSampleWorkspace } from './sampleWorkspace';
 import { launchBrowser, newWindow, setUiSession, type UiSession } from './workbench';
 
 const hostSrcDir = path.join(repoRoot, 'test/vscode/host');
 const hostOutDir = path.join(repoRoot, 'dist/test/host');
 const uiSrcDir = path.join(repoRoot, 'test/vscode/ui');
-const screenshotDir = path.join(repoRoot, 'artifacts/screenshots');
+const devScreenshotDir = path.join(repoRoot, 'artifacts/screenshots');
+const installedScreenshotDir = path.join(repoRoot, 'artifacts/screenshots-installed');
+/** The UI tests run against an installed .vsix: tree, hover, Prune Model…, report, validation, walkthrough. */
+const INSTALLED_UI_FILES = ['smoke.test.ts', 'extension.test.ts', 'walkthrough.test.ts'];
 const hostStartTimeoutMs = 120_000;
 const hostRunTimeoutMs = Number(process.env.PRUNE_LENS_HOST_TIMEOUT_S ?? 900) * 1000;
 
@@ -55,6 +65,8 @@ interface Options {
   grep?: string;
   build: boolean;
   keep: boolean;
+  /** A .vsix to install and test instead of this checkout. */
+  installed?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -66,7 +78,15 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-build') o.build = false;
     else if (a === '--keep') o.keep = true;
     else if (a === '--grep' && i + 1 < argv.length) o.grep = argv[++i];
-    else throw new Error(`unknown argument: ${a}\nusage: run.ts [--host] [--ui] [--grep <regexp>] [--no-build] [--keep]`);
+    else if (a === '--installed' && i + 1 < argv.length) o.installed = path.resolve(argv[++i]);
+    else throw new Error(`unknown argument: ${a}\nusage: run.ts [--host] [--ui] [--grep <regexp>] [--no-build] [--keep] | --installed <vsix> [--grep <regexp>] [--keep]`);
+  }
+  if (o.installed) {
+    // The host tests load through extensionTestsPath, a development-time hook; an installed
+    // copy is tested through the UI only, and nothing of this checkout is built.
+    if (o.host) throw new Error('--installed runs the UI tests only; leave out --host');
+    if (!fs.existsSync(o.installed)) throw new Error(`no such package: ${o.installed} (npm run package builds it)`);
+    return { ...o, ui: true, build: false };
   }
   if (!o.host && !o.ui) o.host = o.ui = true;
   return o;
@@ -163,8 +183,9 @@ async function runHostSuite(server: CodeServer, browser: Browser, resultsFile: s
   return failed === 0;
 }
 
-async function runUiSuite(server: CodeServer, browser: Browser, grep: string | undefined): Promise<boolean> {
-  console.log('\n# UI tests: Playwright + chromium on the workbench');
+async function runUiSuite(server: CodeServer, browser: Browser, grep: string | undefined, installed?: string): Promise<boolean> {
+  console.log(`\n# UI tests: Playwright + chromium on the workbench${installed ? `, Prune Lens installed in ${installed}` : ''}`);
+  const screenshotDir = installed ? installedScreenshotDir : devScreenshotDir;
   // A full run starts from an empty folder so no stale picture survives; a --grep run
   // (someone iterating on one test) leaves the others' screenshots alone.
   if (!grep) {
@@ -172,7 +193,7 @@ async function runUiSuite(server: CodeServer, browser: Browser, grep: string | u
       if (f.endsWith('.png')) fs.rmSync(path.join(screenshotDir, f));
     }
   }
-  const session: UiSession = { server, browser, screenshotDir, open: new Set() };
+  const session: UiSession = { server, browser, screenshotDir, open: new Set(), installed };
   setUiSession(session);
   const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, reporter: 'spec', ...(grep ? { grep } : {}) });
   mocha.suite.beforeEach(function () {
@@ -182,7 +203,11 @@ async function runUiSuite(server: CodeServer, browser: Browser, grep: string | u
   mocha.suite.afterEach(async () => {
     for (const wb of session.open) await wb.captureIfFailed();
   });
-  for (const f of testFiles(uiSrcDir)) mocha.addFile(f);
+  const files = testFiles(uiSrcDir).filter((f) => !installed || INSTALLED_UI_FILES.includes(path.basename(f)));
+  if (installed && files.length !== INSTALLED_UI_FILES.length) {
+    throw new Error(`UI test files for --installed missing: ${INSTALLED_UI_FILES.filter((n) => !files.some((f) => f.endsWith(n))).join(', ')}`);
+  }
+  for (const f of files) mocha.addFile(f);
   await mocha.loadFilesAsync();
   const stats = await new Promise<Mocha.Stats | undefined>((resolve) => {
     const runner = mocha.run(() => resolve(runner.stats));
@@ -195,6 +220,55 @@ async function runUiSuite(server: CodeServer, browser: Browser, grep: string | u
   const shots = fs.existsSync(screenshotDir) ? fs.readdirSync(screenshotDir).filter((f) => f.endsWith('.png')).length : 0;
   console.log(`screenshots: ${shots} in ${path.relative(process.cwd(), screenshotDir) || screenshotDir}/`);
   return failed === 0;
+}
+
+/**
+ * What `--install-extension` unpacked is the package as shipped: outside this checkout,
+ * bundles and onnxruntime's binding for this platform only, no sources or tests.
+ */
+function checkInstalledCopy(dir: string): void {
+  const problems: string[] = [];
+  if (path.relative(repoRoot, dir).split(path.sep)[0] !== '..') problems.push(`installed inside the checkout: ${dir}`);
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isSymbolicLink()) problems.push(`a symbolic link: ${path.relative(dir, p)}`);
+      else if (e.isDirectory()) walk(p);
+      else files.push(path.relative(dir, p));
+    }
+  };
+  walk(dir);
+  for (const needed of ['package.json', 'dist/extension.js', 'dist/worker.js', 'dist/analysisWorker.js', 'dist/webview.js', 'media/report.css']) {
+    if (!files.includes(needed)) problems.push(`missing ${needed}`);
+  }
+  const native = files.filter((f) => f.startsWith('node_modules/onnxruntime-node/bin/'));
+  const platformDir = `node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/`;
+  if (!native.some((f) => f === `${platformDir}onnxruntime_binding.node`)) problems.push(`no onnxruntime binding in ${platformDir}`);
+  for (const f of native.filter((n) => !n.startsWith(platformDir))) problems.push(`another platform's native file: ${f}`);
+  for (const f of files.filter((n) => /^(src|test|scripts|webview)\//.test(n) || n.endsWith('.map') || n.endsWith('.ts'))) problems.push(`should not ship: ${f}`);
+  // The package's own onnxruntime-node must load from where it was installed (a file
+  // left out of the package shows here, not as a failed validation later).
+  const load = spawnSync(process.execPath, ['-e', "require('onnxruntime-node').InferenceSession"], { cwd: dir, encoding: 'utf8' });
+  if (load.status !== 0) problems.push(`onnxruntime-node does not load from the installed copy:\n${load.stderr.trim().split('\n').slice(0, 6).join('\n')}`);
+  if (problems.length) throw new Error(`the installed copy in ${dir} is not what should ship:\n  ${problems.join('\n  ')}`);
+  console.log(`installed copy ok: ${files.length} files, native: ${native.map((f) => path.basename(f)).join(', ')}`);
+}
+
+/** code-server logs "Loading development extension at <path>" for every window with a development path. */
+function checkNoDevelopmentPath(stateDir: string): boolean {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.log')) hits.push(...(fs.readFileSync(p, 'utf8').match(/Loading development extension at .*/g) ?? []));
+    }
+  };
+  walk(stateDir);
+  if (hits.length) console.log(`  ✗ a window loaded a development path instead of the installed copy: ${hits[0]}`);
+  else console.log('  ✓ no window loaded a development path (code-server logs)');
+  return hits.length === 0;
 }
 
 async function main(): Promise<number> {
@@ -217,15 +291,26 @@ async function main(): Promise<number> {
   try {
     const workspace = path.join(tmp, 'workspace');
     createSampleWorkspace(workspace);
+    const stateDir = path.join(tmp, 'code-server');
+    let installed: string | undefined;
+    let extensionsDir: string | undefined;
+    if (opts.installed) {
+      extensionsDir = path.join(tmp, 'extensions');
+      console.log(`installing ${path.relative(process.cwd(), opts.installed)} into an empty extensions folder (${extensionsDir})`);
+      installed = installExtension(opts.installed, stateDir, extensionsDir);
+      checkInstalledCopy(installed);
+    }
     server = await startCodeServer({
-      stateDir: path.join(tmp, 'code-server'),
+      stateDir,
       workspace,
+      extensionsDir,
       env: { PRUNE_LENS_HOST_RESULTS: resultsFile, ...(opts.grep ? { PRUNE_LENS_TEST_GREP: opts.grep } : {}) },
     });
     console.log(`code-server ${server.origin} (workspace ${workspace})`);
     browser = await launchBrowser(path.join(tmp, 'browser'));
     if (opts.host) ok = (await runHostSuite(server, browser, resultsFile)) && ok;
-    if (opts.ui) ok = (await runUiSuite(server, browser, opts.grep)) && ok;
+    if (opts.ui) ok = (await runUiSuite(server, browser, opts.grep, installed)) && ok;
+    if (installed) ok = checkNoDevelopmentPath(server.stateDir) && ok;
   } catch (err) {
     console.error(`\nharness error: ${(err as Error).stack ?? err}`);
     ok = false;

@@ -18,6 +18,12 @@ export interface UiSession {
   screenshotDir: string;
   /** Workbenches not yet closed; the harness screenshots them when a test fails. */
   open: Set<Workbench>;
+  /**
+   * Set when the suite runs against a .vsix installed into code-server's extensions folder
+   * (run.ts --installed): the folder it was installed into. Windows then load no
+   * development path.
+   */
+  installed?: string;
   /** The running UI test, set by the harness, so a window closed by a failing test's hook can still be captured. */
   currentTest?: { state?: string; fullTitle(): string };
 }
@@ -69,13 +75,16 @@ export async function newWindow(browser: Browser): Promise<Page> {
   return page;
 }
 
-/** Opens a new workbench window on the sample workspace with Prune Lens loaded. */
+/**
+ * Opens a new workbench window on the sample workspace with Prune Lens loaded: from this
+ * checkout as the extension under development, or the installed copy (--installed).
+ */
 export async function openWorkbench(): Promise<Workbench> {
   const s = uiSession();
   const page = await newWindow(s.browser);
   const wb = new Workbench(page, s);
   s.open.add(wb);
-  await page.goto(s.server.workbenchUrl([developmentPayload(s.server)]));
+  await page.goto(s.server.workbenchUrl(s.installed ? [] : [developmentPayload(s.server)]));
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   // The explorer lists the workspace once the remote connection and file service are up.
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });

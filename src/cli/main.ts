@@ -1,6 +1,8 @@
 // The terminal front end: `prune-lens analyze | prune | validate | sensitivity`.
 // Each command lives in its own file and shares the core with the extension.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { isPruneLensError } from '../onnx/errors';
 import { analyzeCommand } from './analyze';
 import { pruneCommand } from './prune';
@@ -20,7 +22,10 @@ usage:
                                                accuracy, agreement and latency of a pruned model against its original
   prune-lens sensitivity MODEL --data X.npy [--labels Y.npy] [--ratios 0.1,...,0.9] [--suggest F [-o PLAN]] [--json]
                                                accuracy (or agreement) per layer group as it is pruned alone; suggests a plan
-  prune-lens help                              this text
+  prune-lens help [COMMAND], --help, -h        this text, or one command's usage
+  prune-lens --version, -V                     the version
+
+exit status: 0 done, 1 failed (a bad model or data, a failed run), 2 wrong usage, 130 cancelled (Ctrl-C)
 `;
 
 type Command = (argv: string[], signal: AbortSignal) => Promise<number>;
@@ -32,16 +37,54 @@ const COMMANDS: Record<string, Command> = {
   sensitivity: (argv) => sensitivityCommand(argv),
 };
 
+const isHelp = (a: string) => a === '--help' || a === '-h';
+
+/** One command's lines of HELP (its usage and what it does). */
+function commandHelp(cmd: string): string {
+  const lines = HELP.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  prune-lens ${cmd} `));
+  let end = start + 1;
+  while (end < lines.length && /^ {20,}/.test(lines[end])) end++;
+  return `usage:\n${lines.slice(start, end).join('\n')}\n`;
+}
+
+/** The version of the package this bundle (dist/cli.js) or source file belongs to. */
+export function version(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'prune-lens' && pkg.version) return pkg.version;
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    process.stdout.write(HELP);
-    return cmd ? 0 : 2;
+  // No command is a usage error (stderr, 2); asking for help is not (stdout, 0).
+  if (!cmd) {
+    process.stderr.write(HELP);
+    return 2;
+  }
+  if (cmd === '--version' || cmd === '-V') {
+    process.stdout.write(`prune-lens ${version()}\n`);
+    return 0;
+  }
+  if (cmd === 'help' || isHelp(cmd)) {
+    const topic = rest[0];
+    if (topic && COMMANDS[topic]) process.stdout.write(commandHelp(topic));
+    else process.stdout.write(HELP);
+    return 0;
   }
   const run = COMMANDS[cmd];
   if (!run) {
     process.stderr.write(`prune-lens: unknown command "${cmd}"\n\n${HELP}`);
     return 2;
+  }
+  if (rest.some(isHelp)) {
+    process.stdout.write(commandHelp(cmd));
+    return 0;
   }
   // Ctrl-C cancels the work (nothing half-written is left); a second one ends the process at once.
   const cancel = new AbortController();

@@ -41,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): PruneLensApi {
     'pruneLens.showLayerReport': lazy(() => import('./commands/report'), (m) => m.showReportCommand(services)),
     'pruneLens.sensitivity': lazy(() => import('./commands/sensitivity'), (m) => m.sensitivityCommand(services)),
     'pruneLens.suggestPlan': lazy(() => import('./commands/sensitivity'), (m) => m.suggestPlanCommand(services)),
+    'pruneLens.openSample': lazy(() => import('./commands/sample'), (m) => m.openSampleCommand(services)),
     'pruneLens.refreshModels': () => tree.refresh(),
     'pruneLens.showLog': () => log().show(true),
   };

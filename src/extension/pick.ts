@@ -44,7 +44,8 @@ export async function resolveModel(services: Services, arg: unknown, title: stri
   if (models.length === 1) return models[0];
   const pick = await vscode.window.showQuickPick(
     models.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri })),
-    { title, placeHolder: 'Which model?', matchOnDescription: true },
+    // ignoreFocusOut: a walkthrough step that runs the command takes the focus back at once.
+    { title, placeHolder: 'Which model?', matchOnDescription: true, ignoreFocusOut: true },
   );
   return pick?.uri;
 }

@@ -89,7 +89,7 @@ async function resolveOriginal(services: Services, pruned: vscode.Uri, options?:
   const models = (await services.index.list()).filter((u) => u.fsPath !== pruned.fsPath);
   const pick = await vscode.window.showQuickPick(
     models.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri })),
-    { title: `Validate ${path.basename(pruned.fsPath)}`, placeHolder: 'Compare with which original model?' },
+    { title: `Validate ${path.basename(pruned.fsPath)}`, placeHolder: 'Compare with which original model?', ignoreFocusOut: true },
   );
   return pick?.uri;
 }

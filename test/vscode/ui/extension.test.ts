@@ -95,14 +95,31 @@ describe('Prune Lens in the workbench', function () {
   it('hovering a layer in "Pruning: Models" shows L1, L2 and gamma figures', async () => {
     wb = await open();
     const rows = await modelsView(wb);
+    // Room for the tree: the file list's pane collapsed, the models view takes the height
+    // (with pruned files listed too, the model's rows would start below the fold).
+    const files = wb.page.locator('.pane-header').filter({ hasText: /^\W*workspace/i }).first();
+    if ((await files.getAttribute('aria-expanded')) === 'true') await files.click();
     const model = rows.filter({ hasText: /^digits_vgg_slim_s1e-2\.onnx/ }).first();
     await model.waitFor();
-    // The keyboard walks the tree and keeps the focused row scrolled into the short pane:
-    // expand the model, down to `features`, expand it, down past `0.0` to `1.0`.
+    // Expand the model and `features`, then the keyboard walks down past `0.0` to `1.0`,
+    // keeping the focused row scrolled into the short pane.
     await model.click();
-    for (const key of ['ArrowRight', 'ArrowDown', 'ArrowRight', 'ArrowDown', 'ArrowDown']) {
+    // Each expansion waits for the rows it brings: a busy machine analyses the model for
+    // longer than any fixed pause, and a key pressed before the rows are in goes elsewhere.
+    // The click itself may already have expanded the model (the tree's single-click mode);
+    // ArrowRight on an expanded row would move to its first child instead.
+    await wb.page.waitForTimeout(300);
+    if ((await model.getAttribute('aria-expanded')) !== 'true') await wb.page.keyboard.press('ArrowRight');
+    // `features` by a click (focus and expansion where the pointer is, whatever the keyboard focus was).
+    const features = rows.filter({ hasText: /^\W*features/ }).first();
+    await features.waitFor();
+    await features.click();
+    await wb.page.waitForTimeout(300);
+    if ((await features.getAttribute('aria-expanded')) !== 'true') await wb.page.keyboard.press('ArrowRight');
+    await rows.filter({ hasText: /^\W*0\.0/ }).first().waitFor();
+    for (const key of ['ArrowDown', 'ArrowDown']) {
       await wb.page.keyboard.press(key);
-      await wb.page.waitForTimeout(key === 'ArrowRight' ? 800 : 200);
+      await wb.page.waitForTimeout(200);
     }
     const layer = rows.filter({ hasText: /^1\.0/ }).first();
     await layer.waitFor();
@@ -111,6 +128,9 @@ describe('Prune Lens in the workbench', function () {
     // The row clicked to start may have left its own tooltip up; dismiss it so the helper sees only the layer's.
     await wb.page.mouse.move(800, 500);
     await wb.page.keyboard.press('Escape');
+    // A tooltip that came up under the resting mouse while the tree expanded can outlive
+    // the move: a click on the empty editor area closes it.
+    await wb.page.mouse.click(800, 300);
     const hover = await wb.hoverTreeRow(layer);
     await hover.filter({ hasText: 'Lowest L1' }).waitFor();
     const text = (await hover.textContent()) ?? '';

@@ -3,7 +3,7 @@
 // on (command palette, explorer context menu, tree hover) drive the real workbench.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { openWorkbench, type Workbench } from '../../../scripts/vscode/workbench';
+import { openWorkbench, uiSession, type Workbench } from '../../../scripts/vscode/workbench';
 
 describe('workbench smoke', () => {
   let wb: Workbench;
@@ -16,9 +16,11 @@ describe('workbench smoke', () => {
 
   const tab = (title: string) => wb.page.locator('.tabs-container .tab').filter({ hasText: title });
 
-  it('shows the sample models in the explorer of an Extension Development Host', async () => {
+  it('shows the sample models in the explorer, with Prune Lens from this checkout or installed', async () => {
     await wb.explorerRow('digits_vgg_slim_s1e-2.onnx').waitFor();
-    assert.match(await wb.page.title(), /Extension Development Host/);
+    // Installed (run.ts --installed): a plain window, no development path.
+    if (uiSession().installed) assert.doesNotMatch(await wb.page.title(), /Extension Development Host/);
+    else assert.match(await wb.page.title(), /Extension Development Host/);
     const file = await wb.screenshot('smoke-explorer');
     assert.ok(fs.statSync(file).size > 0, `empty screenshot ${file}`);
   });
@@ -45,5 +47,22 @@ describe('workbench smoke', () => {
     const hover = await wb.hoverTreeRow(wb.explorerRow('digits_mlp.onnx'));
     assert.match(await hover.innerText(), /digits_mlp\.onnx/);
     await wb.screenshot('smoke-hover');
+  });
+
+  it('lists Prune Lens among the installed extensions when run against a .vsix', async function () {
+    if (!uiSession().installed) this.skip();
+    // A window of its own: the Extensions view must not change the explorer the other tests use.
+    const own = await openWorkbench();
+    try {
+      await own.runCommand('Extensions: Show Installed Extensions');
+      const row = own.page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Prune Lens' }).first();
+      await row.waitFor({ timeout: 60_000 });
+      // The marketplace icon (media/icon.png), served from the installed folder.
+      await row.locator('img.icon').waitFor();
+      await own.page.waitForTimeout(500);
+      await own.screenshot('smoke-installed-extension');
+    } finally {
+      await own.close();
+    }
   });
 });
