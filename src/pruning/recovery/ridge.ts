@@ -46,15 +46,23 @@ export class NormalEquations {
   /**
    * Solves for W (D×M). λ is relative: it is scaled by the mean diagonal of XᵀX
    * so one setting suits layers of any size. Columns listed in `unpenalized`
-   * (the bias feature) get no penalty.
+   * (the bias feature) get no penalty, and do not count in that mean either:
+   * the bias column's diagonal is the row count, which can be a hundred times
+   * the features' own (activations of a slimmed network have E[x²] ≈ 3e-4),
+   * and would silently make λ that much stronger.
    */
   solve(lambda: number, unpenalized: number[] = []): Float64Array {
+    return this.factor(lambda, unpenalized)(this.cross);
+  }
+
+  /** Factors XᵀX + λ·diag once; the result solves for any cross term (the same inputs against other targets). */
+  factor(lambda: number, unpenalized: number[] = []): (cross: Float64Array) => Float64Array {
     const { d, m } = this;
     const a = new Float64Array(d * d);
-    let trace = 0;
-    for (let i = 0; i < d; i++) trace += this.gram[i * d + i];
-    const reg = lambda * (trace / Math.max(1, d)) + 1e-12;
     const free = new Set(unpenalized);
+    let trace = 0;
+    for (let i = 0; i < d; i++) if (!free.has(i)) trace += this.gram[i * d + i];
+    const reg = lambda * (trace / Math.max(1, d - free.size)) + 1e-12;
     for (let i = 0; i < d; i++) {
       for (let j = 0; j <= i; j++) {
         const v = this.gram[i * d + j];
@@ -65,9 +73,11 @@ export class NormalEquations {
       else a[i * d + i] += 1e-9 * reg;
     }
     cholesky(a, d);
-    const w = new Float64Array(this.cross);
-    solveCholesky(a, d, w, m);
-    return w;
+    return (cross) => {
+      const w = new Float64Array(cross);
+      solveCholesky(a, d, w, m);
+      return w;
+    };
   }
 }
 
