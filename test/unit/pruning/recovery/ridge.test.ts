@@ -29,6 +29,25 @@ describe('recovery: ridge solver', () => {
     assert.ok(Math.abs(w[1] - (my - slope * mx)) < 1e-9);
   });
 
+  it('scales λ by the mean diagonal of the penalised columns only, not the bias column', () => {
+    // Small features (like a slimmed network's activations) next to the bias column of ones.
+    const xs = [0.01, 0.02, 0.015, 0.03, 0.005, 0.025];
+    const ys = [1.0, 1.4, 1.1, 2.0, 0.7, 1.6];
+    const eq = new NormalEquations(2, 1);
+    eq.add(Float64Array.from(xs.flatMap((x) => [x, 1])), Float64Array.from(ys), xs.length);
+    const n = xs.length;
+    const mx = xs.reduce((a, b) => a + b) / n;
+    const my = ys.reduce((a, b) => a + b) / n;
+    const reg = 0.1 * xs.reduce((s, x) => s + x * x, 0);
+    const slope = xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / (xs.reduce((s, x) => s + (x - mx) ** 2, 0) + reg);
+    const w = eq.solve(0.1, [1]);
+    assert.ok(Math.abs(w[0] - slope) < 1e-6 * Math.abs(slope), `${w[0]} vs ${slope}`);
+    assert.ok(Math.abs(w[1] - (my - slope * mx)) < 1e-6, `${w[1]}`);
+    // One factorisation solves against other targets too.
+    const solve = eq.factor(0.1, [1]);
+    assert.deepEqual(Array.from(solve(eq.cross)), Array.from(w));
+  });
+
   it('recovers an exact linear map from noiseless data as λ → 0, in batches or at once', () => {
     const d = 12;
     const m = 3;
