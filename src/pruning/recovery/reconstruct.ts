@@ -194,7 +194,8 @@ async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIn
     solutions = factors.map((solve, g) => solve(systems[g].cross));
     if (fit.gate) {
       const { scale, shift } = bnAffine(pruned, index, layer, kept.length);
-      for (let pass = 0; pass < fit.passes; pass++) {
+      const plain = solutions;
+      passes: for (let pass = 0; pass < fit.passes; pass++) {
         const cross = systems.map((eq) => new Float64Array(eq.cross));
         for (let b = 0; b < source.batches; b++) {
           if (signal?.aborted) throw new PruneLensError('cancelled', 'reconstruction was cancelled', { layer: layer.displayName });
@@ -203,7 +204,9 @@ async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIn
           const y = gatherChannels(values.get(outputName)!, channelAxis, kept);
           const other = fit.gate.other ? gatherChannels(values.get(fit.gate.other)!, channelAxis, kept) : undefined;
           if (other && other.data.length !== y.data.length) {
-            throw new PruneLensError('shape', `the residual input ${fit.gate.other} of ${layer.displayName} does not have the layer's shape`, { layer: layer.displayName });
+            // A broadcast addend is not a residual branch: keep the plain fit.
+            solutions = plain;
+            break passes;
           }
           for (let g = 0; g < geometry!.groups; g++) {
             const m = systems[g].m;

@@ -37,6 +37,24 @@ function syntheticModel(): OnnxModel {
   return parseModel(concatChunks(serializeModel(newModel(graph))));
 }
 
+/** Conv → Add(a per-channel value computed from the input, broadcast over H×W) → Relu: the addend is no residual branch. */
+function broadcastAddModel(): OnnxModel {
+  const rand = seededRandom(5);
+  const values = (n: number) => Array.from({ length: n }, () => rand() * 2 - 1);
+  const graph = newGraph('broadcast-add', [
+    newNode('Conv', ['x', 'conv.weight', 'conv.bias'], ['c'], 'conv', { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }),
+    newNode('GlobalAveragePool', ['x'], ['g'], 'pool'),
+    newNode('Conv', ['g', 'gate.weight'], ['q'], 'gate', { kernel_shape: [1, 1] }),
+    newNode('Add', ['c', 'q'], ['a'], 'add'),
+    newNode('Relu', ['a'], ['y'], 'relu'),
+  ], [newValueInfo('x', DataType.FLOAT, ['N', 2, 5, 5])], [newValueInfo('y', DataType.FLOAT, ['N', 3, 5, 5])], [
+    floatTensor('conv.weight', [3, 2, 3, 3], values(54)),
+    floatTensor('conv.bias', [3], values(3)),
+    floatTensor('gate.weight', [3, 2, 1, 1], values(6)),
+  ]);
+  return parseModel(concatChunks(serializeModel(newModel(graph))));
+}
+
 function weights(m: OnnxModel, name: string): Float32Array {
   const t = m.graph.initializer.find((i) => i.name === name);
   assert.ok(t, `initializer ${name}`);
@@ -88,6 +106,20 @@ describe('recovery: least-squares reconstruction', () => {
       const d = maxAbsDiff(weights(damaged, name), weights(original, name));
       assert.ok(d < 1e-6, `${name} differs by ${d}`);
     }
+  });
+
+  it('a broadcast addend before the ReLU is no residual branch: the layer keeps the plain fit', async () => {
+    const original = broadcastAddModel();
+    const source = await openCalibration(original, { size: 64, batch: 32, seed: 2 });
+    const fitted: Float32Array[] = [];
+    for (const reluPasses of [0, 3]) {
+      const damaged = broadcastAddModel();
+      const w = damaged.graph.initializer.find((t) => t.name === 'conv.weight')!;
+      w.raw_data = new Uint8Array(Float32Array.from(tensorFloats(w), (v, i) => v * 0.5 + (i % 3) * 0.1).buffer);
+      await reconstruct(original, damaged, source, { ridge: 1e-3, reluPasses, removed: new Map(), layers: ['conv'] });
+      fitted.push(weights(damaged, 'conv.weight'));
+    }
+    assert.deepEqual(Array.from(fitted[1]), Array.from(fitted[0]));
   });
 
   it('digits MLP pruned to widths 100 and 100 comes back to within 0.01 of its unpruned accuracy', async function () {
