@@ -23,7 +23,7 @@ export interface CalibrationOptions {
 export interface RecoveryOptions {
   /** least-squares: refit each layer that lost input channels (ridge regression); bn-recalibration: only recompute BN statistics. */
   method: RecoveryMethod;
-  /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-3). */
+  /** Ridge strength relative to the mean diagonal of XᵀX, the bias column left out (default 1e-3). */
   ridge?: number;
   /** After least squares, also recompute BatchNorm running statistics. */
   bnRecalibration?: boolean;

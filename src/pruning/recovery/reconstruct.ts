@@ -41,7 +41,7 @@ export const DEFAULT_RIDGE = 1e-3;
 export const DEFAULT_RELU_PASSES = 3;
 
 export interface ReconstructOptions {
-  /** Ridge strength, relative to the mean diagonal of XᵀX (default 1e-3). */
+  /** Ridge strength, relative to the mean diagonal of XᵀX, the bias column left out (default 1e-3). */
   ridge?: number;
   /** Passes that leave out what a following ReLU clips (default 3; 0: plain least squares). */
   reluPasses?: number;
