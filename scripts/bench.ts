@@ -16,6 +16,7 @@ import { DataType } from '../src/onnx/tensor';
 import { pruneStructuredFile } from '../src/pruning/structured';
 import { validate } from '../src/worker';
 import { measureActivation } from './bench/activation';
+import { benchLatency } from './bench/latency';
 import { benchRecovery } from './bench/recovery';
 import { llmChild, llmFp32Section, llmSection } from './bench/llm';
 
@@ -193,8 +194,13 @@ async function recoverySection(): Promise<void> {
   for (const line of await benchRecovery(MODELS)) console.log(line);
 }
 
+async function latencySection(): Promise<void> {
+  for (const line of await benchLatency(MODELS)) console.log(line);
+}
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   analyze: analyzeSection,
+  latency: latencySection,
   prune: pruneSection,
   validate: validateSection,
   activation: activationSection,

@@ -4,12 +4,26 @@
 
 import type { LayerTable } from './analysis/types';
 import { isOneOf, PREVIEW_METHODS, type PreviewMethod } from './pruning/methods';
+import type { Normalizer } from './pruning/normalize';
 import type { PruneReport, SensitivityReport } from './pruning/report';
 import type { ValidationReport } from './validation/report';
 
 /** local: each layer loses `ratio` of its own channels; global: one threshold across all layers. */
 export type Scope = 'local' | 'global';
 export const SCOPES: readonly Scope[] = ['local', 'global'];
+
+/**
+ * How a prune from the report runs: the settings' amount and scope (where the
+ * slider starts) and the structured step's normalizer, max_ratio and round_to
+ * (so the preview cuts what the engine will).
+ */
+export interface PruneDefaults {
+  ratio: number;
+  scope: Scope;
+  normalizer: Normalizer;
+  maxRatio: number;
+  roundTo: number;
+}
 
 /** Extension → webview. */
 export type ToWebview =
@@ -21,6 +35,7 @@ export type ToWebview =
       frozen?: Record<string, string>;
       /** Tokens per sample for a language model's MACs (the setting, or the sample data's length). */
       sequenceLength?: number;
+      defaults?: PruneDefaults;
     }
   /** The result of a prune; `after` is the pruned model's analysis when the extension has it. */
   | { type: 'pruneReport'; report: PruneReport; after?: LayerTable }
@@ -32,7 +47,9 @@ export type ToWebview =
   | { type: 'idle' }
   | { type: 'error'; message: string }
   /** The user picked a layer elsewhere (tree, hover); the webview follows. */
-  | { type: 'selectLayer'; layer: string };
+  | { type: 'selectLayer'; layer: string }
+  /** Bring a tab forward (a result opened from its toast). */
+  | { type: 'showTab'; tab: 'layers' | 'compare' | 'validation' | 'sensitivity' };
 
 /** Webview → extension. */
 export type FromWebview =

@@ -60,3 +60,4 @@ export function formatMs(ms: number): string {
 function trim(s: string): string {
   return s.includes('e') || !s.includes('.') ? s : s.replace(/\.?0+$/, '');
 }
+

@@ -15,12 +15,15 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 
+import type { PruneReport } from '../src/pruning/report';
 import type { FromWebview, ToWebview } from '../src/protocol';
-import { PREVIEW_METHODS } from '../src/pruning/methods';
+import { isOneOf, PREVIEW_METHODS } from '../src/pruning/methods';
 import { emptyState, h } from './dom';
-import { formatPercent } from './format';
+import { formatChange } from '../src/pruning/outcome';
+import { isClassifierOutput } from '../src/validation/report';
+import { formatCosine, formatPercent } from './format';
 import { layerRows, sortRows, type SortKey } from './layerRows';
-import { clampRatio, restoreData, restoreSettings, TABS, type SavedState, type Tab, type ViewData, type ViewSettings } from './state';
+import { clampRatio, hasSavedSettings, restoreData, restoreSettings, TABS, type SavedState, type Tab, type ViewData, type ViewSettings } from './state';
 import { planCut, type CutPlan } from './threshold';
 import { renderCompare } from './views/compare';
 import { CRITERION_LABEL, renderHistogram } from './views/histogramChart';
@@ -39,9 +42,13 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const saved = vscode.getState();
 const settings: ViewSettings = restoreSettings(saved);
+// A first look starts from the configured amount and scope; after that, from what the user left.
+let takeDefaults = !hasSavedSettings(saved);
 let data: ViewData = restoreData(saved);
 let busy: { label: string; progress?: number } | undefined;
 let error: string | undefined;
+/** The model could not be read: nothing is coming, whether or not the error is still shown. */
+let unreadable = false;
 
 const post = (message: FromWebview) => vscode.postMessage(message);
 
@@ -119,7 +126,9 @@ function requestPrune(): void {
 // ---- Rendering.
 
 function currentPlan(): CutPlan | undefined {
-  return data.table ? planCut(data.table.layers, settings.criterion, settings.ratio, settings.scope, data.frozen) : undefined;
+  const d = data.defaults;
+  const options = d ? { normalizer: d.normalizer, maxRatio: d.maxRatio, roundTo: d.roundTo } : {};
+  return data.table ? planCut(data.table.layers, settings.criterion, settings.ratio, settings.scope, data.frozen, options) : undefined;
 }
 
 function displayNames(): Map<string, string> {
@@ -128,7 +137,10 @@ function displayNames(): Map<string, string> {
 
 function render(): void {
   const plan = currentPlan();
-  summary.replaceChildren(renderSummary(data.table, data.sequenceLength));
+  // A result that arrived (or a toast's "Open Report") may have chosen the tab.
+  const tabsElement = tabs as HTMLElement & { selectedIndex: number };
+  if (tabsElement.selectedIndex !== TABS.indexOf(settings.tab)) tabsElement.selectedIndex = TABS.indexOf(settings.tab);
+  summary.replaceChildren(renderSummary(data.table, data.sequenceLength, data.frozen, unreadable));
   renderStatus();
   renderControls(plan);
   renderLayers(plan);
@@ -169,18 +181,24 @@ function renderControls(plan: CutPlan | undefined): void {
     removed += cut.removed.length;
     total += cut.total;
   }
+  const layers = data.table?.layers ?? [];
+  const allFrozen = layers.length > 0 && layers.every((l) => data.frozen?.[l.name] !== undefined);
   controls.total.textContent =
     plan.layers.size === 0
-      ? settings.criterion === 'bn-gamma'
-        ? 'No layer has a BatchNorm: choose L1 or L2'
-        : 'No prunable layers'
+      ? allFrozen
+        ? `All ${layers.length} layers are frozen: a structured prune cannot cut any channel (reasons in the table)`
+        : settings.criterion === 'bn-gamma'
+          ? 'No layer that can be cut has a BatchNorm: choose L1 or L2'
+          : 'No layer can be cut'
       : `would remove ${removed} of ${total} channels (${formatPercent(removed / Math.max(1, total))})`;
 }
 
 function renderLayers(plan: CutPlan | undefined): void {
   const table = data.table;
   if (!table || !plan) {
-    panels.layers.replaceChildren(emptyState('Open an ONNX model and run Analyze Model to see its layers here.'));
+    panels.layers.replaceChildren(emptyState(unreadable
+      ? 'No layers to show: the file could not be read as an ONNX model (the message above says why).'
+      : 'Reading the model… its layers appear here.'));
     return;
   }
   if (table.layers.length === 0) {
@@ -196,7 +214,8 @@ function renderLayers(plan: CutPlan | undefined): void {
       'div',
       { class: 'layers-view' },
       renderLayerTable(rows, settings.sortKey, settings.sortDirection, settings.selectedLayer, { onSort: sortBy, onSelect: selectLayer }),
-      renderHistogram(selected, settings.criterion, selected && plan.layers.get(selected.name), settings.histogramScale, (scale) => update({ histogramScale: scale })),
+      renderHistogram(selected, settings.criterion, selected && plan.layers.get(selected.name), settings.histogramScale, (scale) => update({ histogramScale: scale }),
+        selected && data.frozen?.[selected.name]),
     ),
   );
   // Re-rendering replaced the rows; keep keyboard users on the selected one.
@@ -213,7 +232,7 @@ function renderReports(): void {
   );
   panels.validation.replaceChildren(
     data.validation
-      ? renderValidation(data.validation)
+      ? renderValidation(data.validation, data.table?.outputs[0]?.shape)
       : emptyState('Run Validate Pruned Model to see accuracy, agreement and latency here.', prune && !busy ? { label: 'Validate', run: () => post({ type: 'requestValidate' }) } : undefined),
   );
   panels.sensitivity.replaceChildren(
@@ -221,9 +240,10 @@ function renderReports(): void {
       ? renderSensitivity(data.sensitivity, names, settings.selectedLayer, selectLayer)
       : emptyState('Run Sensitivity Analysis to see how much each layer tolerates pruning.', data.table && !busy ? { label: 'Run sensitivity analysis', run: () => post({ type: 'requestSensitivity' }) } : undefined),
   );
-  setBadge('compare', prune ? formatPercent(prune.report.totals.paramsAfter / prune.report.totals.paramsBefore - 1, 0) : undefined);
+  setBadge('compare', prune ? formatChange(prune.report.totals.paramsBefore, prune.report.totals.paramsAfter) : undefined);
   const v = data.validation;
-  setBadge('validation', v ? formatPercent(v.pruned.accuracy ?? v.agreement, 1) : undefined);
+  setBadge('validation', v ? (v.pruned.accuracy !== undefined ? formatPercent(v.pruned.accuracy, 1)
+    : isClassifierOutput(data.table?.outputs[0]?.shape) ? formatPercent(v.agreement, 1) : `cos ${formatCosine(v.cosine)}`) : undefined);
   setBadge('sensitivity', data.sensitivity ? String(data.sensitivity.curves.length) : undefined);
 }
 
@@ -264,15 +284,33 @@ function showIfNew(tab: Tab, before: unknown, after: unknown): void {
   if (JSON.stringify(before) !== JSON.stringify(after)) settings.tab = tab;
 }
 
+/** A new prune result: the controls show what it used (one step with an amount), so the preview matches the result. */
+function followPrune(report: PruneReport): void {
+  const step = report.steps?.length === 1 ? report.steps[0] : undefined;
+  if (!step || step.amount === undefined || !(step.amount > 0)) return;
+  settings.ratio = clampRatio(step.amount);
+  if (step.scope) settings.scope = step.scope;
+  if (isOneOf(PREVIEW_METHODS, step.method)) settings.criterion = step.method;
+  takeDefaults = false;
+}
+
 function receive(message: ToWebview): void {
   switch (message.type) {
     case 'model':
+      unreadable = false;
       // Reports describe one model; a different file makes them stale.
       data = message.table.file === data.table?.file ? { ...data, table: message.table } : { table: message.table };
       data.frozen = message.frozen;
       data.sequenceLength = message.sequenceLength;
+      data.defaults = message.defaults;
+      if (takeDefaults && message.defaults) {
+        settings.ratio = clampRatio(message.defaults.ratio);
+        settings.scope = message.defaults.scope;
+        takeDefaults = false;
+      }
       break;
     case 'pruneReport':
+      if (JSON.stringify(data.prune?.report) !== JSON.stringify(message.report)) followPrune(message.report);
       showIfNew('compare', data.prune?.report, message.report);
       data.prune = { report: message.report, after: message.after };
       break;
@@ -292,10 +330,14 @@ function receive(message: ToWebview): void {
       break;
     case 'error':
       error = message.message;
+      if (!data.table) unreadable = true;
       busy = undefined;
       break;
     case 'selectLayer':
       settings.selectedLayer = message.layer;
+      break;
+    case 'showTab':
+      if (TABS.includes(message.tab)) settings.tab = message.tab;
       break;
     default:
       return; // an unknown message from a newer extension: ignore it

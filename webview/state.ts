@@ -6,7 +6,7 @@ import type { LayerTable } from '../src/analysis/types';
 import type { PruneReport, SensitivityReport } from '../src/pruning/report';
 import type { ValidationReport } from '../src/validation/report';
 import { isOneOf, PREVIEW_METHODS, readMethod, type PreviewMethod } from '../src/pruning/methods';
-import { SCOPES, type Scope } from '../src/protocol';
+import { SCOPES, type PruneDefaults, type Scope } from '../src/protocol';
 import type { HistogramScale } from './histogram';
 import { SORT_KEYS, type SortDirection, type SortKey } from './layerRows';
 
@@ -32,6 +32,8 @@ export interface ViewData {
   frozen?: Record<string, string>;
   /** Tokens per sample for a language model's MACs. */
   sequenceLength?: number;
+  /** How the extension prunes (the settings), for the preview and the slider's start. */
+  defaults?: PruneDefaults;
   prune?: { report: PruneReport; after?: LayerTable };
   validation?: ValidationReport;
   sensitivity?: SensitivityReport;
@@ -59,6 +61,11 @@ export const MAX_RATIO = 0.95;
 export function clampRatio(ratio: number): number {
   if (!Number.isFinite(ratio)) return DEFAULT_SETTINGS.ratio;
   return Math.min(MAX_RATIO, Math.max(MIN_RATIO, Math.round(ratio * 100) / 100));
+}
+
+/** Whether getState() held settings of an earlier session (then they win over the configured defaults). */
+export function hasSavedSettings(saved: unknown): boolean {
+  return isObject(saved) && isObject(saved.settings);
 }
 
 /** Settings from whatever getState() returned, falling back field by field. */

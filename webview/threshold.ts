@@ -13,6 +13,7 @@
 // Adds) its counts can differ from this per-layer preview.
 
 import type { LayerInfo } from '../src/analysis/types';
+import { normalize, type Normalizer } from '../src/pruning/normalize';
 import { shareTies } from '../src/pruning/structured/ties';
 import type { PreviewMethod } from '../src/pruning/methods';
 import type { Scope } from '../src/protocol';
@@ -23,6 +24,13 @@ export interface LayerCut {
   total: number;
   /** The highest removed score, or in global scope the shared threshold; -Infinity when none go. */
   threshold: number;
+}
+
+/** How the engine ranks and caps a structured prune (the plan step's normalizer, max_ratio, round_to). Absent: raw scores, no caps. */
+export interface CutOptions {
+  normalizer?: Normalizer;
+  maxRatio?: number;
+  roundTo?: number;
 }
 
 export interface CutPlan {
@@ -70,33 +78,45 @@ function lowest(scores: readonly number[], n: number): number[] {
  * more channels than strong ones.
  */
 export function planCut(layers: readonly LayerInfo[], criterion: PreviewMethod, ratio: number, scope: Scope,
-  frozen: Readonly<Record<string, string>> = {}): CutPlan {
-  const scored: { name: string; scores: number[] }[] = [];
+  frozen: Readonly<Record<string, string>> = {}, options: CutOptions = {}): CutPlan {
+  const scored: { name: string; scores: number[]; normalized: Float64Array }[] = [];
+  const normalizer = options.normalizer ?? 'none';
   for (const layer of layers) {
     if (frozen[layer.name] !== undefined) continue;
     const scores = layerScores(layer, criterion);
-    if (scores && scores.length > 0) scored.push({ name: layer.name, scores });
+    if (scores && scores.length > 0) scored.push({ name: layer.name, scores, normalized: normalize(Float64Array.from(scores), normalizer) });
   }
   const plan: CutPlan = { criterion, ratio, scope, layers: new Map() };
   if (scope === 'global') {
-    const all = Float64Array.from(scored.flatMap((l) => l.scores)).sort();
+    const all = Float64Array.from(scored.flatMap((l) => [...l.normalized])).sort();
     const k = removalCount(all.length, ratio);
     const threshold = k > 0 ? all[k - 1] : -Infinity;
     plan.globalThreshold = threshold;
-    const below = new Map(scored.map((l) => [l.name, l.scores.filter((s) => s < threshold).length]));
-    const tied = new Map(scored.map((l) => [l.name, l.scores.filter((s) => s === threshold).length]));
+    const below = new Map(scored.map((l) => [l.name, l.normalized.filter((s) => s < threshold).length]));
+    const tied = new Map(scored.map((l) => [l.name, l.normalized.filter((s) => s === threshold).length]));
     let belowTotal = 0;
     for (const n of below.values()) belowTotal += n;
     const share = shareTies(scored.map((l) => l.name), tied, k - belowTotal);
     for (const { name, scores } of scored) {
-      plan.layers.set(name, { removed: lowest(scores, below.get(name)! + share.get(name)!), total: scores.length, threshold });
+      const removed = lowest(scores, limit(scores.length, below.get(name)! + share.get(name)!, options));
+      // Raw scores: the line each layer's histogram draws. Normalised, the global threshold is one number; per layer it is not.
+      const line = normalizer === 'none' ? threshold : removed.reduce((max, i) => Math.max(max, scores[i]), -Infinity);
+      plan.layers.set(name, { removed, total: scores.length, threshold: line });
     }
   } else {
     for (const { name, scores } of scored) {
-      const removed = lowest(scores, removalCount(scores.length, ratio));
+      const removed = lowest(scores, limit(scores.length, removalCount(scores.length, ratio), options));
       const threshold = removed.reduce((max, i) => Math.max(max, scores[i]), -Infinity);
       plan.layers.set(name, { removed, total: scores.length, threshold });
     }
   }
   return plan;
+}
+
+/** The engine's caps per layer: at most maxRatio of it, and a multiple of roundTo kept. */
+function limit(size: number, n: number, o: CutOptions): number {
+  let count = Math.min(n, size - 1);
+  if (o.maxRatio !== undefined) count = Math.min(count, Math.floor(size * o.maxRatio + 1e-9));
+  if (o.roundTo && o.roundTo > 1 && count > 0) count = size - Math.min(size, Math.ceil((size - count) / o.roundTo) * o.roundTo);
+  return Math.max(0, count);
 }

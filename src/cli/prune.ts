@@ -37,7 +37,10 @@ one-step plans:
   --op TYPE             only layers of this op type: Conv, ConvTranspose, Gemm, MatMul (repeatable)
   --ignore GLOB         leave these layers out (repeatable)
   --amount F  --count N  --threshold T  --nm N:M  --seed S  --bias
-  --round-to K  --max-ratio F  --mask FILE.npy  --importance FILE.npy
+  --round-to K  --mask FILE.npy  --importance FILE.npy
+  --normalizer N        structured: rescale scores per layer before a global ranking:
+                        mean (default) | max | sum | minmax | gaussian | none (raw scores)
+  --max-ratio F         no layer loses more than this fraction (structured default 0.9)
   --calibration FILE    calibration inputs (.npy, .npz or a folder) for wanda, activation-norm and recovery
   --calibration-size N  samples used, the first N (default 256)   --calibration-batch N  samples per run (default 64)
   --recovery M          ${RECOVERY_METHODS.join(' | ')}: repair a structured prune on the calibration data
@@ -65,6 +68,7 @@ const OPTIONS = {
   bias: { type: 'boolean' },
   'round-to': { type: 'string' },
   'max-ratio': { type: 'string' },
+  normalizer: { type: 'string' },
   mask: { type: 'string' },
   importance: { type: 'string' },
   calibration: { type: 'string' },
@@ -165,6 +169,7 @@ export function planFromFlags(values: Values): PrunePlan {
     bias: values.bias,
     round_to: number('round-to', values['round-to']),
     max_ratio: number('max-ratio', values['max-ratio']),
+    normalizer: values.normalizer,
     mask: values.mask,
     importance: values.importance,
     calibration: calibrationFromFlags(values, number),
@@ -230,7 +235,8 @@ export function render(r: PruneReport, labels: Map<string, LayerLabel>): string 
   const t = r.totals;
   const lines = [
     `${path.basename(r.source)} → ${r.output}`,
-    ...(r.steps ?? []).map((s) => `  step ${s.step}: ${s.label}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'}${s.zeroed !== undefined ? `, ${s.zeroed} set to zero` : ''}`),
+    ...(r.steps ?? []).map((s) => `  step ${s.step}: ${s.label}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'}${s.zeroed !== undefined ? `, ${s.zeroed} set to zero` : ''}` +
+      (s.keptByRounding !== undefined ? `, ${s.keptByRounding} channel${s.keptByRounding === 1 ? '' : 's'} kept to round to multiples` : '')),
     '',
     table(['layer', 'op', 'in→out', 'params', 'zero weights', 'sparsity'], rows),
     '',

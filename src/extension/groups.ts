@@ -6,6 +6,7 @@
 
 import { loadModel } from '../onnx/model';
 import type { WeightMethod } from '../pruning/methods';
+import { STRUCTURED_DEFAULTS, type Normalizer } from '../pruning/plan/types';
 import { buildDependencyGraph, scoreGroups, selectChannels } from '../pruning/structured';
 
 export interface GroupSummary {
@@ -22,11 +23,14 @@ export interface GroupSummary {
   removed?: number[];
 }
 
-/** A structured prune to preview: the plan's method name, scope and fraction. */
+/** A structured prune to preview: the plan's method name, scope and fraction, and its step's normalizer, max_ratio and round_to. */
 export interface PrunePreview {
   method: WeightMethod;
   scope: 'local' | 'global';
   ratio: number;
+  normalizer?: Normalizer;
+  maxRatio?: number;
+  roundTo?: number;
 }
 
 /** Per root layer (node name, LayerInfo.name), the group its out-channels belong to. */
@@ -38,8 +42,11 @@ export async function analyzeGroups(file: string, preview?: PrunePreview): Promi
   let removed: Map<number, number[]> | undefined;
   if (preview) {
     // The same criterion and options as the plan runner's structured steps.
-    const scores = scoreGroups(model, graph, preview.method);
-    removed = selectChannels(graph, scores, { scope: preview.scope, ratio: preview.ratio }).remove;
+    const scores = scoreGroups(model, graph, preview.method,
+      { normalizer: preview.normalizer ?? STRUCTURED_DEFAULTS.normalizer });
+    removed = selectChannels(graph, scores, {
+      scope: preview.scope, ratio: preview.ratio, maxRatio: preview.maxRatio ?? STRUCTURED_DEFAULTS.max_ratio, roundTo: preview.roundTo,
+    }).remove;
   }
   const byLayer: LayerGroups = {};
   for (const g of graph.groups) {

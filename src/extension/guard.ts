@@ -15,12 +15,19 @@ export async function guard<T>(title: string, programmatic: boolean, run: () => 
       if (programmatic) throw err;
       return undefined;
     }
-    // requireTrust already explained itself, with the action that helps; one message is enough.
+    // requireTrust (or the command itself) already explained, with the action that helps; one message is enough.
     if (err instanceof UntrustedWorkspaceError) log().warn(`${title}: ${err.message}`);
-    else void showError(title, err);
+    else if (!shown.has(err as object)) void showError(title, err);
     if (programmatic) throw err;
     return undefined;
   }
+}
+
+const shown = new WeakSet<object>();
+
+/** Marks an error the command has already shown in its own words, so guard only passes it on. */
+export function shownToUser(err: unknown): void {
+  if (typeof err === 'object' && err !== null) shown.add(err);
 }
 
 /** An options object (not a tree node or uri) in a command's arguments marks a programmatic call. */

@@ -58,7 +58,7 @@ export function percent(fraction: number): string {
   return `${p > 0 && p < 1 ? p.toFixed(1) : Math.round(p)}%`;
 }
 
-/** `Conv 64→64 · L1 μ 0.42 · γ min 0.003 (20/32 < 0.01) · 12% zeros`, plus the weakest head of a projection. */
+/** `Conv 64→64 · L1 μ 0.42 · γ min 0.003 (20 of 32 below 0.01) · 12% zeros`, plus the weakest head of a projection. */
 export function layerDescription(layer: LayerInfo, gammaThreshold: number): string {
   const parts = [`${layer.op} ${layer.inChannels}→${layer.outChannels}`];
   const l1 = summarize(layer.out.l1);
@@ -73,7 +73,7 @@ export function layerDescription(layer: LayerInfo, gammaThreshold: number): stri
 
 function gammaSummary(gamma: readonly number[], threshold: number): string {
   const g = summarize(gamma.map(Math.abs))!;
-  return `γ min ${fmt(g.min)} (${countBelow(gamma, threshold)}/${gamma.length} < ${fmt(threshold)})`;
+  return `γ min ${fmt(g.min)} (${countBelow(gamma, threshold)} of ${gamma.length} below ${fmt(threshold)})`;
 }
 
 /** `4 heads: L1 min 75 (#3)` (`2 kv heads` for k and v): the head that an L1 head prune would take first. */

@@ -31,10 +31,25 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/** Logs the error in full and shows its first line with "Show Log". Resolves when the toast closes. */
+/**
+ * Logs an error: one line for what a user can meet in normal use (a bad file,
+ * a plan that does not fit: the core's PruneLensError), the whole stack for
+ * anything else; the stack of an expected error goes to the trace level only.
+ */
+export function logError(context: string, err: unknown): void {
+  const expected = isPruneLensError(err) && err.code !== 'internal';
+  if (expected) {
+    log().error(`${context}: ${errorMessage(err)}`);
+    if (err instanceof Error && err.stack) log().trace(err.stack);
+  } else {
+    log().error(`${context}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  }
+}
+
+/** Logs the error (logError) and shows its first line with "Show Log". Resolves when the toast closes. */
 export async function showError(context: string, err: unknown): Promise<void> {
   const message = errorMessage(err);
-  log().error(`${context}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  logError(context, err);
   const choice = await vscode.window.showErrorMessage(`${context}: ${message}`, 'Show Log');
   if (choice === 'Show Log') log().show(true);
 }

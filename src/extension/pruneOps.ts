@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { reportPathFor } from '../pruning/plan/output';
 import { DATA_AWARE_METHODS, isOneOf, WEIGHT_METHODS, type RecoveryMethod, type StructuredMethod } from '../pruning/methods';
-import type { PlanStep, PrunePlan } from '../pruning/plan/types';
+import { STRUCTURED_DEFAULTS, type Normalizer, type PlanStep, type PrunePlan } from '../pruning/plan/types';
+import { formatChange } from '../pruning/outcome';
 import type { PruneReport } from '../pruning/report';
 import type { Scope } from '../protocol';
 
@@ -39,6 +40,10 @@ export interface PruneRequest {
   recovery?: RecoveryMethod;
   /** Needed by the data-aware methods and by recovery; ignored otherwise. */
   calibration?: CalibrationRequest;
+  /** Structured only: the plan step's normalizer, max_ratio and round_to (the plan's defaults when absent). */
+  normalizer?: Normalizer;
+  maxRatio?: number;
+  roundTo?: number;
 }
 
 /** Whether the request ranks by activations or recovers, and so needs calibration data (and onnxruntime). */
@@ -64,6 +69,12 @@ export function planFromRequest(r: PruneRequest): PrunePlan {
     step.calibration = { data: r.calibration.data, ...(r.calibration.size ? { size: r.calibration.size } : {}) };
   }
   if (r.recovery && r.recovery !== 'none') step.recovery = { method: r.recovery };
+  if (r.structured) {
+    // Written out, so a generated plan says what the prune did.
+    if (r.scope === 'global') step.normalizer = r.normalizer ?? STRUCTURED_DEFAULTS.normalizer;
+    step.max_ratio = r.maxRatio ?? STRUCTURED_DEFAULTS.max_ratio;
+    if (r.roundTo && r.roundTo > 1) step.round_to = r.roundTo;
+  }
   return { steps: [step] };
 }
 
@@ -98,4 +109,41 @@ export function modelForPlan(planFile: string): string | undefined {
     if (dot <= 0) return undefined;
     stem = stem.slice(0, dot);
   }
+}
+
+/**
+ * The prune toast's words: "removed 412 channels in 9 groups (3 frozen), 20 more
+ * kept by round_to; params −44%, MACs −53%" for a structured prune, "zeroed
+ * 1,234 weights; …" for masks.
+ */
+export function pruneSummary(report: PruneReport): string {
+  const t = report.totals;
+  const size = `params ${formatChange(t.paramsBefore, t.paramsAfter)}, MACs ${formatChange(t.macsBefore, t.macsAfter)}`;
+  if (!report.structured) return `zeroed ${((t.zerosAfter ?? 0) - (t.zerosBefore ?? 0)).toLocaleString('en-US')} weights; ${size}`;
+  const steps = (report.steps ?? []).filter((s) => s.structured);
+  const channels = steps.reduce((n, s) => n + (s.channelsRemoved ?? 0), 0);
+  const groups = steps.reduce((n, s) => n + (s.groupsCut ?? 0), 0);
+  const frozen = report.frozen.length ? ` (${report.frozen.length} frozen)` : '';
+  const rounding = steps.reduce((n, s) => n + (s.keptByRounding ?? 0), 0);
+  const kept = rounding ? `, ${rounding} more kept by round_to` : '';
+  return `removed ${channels.toLocaleString('en-US')} channels in ${groups} group${groups === 1 ? '' : 's'}${frozen}${kept}; ${size}`;
+}
+
+/**
+ * Pruned versions of `original` next to it (their report names it as the
+ * source), newest first: what "Validate" offers when started from the original.
+ */
+export async function prunedVersions(original: string): Promise<string[]> {
+  const dir = path.dirname(original);
+  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  const found: { file: string; mtime: number }[] = [];
+  for (const n of names) {
+    if (!n.toLowerCase().endsWith('.onnx')) continue;
+    const file = path.join(dir, n);
+    if (file === path.resolve(original)) continue;
+    const report = await readReportFor(file);
+    if (!report || path.resolve(report.source) !== path.resolve(original)) continue;
+    found.push({ file, mtime: (await fs.promises.stat(file)).mtimeMs });
+  }
+  return found.sort((a, b) => b.mtime - a.mtime || a.file.localeCompare(b.file)).map((f) => f.file);
 }

@@ -23,6 +23,8 @@ const PANEL_VIEW_TYPE = 'pruneLens.reportPanel';
 
 export interface ShowOptions {
   layer?: string;
+  /** The tab to bring forward (a validation toast's "Open Report" opens the Validation tab). */
+  tab?: 'layers' | 'compare' | 'validation' | 'sensitivity';
   report?: PruneReport;
   validation?: ValidationReport;
   sensitivity?: SensitivityReport;
@@ -81,6 +83,7 @@ class ReportSession implements vscode.Disposable {
       this.layer = options.layer;
       this.post({ type: 'selectLayer', layer: options.layer });
     }
+    if (options.tab) this.post({ type: 'showTab', tab: options.tab });
   }
 
   async setReport(report: PruneReport): Promise<void> {
@@ -160,7 +163,9 @@ class ReportSession implements vscode.Disposable {
       return;
     }
     this.post({ type: 'idle' });
-    this.post({ type: 'model', table, frozen: await this.frozenLayers(), sequenceLength: sequenceLength(table, this.model) });
+    const s = readSettings(this.model);
+    const defaults = { ratio: s.defaultAmount, scope: s.defaultScope, normalizer: s.normalizer, maxRatio: s.maxRatio, roundTo: s.defaultStructured ? s.roundTo : 1 };
+    this.post({ type: 'model', table, frozen: await this.frozenLayers(), sequenceLength: sequenceLength(table, this.model), defaults });
     if (this.report) this.post({ type: 'pruneReport', report: this.report, after: this.after });
     if (this.validation) this.post({ type: 'validation', report: this.validation });
     if (this.sensitivity) this.post({ type: 'sensitivity', report: this.sensitivity });

@@ -8,7 +8,9 @@ import type { PrunePlan } from '../pruning/plan/types';
 import type { PruneReport } from '../pruning/report';
 import { log } from './log';
 import { withWork } from './progress';
-import { planNeedsNative } from './pruneOps';
+import { isPruneLensError } from '../onnx/errors';
+import { shownToUser } from './guard';
+import { planNeedsNative, pruneSummary } from './pruneOps';
 import type { Services } from './services';
 import { readSettings } from './settings';
 import { requireTrust } from './trust';
@@ -22,6 +24,8 @@ export interface PlanJobOptions {
   planFile?: string;
   /** What the progress notification says is running. */
   title: string;
+  /** A person is waiting: ask before writing a model whose layers lose more than 90% of their channels. */
+  interactive?: boolean;
 }
 
 /**
@@ -33,16 +37,36 @@ export interface PlanJobOptions {
  */
 export async function runPlanJob(services: Services, model: vscode.Uri, plan: PrunePlan, o: PlanJobOptions): Promise<PruneReport> {
   if (planNeedsNative(plan)) await requireTrust('Pruning with calibration data');
-  const report = await withWork(o.title, (work) =>
+  const run = (confirmDrastic: boolean) => withWork(o.title, (work) =>
     services.jobs.prunePlan(
       {
         model: model.fsPath, plan, planBaseDir: o.baseDir, planFile: o.planFile, output: o.output, overwrite: o.overwrite,
-        externalThreshold: readSettings(model).externalDataThreshold,
+        externalThreshold: readSettings(model).externalDataThreshold, confirmDrastic,
       },
       model,
       { signal: work.signal, onProgress: (e) => work.report(e.message, e.fraction) },
     ),
   );
+  let report: PruneReport;
+  try {
+    // Interactive prunes stop before writing a model with nearly emptied layers, and ask.
+    report = await run(o.interactive === true);
+  } catch (e) {
+    if (isPruneLensError(e) && e.code === 'drastic') {
+      const choice = await vscode.window.showWarningMessage(`${path.basename(model.fsPath)}: ${e.detail.replace(/; nothing was written$/, '')}. Write the pruned model anyway?`, { modal: true }, 'Write Anyway');
+      if (choice !== 'Write Anyway') throw new vscode.CancellationError();
+      report = await run(false);
+    } else if (isPruneLensError(e) && e.code === 'nothing-pruned') {
+      // Not a failure of the tool: say why, and where the reasons are shown.
+      shownToUser(e);
+      void vscode.window.showWarningMessage(`Nothing pruned in ${path.basename(model.fsPath)}, no file written: ${e.detail.replace(/^nothing was pruned, so no file was written: /, '')}`, 'Show Frozen Layers')
+        .then((c) => c && services.reports.show(model, { tab: 'layers' }));
+      log().warn(e.message);
+      throw e;
+    } else {
+      throw e;
+    }
+  }
   announcePruned(services, model, report);
   return report;
 }
@@ -50,19 +74,17 @@ export async function runPlanJob(services: Services, model: vscode.Uri, plan: Pr
 /** Logs the result, updates an open report, and offers the next steps (without waiting for a click). */
 export function announcePruned(services: Services, model: vscode.Uri, report: PruneReport): void {
   const out = vscode.Uri.file(report.output);
-  const t = report.totals;
-  const change = (a: number, b: number) => (a ? `${Math.round((1 - b / a) * 100)}%` : '0%');
-  const summary = report.structured
-    ? `params −${change(t.paramsBefore, t.paramsAfter)}, MACs −${change(t.macsBefore, t.macsAfter)}`
-    : `${(t.zerosAfter ?? 0) - (t.zerosBefore ?? 0)} weights zeroed`;
+  const summary = pruneSummary(report);
   log().info(`wrote ${report.output} (${summary})`);
   for (const w of report.warnings) log().warn(w);
   services.index.refresh();
   services.reports.postPruneReport(model, report);
+  // The frozen groups and their reasons are listed in the report's Before / after tab.
+  const actions = ['Open Report', 'Validate', ...(report.frozen.length ? ['Why Frozen?'] : []), 'Reveal in Explorer'];
   void vscode.window
-    .showInformationMessage(`Pruned ${path.basename(model.fsPath)} → ${path.basename(report.output)} (${summary})`, 'Open Report', 'Validate', 'Reveal in Explorer')
+    .showInformationMessage(`Pruned ${path.basename(model.fsPath)} → ${path.basename(report.output)} (${summary})`, ...actions)
     .then(async (choice) => {
-      if (choice === 'Open Report') await services.reports.show(model, { report });
+      if (choice === 'Open Report' || choice === 'Why Frozen?') await services.reports.show(model, { report, tab: 'compare' });
       else if (choice === 'Validate') await vscode.commands.executeCommand('pruneLens.validate', out);
       else if (choice === 'Reveal in Explorer') await vscode.commands.executeCommand('revealInExplorer', out);
     });

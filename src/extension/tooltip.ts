@@ -157,7 +157,22 @@ export function defaultPruneLine(layer: LayerInfo, table: LayerTable, options: T
   const removed = group.removed ?? [];
   const list = removed.slice(0, 12).map((i) => `#${i}`).join(', ') + (removed.length > 12 ? ', …' : '');
   const whose = group.roots.length > 1 ? `channels of group #${group.id}, from all its layers at once` : `filters (group #${group.id})`;
-  return `Default prune (${how}) would remove **${removed.length} of ${group.size}** ${whose}${removed.length ? `: ${list}` : ''}.`;
+  const line = `Default prune (${how}) would remove **${removed.length} of ${group.size}** ${whose}${removed.length ? `: ${list}` : ''}.`;
+  return line + whyNotLowest(layer, group, method, removed);
+}
+
+/**
+ * The engine ranks a group's channels by the scores of its layers averaged
+ * (a residual Add couples several): when that picks other channels than this
+ * layer's own lowest filters, say so.
+ */
+function whyNotLowest(layer: LayerInfo, group: GroupSummary, method: WeightMethod, removed: readonly number[]): string {
+  if (!removed.length || (method !== 'l1' && method !== 'l2') || group.size !== layer.outChannels) return '';
+  const own = method === 'l1' ? layer.out.l1 : layer.out.l2;
+  const ownLowest = new Set(lowest(own, removed.length).map((c) => c.index));
+  if (removed.every((i) => ownLowest.has(i))) return '';
+  const others = group.roots.length > 1 ? `the ${group.roots.length} layers coupled in group #${group.id}` : `the members of group #${group.id}`;
+  return ` These are not simply this layer's lowest ${methodLabel(method)} filters: the engine averages each channel's scores over ${others} and removes the lowest of that.`;
 }
 
 /** "Group #2, 32 channels, cut together: layer2.down.0 + layer2.conv2; also slices …" */

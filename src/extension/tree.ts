@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerInfo, LayerKind, LayerTable } from '../analysis/types';
-import { errorMessage, log } from './log';
+import { errorMessage, log, logError } from './log';
 import { embeddingDescription, layerDescription, normDescription } from './layerStats';
 import type { ModelCache } from './modelCache';
 import type { ModelIndex } from './modelIndex';
@@ -61,7 +61,7 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
     try {
       table = await this.cache.get(node.uri);
     } catch (e) {
-      log().error(`analysing ${node.uri.fsPath}: ${(e as Error).stack ?? e}`);
+      logError(`analysing ${node.uri.fsPath}`, e);
       return [{ kind: 'message', uri: node.uri, label: 'Could not read this model', detail: errorMessage(e), error: true }];
     }
     if (table.layers.length === 0) {
@@ -172,7 +172,10 @@ export async function layerHover(cache: ModelCache, uri: vscode.Uri, layer: Laye
   const table = await cache.get(uri);
   const settings = readSettings(uri);
   const preview = settings.defaultStructured
-    ? { method: settings.defaultMethod, scope: settings.defaultScope, ratio: settings.defaultAmount }
+    ? {
+      method: settings.defaultMethod, scope: settings.defaultScope, ratio: settings.defaultAmount,
+      normalizer: settings.normalizer, maxRatio: settings.maxRatio, roundTo: settings.roundTo,
+    }
     : undefined;
   const groups = await cache.groups(uri, preview).catch((e) => {
     log().warn(`channel groups of ${uri.fsPath}: ${errorMessage(e)}`);

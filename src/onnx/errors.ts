@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'shape'            // shapes that cannot work together
   | 'unsupported'      // valid ONNX that this tool does not handle
   | 'plan'             // an invalid pruning plan
+  | 'nothing-pruned'   // a prune that would remove nothing: no file is written
+  | 'drastic'          // a prune that would nearly empty layers, stopped before writing when asked to
   | 'io'               // reading or writing a file failed
   | 'cancelled'
   | 'validation'

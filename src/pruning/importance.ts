@@ -10,11 +10,11 @@ import { PruneLensError } from '../onnx/errors';
 import { axisStats } from '../analysis/norms';
 import { tensorDims, tensorFloats } from '../onnx/tensor';
 import type { ChannelGroup, DepGraph, MemberRole, SliceMember } from './depgraph';
+import { normalize, type Normalizer } from './normalize';
 
 /** How the scores of one channel from several members (roots, BNs, consumers) become one. */
 export type GroupReduction = 'first' | 'mean' | 'sum' | 'max';
-/** Per-group normalisation after reduction (Torch-Pruning's `normalizer`). */
-export type Normalizer = 'none' | 'mean' | 'max' | 'sum' | 'minmax' | 'gaussian';
+export { normalize, type Normalizer } from './normalize';
 
 export interface ImportanceOptions {
   reduction?: GroupReduction;
@@ -149,31 +149,6 @@ export function reduceScores(parts: Float64Array[], size: number, how: GroupRedu
     out[i] = n === 0 ? 0 : how === 'mean' ? acc / n : acc;
   }
   return out;
-}
-
-export function normalize(s: Float64Array, how: Normalizer): Float64Array {
-  if (how === 'none' || s.length === 0) return s;
-  let sum = 0;
-  let max = -Infinity;
-  let min = Infinity;
-  for (const v of s) {
-    sum += v;
-    max = Math.max(max, v);
-    min = Math.min(min, v);
-  }
-  const mean = sum / s.length;
-  switch (how) {
-    case 'mean': return s.map((v) => v / (mean + 1e-8));
-    case 'max': return s.map((v) => v / (max + 1e-8));
-    case 'sum': return s.map((v) => v / (sum + 1e-8));
-    case 'minmax': return s.map((v) => (v - min) / (max - min + 1e-8));
-    case 'gaussian': {
-      let sq = 0;
-      for (const v of s) sq += (v - mean) ** 2;
-      const std = Math.sqrt(sq / s.length);
-      return s.map((v) => (v - mean) / (std + 1e-8));
-    }
-  }
 }
 
 /** Scores from the members with the given roles, one array per member, NaN where it does not reach. */

@@ -66,11 +66,20 @@ export interface PruneStepSummary {
   step: number;
   /** What the step did, readable: "l1, global, 20% of weights". */
   label: string;
+  /** The step's method, amount and scope as given (the report's controls start from them). */
+  method?: string;
+  amount?: number;
+  scope?: 'local' | 'global';
   structured: boolean;
   /** Layers the step touched (LayerInfo.name). */
   layers: string[];
   /** Mask steps: weights and biases set to zero by this step. */
   zeroed?: number;
+  /** Structured steps with round_to: channels kept only to reach a multiple of round_to (the rounding's cost). */
+  keptByRounding?: number;
+  /** Structured steps: channels removed, counted once per channel group (coupled layers lose the same channels), and the groups cut. */
+  channelsRemoved?: number;
+  groupsCut?: number;
 }
 
 export interface PruneReport {

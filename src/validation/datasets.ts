@@ -296,7 +296,8 @@ function generatedDataset(inputs: ModelInput[], spec: DataSpec, batchSize: numbe
 
 function resolveDim(input: ModelInput, dim: number | string, axis: number, dims: Record<string, number>): number {
   if (typeof dim === 'number' && dim > 0) return dim;
-  const given = typeof dim === 'string' ? dims[dim] : undefined;
+  // By the dimension's name, or by input and axis (what a UI asks for a dimension without one).
+  const given = (typeof dim === 'string' && dim ? dims[dim] : undefined) ?? dims[`${input.name}:${axis}`];
   if (given !== undefined && Number.isInteger(given) && given > 0) return given;
   const name = typeof dim === 'string' && dim ? `'${dim}'` : `(unnamed)`;
   throw new PruneLensError('validation',

@@ -50,3 +50,12 @@ export interface ValidationReport {
   /** Things the user should know: a batch size forced by the model, samples dropped. */
   warnings?: string[];
 }
+
+/**
+ * Whether top-1 agreement and accuracy mean anything for a model's output: a
+ * classifier's is [batch, classes]. A detector's boxes or a language model's
+ * [batch, sequence, vocabulary] are compared by cosine and max |diff| instead.
+ */
+export function isClassifierOutput(shape: readonly (number | string)[] | undefined): boolean {
+  return shape !== undefined && shape.length === 2;
+}

@@ -69,6 +69,8 @@ export interface PrunePlanJob {
   overwrite?: boolean;
   /** Protobuf size in bytes above which the output's weights go to an external data file (default 1.8 GB). */
   externalThreshold?: number;
+  /** Stop before writing, with a 'drastic' error naming them, when layers would lose more than 90% of their channels (the caller asks and runs again without it). */
+  confirmDrastic?: boolean;
 }
 
 /** Per-group sensitivity curves of a model, optionally with a suggested plan written to a file. */

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isPruneLensError, PruneLensError } from '../onnx/errors';
 import { loadModel } from '../onnx/model';
+import { drasticLayers, drasticWarning } from '../pruning/outcome';
 import { reportPathFor, runPlan, savePruned } from '../pruning/plan';
 import type { ActivationSource } from '../pruning/recovery/source';
 import type { PruneReport } from '../pruning/report';
@@ -62,6 +63,11 @@ export async function runPrunePlan(job: PrunePlanJob, io: WorkIO): Promise<Prune
   }).finally(() => Promise.all(sources.map((s) => s.gram?.release?.())));
 
   progress.throwIfCancelled();
+  if (job.confirmDrastic && drasticLayers(report).length) {
+    // The plan runner's warning names the layers by their module paths.
+    const warning = report.warnings.find((w) => /^\d+ layers? loses? more than/.test(w)) ?? drasticWarning(report)!;
+    throw new PruneLensError('drastic', `${warning}; nothing was written`, {}, source);
+  }
   progress.phase('save', `writing ${path.basename(output)}`, 1 - SAVE_SHARE);
   // A cancel while the files are written leaves none of them (and an overwritten output as it was).
   const saved = await savePruned(model, report, output, {

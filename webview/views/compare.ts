@@ -2,6 +2,7 @@
 // and MACs with bars showing how much of each is left.
 
 import type { LayerTable } from '../../src/analysis/types';
+import { formatChange } from '../../src/pruning/outcome';
 import type { LayerChange, PruneReport } from '../../src/pruning/report';
 import { h } from '../dom';
 import { formatBytes, formatCount, formatPercent, formatScore } from '../format';
@@ -11,7 +12,7 @@ function beforeAfter(before: number, after: number, format: (n: number) => strin
   const left = before > 0 ? after / before : 1;
   const bar = h('span', { class: 'meter' }, h('span', { class: 'meter-fill meter-kept' }));
   (bar.firstChild as HTMLElement).style.setProperty('width', `${Math.min(100, 100 * left)}%`);
-  const change = before > 0 && after !== before ? h('span', { class: after < before ? 'delta-good' : 'delta-bad' }, ` ${formatPercent(left - 1, 0)}`) : null;
+  const change = before > 0 && after !== before ? h('span', { class: after < before ? 'delta-good' : 'delta-bad' }, ` ${formatChange(before, after)}`) : null;
   return h('span', { class: 'before-after', title: `${before.toLocaleString('en-US')} → ${after.toLocaleString('en-US')}` }, `${format(before)} → ${format(after)}`, change, bar);
 }
 
@@ -24,6 +25,12 @@ function channelsCell(change: LayerChange, structured: boolean): HTMLElement | s
   if (change.zerosAfter === undefined) return '—';
   const total = change.paramsBefore;
   return h('span', { title: 'zero weights before → after' }, `${formatPercent((change.zerosBefore ?? 0) / total)} → ${formatPercent(change.zerosAfter / total)} zeros`);
+}
+
+/** What was asked, step by step: criterion, scope (with its normalizer), amount (the plan's own words). */
+export function pruneDescription(report: PruneReport): string[] {
+  if (report.steps?.length) return report.steps.map((s) => (report.steps!.length > 1 ? `step ${s.step}: ${s.label}` : s.label));
+  return [report.method, report.method.includes('structured') ? '' : report.structured ? 'structured' : 'unstructured'];
 }
 
 export function renderCompare(report: PruneReport, after: LayerTable | undefined, displayNames: Map<string, string>): HTMLElement {
@@ -66,7 +73,7 @@ export function renderCompare(report: PruneReport, after: LayerTable | undefined
   );
 
   const sections: (HTMLElement | null)[] = [
-    h('p', { class: 'muted', title: `${report.source} → ${report.output}` }, [report.method, report.method.includes('structured') ? '' : report.structured ? 'structured' : 'unstructured', report.output.split(/[\\/]/).pop()].filter(Boolean).join(' · ')),
+    h('p', { class: 'muted compare-header', title: `${report.source} → ${report.output}` }, [...pruneDescription(report), report.output.split(/[\\/]/).pop()].filter(Boolean).join(' · ')),
     totals,
     table,
   ];

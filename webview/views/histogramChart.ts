@@ -27,13 +27,16 @@ export function renderHistogram(
   cut: LayerCut | undefined,
   scaleSetting: 'auto' | HistogramScale,
   onScale: (scale: HistogramScale) => void,
+  /** Why the structured engine keeps this layer whole, when it does. */
+  frozen?: string,
 ): HTMLElement {
   if (!layer) return emptyState('Select a layer in the table to see its channel scores.');
   const scores = layerScores(layer, criterion);
   const title = h('h2', { title: layer.name }, layer.displayName || layer.name);
   if (!scores || scores.length === 0 || !cut) {
-    const why =
-      criterion === 'bn-gamma'
+    const why = frozen
+      ? `A structured prune keeps all ${layer.outChannels} output channels of this layer: ${frozen}.`
+      : criterion === 'bn-gamma'
         ? 'This layer has no BatchNorm after it, so it has no |gamma| to rank. Choose L1 or L2, or select a layer with BatchNorm.'
         : 'This layer has no output channels to score.';
     return h('div', { class: 'card' }, title, emptyState(why));

@@ -15,7 +15,9 @@ interface Column {
 
 const COLUMNS: Column[] = [
   { key: 'index', label: '#', title: 'Position in the graph', numeric: true, cell: (r) => String(r.index + 1) },
-  { key: 'displayName', label: 'Layer', title: 'Module path (ONNX node name on hover)', numeric: false, cell: (r) => r.displayName },
+  // Long module paths end in an ellipsis; the whole name and the node name are in the tooltip.
+  { key: 'displayName', label: 'Layer', title: 'Module path (ONNX node name on hover)', numeric: false,
+    cell: (r) => h('span', { class: 'layer-name', title: r.displayName === r.name ? r.name : `${r.displayName}\n${r.name}` }, r.displayName) },
   { key: 'op', label: 'Op', title: 'ONNX operator', numeric: false, cell: (r) => r.op },
   { key: 'outChannels', label: 'In → Out', title: 'Input and output channels', numeric: true, cell: (r) => `${r.inChannels} → ${r.outChannels}` },
   { key: 'params', label: 'Params', title: 'Weights and bias', numeric: true, cell: (r) => formatCount(r.params) },
@@ -84,7 +86,7 @@ export function renderLayerTable(
     const tr = h(
       'tr',
       { tabindex: 0, title: row.name, 'aria-selected': row.name === selected ? 'true' : 'false', 'data-layer': row.name },
-      ...COLUMNS.map((col) => h('td', { class: col.numeric ? 'num' : undefined }, col.cell(row))),
+      ...COLUMNS.map((col) => h('td', { class: col.numeric ? 'num' : col.key === 'displayName' ? 'name' : undefined }, col.cell(row))),
     );
     tr.addEventListener('click', () => handlers.onSelect(row.name));
     // Arrow keys walk the rows in their displayed order, Enter/Space selects.

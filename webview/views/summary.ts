@@ -5,10 +5,12 @@ import type { LayerTable } from '../../src/analysis/types';
 import { h } from '../dom';
 import { formatBytes, formatCount, formatPercent } from '../format';
 
-export function renderSummary(table: LayerTable | undefined, sequenceLength?: number): HTMLElement {
+export function renderSummary(table: LayerTable | undefined, sequenceLength?: number, frozen: Readonly<Record<string, string>> = {}, failed = false): HTMLElement {
   if (!table) {
-    return h('header', { class: 'summary' }, h('h1', {}, 'Prune Lens'), h('p', { class: 'muted' }, 'Waiting for the model analysis…'));
+    // After a failed read there is nothing to wait for; the error above says why.
+    return h('header', { class: 'summary' }, h('h1', {}, 'Prune Lens'), h('p', { class: 'muted' }, failed ? 'The model could not be read.' : 'Reading the model…'));
   }
+  const frozenCount = table.layers.filter((l) => frozen[l.name] !== undefined).length;
   const fileName = table.file.split(/[\\/]/).pop() ?? table.file;
   const bnLayers = table.layers.filter((l) => l.batchNorm).length;
   const stat = (label: string, value: string, title?: string) =>
@@ -30,7 +32,9 @@ export function renderSummary(table: LayerTable | undefined, sequenceLength?: nu
       macsStat(table, sequenceLength, stat),
       stat('size', formatBytes(table.totals.bytes)),
       stat('sparsity', formatPercent(table.totals.sparsity), `${table.totals.zeros.toLocaleString('en-US')} zero weights`),
-      stat('prunable layers', String(table.layers.length)),
+      stat('layers', String(table.layers.length), 'Conv, ConvTranspose, Gemm and MatMul layers with constant weights'),
+      stat('prunable', `${table.layers.length - frozenCount} of ${table.layers.length}`,
+        frozenCount ? `${frozenCount} layer${frozenCount === 1 ? ' is' : 's are'} frozen: a structured prune cannot cut ${frozenCount === 1 ? 'its' : 'their'} output channels (reasons in the table)` : 'A structured prune can cut every layer'),
       stat('with BatchNorm', String(bnLayers), bnLayers === 0 ? 'No BatchNorm layers: the |gamma| criterion is unavailable' : undefined),
       attentionStat(table, stat),
       (table.norms ?? []).length ? stat('norms', String(table.norms.length), normKinds(table)) : null,

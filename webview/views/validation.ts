@@ -1,7 +1,7 @@
 // Validation results: where it ran, how the outputs agree, and the latency,
 // accuracy and size of the original next to the pruned model.
 
-import type { ValidationReport } from '../../src/validation/report';
+import { isClassifierOutput, type ValidationReport } from '../../src/validation/report';
 import { h } from '../dom';
 import { formatBytes, formatCosine, formatCount, formatMs, formatPercent, formatScore } from '../format';
 
@@ -27,7 +27,9 @@ function metricRow(label: string, original: number | undefined, pruned: number |
   );
 }
 
-export function renderValidation(report: ValidationReport): HTMLElement {
+export function renderValidation(report: ValidationReport, outputShape?: readonly (number | string)[]): HTMLElement {
+  // Top-1 agreement is a classifier's headline; for other outputs (boxes, sequences) the outputs' closeness is.
+  const classifier = outputShape === undefined || isClassifierOutput(outputShape);
   const providers = h(
     'ul',
     { class: 'providers' },
@@ -61,15 +63,15 @@ export function renderValidation(report: ValidationReport): HTMLElement {
   return h(
     'div',
     { class: 'validation-view' },
-    h('p', { class: 'muted' }, `${report.samples} samples in batches of ${report.batchSize} · data: ${report.data}${report.labels ? '' : ' (no labels: agreement only)'}`),
+    h('p', { class: 'muted' }, `${report.samples} samples in batches of ${report.batchSize} · data: ${report.data}${report.labels ? '' : classifier ? ' (no labels: agreement only)' : ` · output ${report.output ?? ''} [${(outputShape ?? []).join(', ')}] is not a class score: compared by cosine and |diff|`}`),
     h(
       'div',
       { class: 'stats' },
-      stat('top-1 agreement', formatPercent(report.agreement), 'Samples whose top-1 class is the same in both models'),
-      stat('speedup (p50)', `${report.speedup.toFixed(2)}×`, 'original p50 latency / pruned p50 latency'),
+      classifier ? stat('top-1 agreement', formatPercent(report.agreement), 'Samples whose top-1 class is the same in both models') : null,
       stat('cosine', formatCosine(report.cosine), `Cosine similarity of the outputs: ${report.cosine}`),
-      stat('max |diff|', formatScore(report.maxAbsDiff)),
+      stat('max |diff|', formatScore(report.maxAbsDiff), 'Largest absolute difference between the outputs'),
       stat('mean |diff|', formatScore(report.meanAbsDiff)),
+      stat('speedup (p50)', `${report.speedup.toFixed(2)}×`, 'original p50 latency / pruned p50 latency'),
     ),
     h('h3', {}, 'Execution providers'),
     providers,

@@ -1,6 +1,6 @@
 // "Prune Model…" (explorer context menu, tree) and "Global Prune…" (palette):
-// gather structured or not, method, amount, scope, recovery, ignored layers
-// and output name, then prune in the worker under a cancellable progress and
+// read the model first, then gather structured or not, method, amount, scope,
+// how a global ranking compares layers, recovery, ignored layers and output name, then prune in the worker under a cancellable progress and
 // offer the next steps. With an options argument nothing is asked: missing
 // answers come from the settings, and an existing output is an error unless
 // `overwrite` is set.
@@ -21,7 +21,8 @@ import {
 } from '../pruneOps';
 import type { Services } from '../services';
 import { runPlanJob } from '../runPlanJob';
-import { defaultOutputPath, readSettings, resolveWorkspacePath } from '../settings';
+import { NORMALIZERS, type Normalizer } from '../../pruning/plan/types';
+import { defaultOutputPath, readSettings, resolveWorkspacePath, type Settings } from '../settings';
 import { guard, isOptions } from '../guard';
 
 export interface PruneCommandOptions extends Partial<Omit<PruneRequest, 'calibration'>> {
@@ -69,6 +70,8 @@ interface PruneJob {
   request: PruneRequest;
   output: string;
   overwrite: boolean;
+  /** Asked in the dialog: a prune that nearly empties layers asks before writing. */
+  interactive?: boolean;
 }
 
 function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Scope): PruneJob {
@@ -92,6 +95,7 @@ function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Sco
     ignore: o.ignore,
     layers: o.layers,
     recovery,
+    ...structuredDefaults(structured, s, o),
   };
   if (needsCalibration(request)) {
     const given = typeof o.calibration === 'string' ? { data: o.calibration } : o.calibration;
@@ -106,6 +110,23 @@ function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Sco
   return { request, output, overwrite: o.overwrite === true };
 }
 
+/** A structured prune's normalizer, floor and rounding: given, else the settings. */
+function structuredDefaults(structured: boolean, s: Settings, o: Partial<Pick<PruneRequest, 'normalizer' | 'maxRatio' | 'roundTo'>> = {}): Pick<PruneRequest, 'normalizer' | 'maxRatio' | 'roundTo'> {
+  if (!structured) return {};
+  const normalizer = o.normalizer ?? s.normalizer;
+  if (!isOneOf(NORMALIZERS, normalizer)) throw new Error(`normalizer "${normalizer}" is not one of ${NORMALIZERS.join(', ')}`);
+  return { normalizer, maxRatio: o.maxRatio ?? s.maxRatio, roundTo: o.roundTo ?? s.roundTo };
+}
+
+const NORMALIZER_ITEMS: Record<Normalizer, { label: string; detail: string }> = {
+  mean: { label: 'Relative to each layer (mean)', detail: 'Each layer\'s scores divided by their mean: layers compete on relative importance (Torch-Pruning\'s default)' },
+  max: { label: 'Relative to each layer\'s largest score (max)', detail: 'Each layer\'s scores divided by their maximum' },
+  sum: { label: 'Relative to each layer\'s total (sum)', detail: 'Each layer\'s scores divided by their sum' },
+  minmax: { label: 'Rescaled to [0, 1] per layer (minmax)', detail: 'Each layer\'s scores mapped to [0, 1]' },
+  gaussian: { label: 'Standardised per layer (gaussian)', detail: 'Each layer\'s scores minus their mean, divided by their spread' },
+  none: { label: 'Raw scores (none)', detail: 'Layers with small weights lose most, and can be emptied (the floor still keeps 10%)' },
+};
+
 /** Why calibration data is needed, for messages: "wanda", "least-squares recovery", "wanda with least-squares recovery". */
 function describeNeed(r: Pick<PruneRequest, 'method' | 'recovery'>): string {
   const ranking = isOneOf(DATA_AWARE_METHODS, r.method) ? r.method : undefined;
@@ -117,9 +138,13 @@ function describeNeed(r: Pick<PruneRequest, 'method' | 'recovery'>): string {
 async function ask(services: Services, model: vscode.Uri, title: string, scopeFixed?: Scope): Promise<PruneJob | undefined> {
   const s = readSettings(model);
   const name = path.basename(model.fsPath);
-  // Unstructured prunes have no recovery step; the count follows the answer to the first question.
+  // Read the model before asking anything: five questions about a file that cannot be read help nobody.
+  const table = await services.cache.get(model);
+  if (table.layers.length === 0) throw new Error(`${name} has no prunable layers (Conv, ConvTranspose, Gemm, MatMul with constant weights)`);
+  // Unstructured prunes have no recovery step, only structured global ones ask how to compare layers; the count follows the answers.
   let structured = s.defaultStructured;
-  const total = () => 5 + (scopeFixed ? 0 : 1) + (structured ? 1 : 0);
+  let scope: Scope = scopeFixed ?? s.defaultScope;
+  const total = () => 5 + (scopeFixed ? 0 : 1) + (structured ? 1 : 0) + (structured && scope === 'global' ? 1 : 0);
   let step = 0;
   const t = () => `${title}: ${name} (${++step}/${total()})`;
 
@@ -150,7 +175,6 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
   if (amountText === undefined) return undefined;
   const amount = parseAmount(amountText)!;
 
-  let scope: Scope = scopeFixed ?? s.defaultScope;
   if (!scopeFixed) {
     const scopePick = await vscode.window.showQuickPick(
       [
@@ -163,6 +187,17 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
     scope = scopePick.scope;
   }
 
+  // Raw norms differ by orders of magnitude between layers: a global ranking compares them normalised.
+  let normalizer = s.normalizer;
+  if (structured && scope === 'global') {
+    const normalizerPick = await vscode.window.showQuickPick(
+      (Object.keys(NORMALIZER_ITEMS) as Normalizer[]).map((n) => ({ ...NORMALIZER_ITEMS[n], normalizer: n, description: n === s.normalizer ? 'default' : undefined })),
+      { title: t(), placeHolder: 'How should scores be compared across layers?', ignoreFocusOut: true },
+    );
+    if (!normalizerPick) return undefined;
+    normalizer = normalizerPick.normalizer;
+  }
+
   let recovery: RecoveryMethod = 'none';
   if (structured) {
     const recoveryPick = await vscode.window.showQuickPick(
@@ -173,21 +208,28 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
     recovery = recoveryPick.recovery;
   }
 
-  const request: PruneRequest = { method: methodPick.method, amount, scope, structured, recovery };
+  const request: PruneRequest = { method: methodPick.method, amount, scope, structured, recovery, ...structuredDefaults(structured, s, { normalizer }) };
   if (needsCalibration(request)) {
     const calibration = await askCalibration(model, s, describeNeed(request));
     if (!calibration) return undefined;
     request.calibration = calibration;
   }
 
-  const table = await services.cache.get(model);
-  const ignorePicks = await vscode.window.showQuickPick(
-    table.layers.map((l) => ({
-      label: l.displayName,
-      description: `${l.op} ${l.inChannels}→${l.outChannels}`,
-      detail: l.name !== l.displayName ? l.name : undefined,
+  // Layers a structured prune keeps whole anyway (the model's output, ops without a rule) are listed last, marked.
+  const groups = structured ? await services.cache.groups(model).catch(() => undefined) : undefined;
+  const frozenReason = (layer: string) => groups?.[layer]?.frozen;
+  const layerItems = table.layers.map((l) => {
+    const frozen = frozenReason(l.name);
+    return {
+      label: frozen ? `$(lock) ${l.displayName}` : l.displayName,
+      description: `${l.op} ${l.inChannels}→${l.outChannels}${frozen ? ' · kept whole anyway' : ''}`,
+      detail: frozen ? `Not pruned in any case: ${frozen}` : l.name !== l.displayName ? l.name : undefined,
       layer: l.displayName,
-    })),
+      frozen: frozen !== undefined,
+    };
+  });
+  const ignorePicks = await vscode.window.showQuickPick(
+    [...layerItems.filter((i) => !i.frozen), ...layerItems.filter((i) => i.frozen)],
     { title: t(), placeHolder: 'Layers to leave alone (none selected: prune all); Enter to continue', canPickMany: true, ignoreFocusOut: true },
   );
   if (!ignorePicks) return undefined;
@@ -195,7 +237,7 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
 
   const out = await askOutput(model, defaultOutputPath(model.fsPath, s.outputName, { method: methodPick.method, amount }), t());
   if (!out) return undefined;
-  return { request, ...out };
+  return { request, ...out, interactive: true };
 }
 
 function fmtPercent(f: number): string {
@@ -213,5 +255,6 @@ async function runPrune(services: Services, model: vscode.Uri, job: PruneJob): P
   log().info(`pruning ${model.fsPath} (${label}) → ${job.output}`);
   return runPlanJob(services, model, planFromRequest(request), {
     output: job.output, overwrite: job.overwrite, baseDir: path.dirname(model.fsPath), title: `pruning ${path.basename(model.fsPath)}`,
+    interactive: job.interactive,
   });
 }

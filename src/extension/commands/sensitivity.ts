@@ -18,6 +18,7 @@ import type { Services } from '../services';
 import { readSettings, resolveWorkspacePath } from '../settings';
 import { requireTrust } from '../trust';
 import { guard, isOptions } from '../guard';
+import { chooseModelData } from '../modelData';
 
 export interface SensitivityCommandOptions {
   /** Validation inputs (.npy, .npz or folder); by default the `pruneLens.validation.data` setting. Relative to the model's folder. */
@@ -51,7 +52,7 @@ export function sensitivityCommand(services: Services) {
       await requireTrust('Sensitivity analysis');
       const model = await resolveModel(services, arg, 'Sensitivity Analysis');
       if (!model) return undefined;
-      const job = await sensitivityJob(model, options);
+      const job = await sensitivityJob(services, model, options);
       if (!job) return undefined;
       const { report } = await measure(services, model, job, `sensitivity of ${path.basename(model.fsPath)}`);
       await showCurves(services, model, report, options?.open !== false);
@@ -79,7 +80,7 @@ export function suggestPlanCommand(services: Services) {
       if (!(target > 0 && target < 1)) throw new Error(`the MAC reduction target must be a fraction between 0 and 1 (got ${target})`);
       const plan = await planFile(model, options);
       if (!plan) return undefined;
-      const job = await sensitivityJob(model, options);
+      const job = await sensitivityJob(services, model, options);
       if (!job) return undefined;
       job.suggest = { target, output: plan.file, overwrite: plan.overwrite };
 
@@ -102,7 +103,7 @@ export function suggestPlanCommand(services: Services) {
 }
 
 /** The job's data and options, from `options`, the settings, or (interactively) file pickers. Undefined when the user backs out. */
-async function sensitivityJob(model: vscode.Uri, options?: SensitivityCommandOptions): Promise<SensitivityJob | undefined> {
+async function sensitivityJob(services: Services, model: vscode.Uri, options?: SensitivityCommandOptions): Promise<SensitivityJob | undefined> {
   const s = readSettings(model);
   const fromModel = (p: string | undefined) => (p ? path.resolve(path.dirname(model.fsPath), p) : undefined);
   let data: string | undefined;
@@ -112,6 +113,12 @@ async function sensitivityJob(model: vscode.Uri, options?: SensitivityCommandOpt
   if (options?.data) {
     data = fromModel(options.data);
     labels = fromModel(options.labels);
+  } else if (!options) {
+    // The data that belongs to this model: remembered, the setting if it fits, or asked for.
+    const chosen = await chooseModelData(services, model, 'Sensitivity analysis', { allowGenerated: false });
+    if (!chosen?.data) return undefined;
+    ({ data, labels } = chosen);
+    dataFrom = labelsFrom = `the data chosen for ${path.basename(model.fsPath)}`;
   } else if (s.validationData) {
     data = resolveWorkspacePath(s.validationData, model);
     dataFrom = 'pruneLens.validation.data';
@@ -119,13 +126,7 @@ async function sensitivityJob(model: vscode.Uri, options?: SensitivityCommandOpt
     labels = fromModel(options?.labels) ?? (s.validationLabels ? resolveWorkspacePath(s.validationLabels, model) : undefined);
     if (!options?.labels) labelsFrom = 'pruneLens.validation.labels';
   }
-  if (!data) {
-    if (options) throw new Error('sensitivity analysis measures the model on validation data: pass data, or set pruneLens.validation.data');
-    const picked = await askData(model);
-    if (!picked) return undefined;
-    ({ data, labels } = picked);
-    dataFrom = labelsFrom = 'the file picker';
-  }
+  if (!data) throw new Error('sensitivity analysis measures the model on validation data: pass data, or set pruneLens.validation.data');
   if (!fs.existsSync(data)) throw new Error(`validation data not found: ${data} (from ${dataFrom})`);
   if (labels && !fs.existsSync(labels)) throw new Error(`labels not found: ${labels} (from ${labelsFrom})`);
   const samples = options?.samples ?? (s.validationSamples > 0 ? s.validationSamples : undefined);
@@ -151,36 +152,6 @@ function rankingMethod(word: string): StructuredMethod {
   return read.method;
 }
 
-/** Validation data and, optionally, labels from file pickers. */
-async function askData(model: vscode.Uri): Promise<{ data: string; labels?: string } | undefined> {
-  const folder = vscode.Uri.file(path.dirname(model.fsPath));
-  const data = await vscode.window.showOpenDialog({
-    title: 'Validation data for sensitivity analysis (set pruneLens.validation.data to skip this)',
-    defaultUri: folder,
-    canSelectMany: false,
-    filters: { 'NumPy arrays': ['npy', 'npz'] },
-    openLabel: 'Use as Validation Data',
-  });
-  if (!data?.[0]) return undefined;
-  const choice = await vscode.window.showQuickPick(
-    [
-      { label: 'Choose a labels file…', detail: 'A .npy of class indices: the curves show accuracy', pick: true },
-      { label: 'No labels', detail: 'The curves show top-1 agreement with the unpruned model', pick: false },
-    ],
-    { title: `Labels for ${path.basename(data[0].fsPath)}`, placeHolder: 'Measure accuracy (labels) or agreement with the original?', ignoreFocusOut: true },
-  );
-  if (!choice) return undefined;
-  if (!choice.pick) return { data: data[0].fsPath };
-  const labels = await vscode.window.showOpenDialog({
-    title: `Labels for ${path.basename(data[0].fsPath)}`,
-    defaultUri: folder,
-    canSelectMany: false,
-    filters: { 'NumPy arrays': ['npy'] },
-    openLabel: 'Use as Labels',
-  });
-  if (!labels?.[0]) return undefined;
-  return { data: data[0].fsPath, labels: labels[0].fsPath };
-}
 
 async function askTarget(name: string): Promise<number | undefined> {
   const text = await vscode.window.showInputBox({

@@ -7,11 +7,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ValidationReport } from '../../validation/report';
+import { isClassifierOutput, type ValidationReport } from '../../validation/report';
 import { log } from '../log';
 import { resolveModel } from '../pick';
 import { withWork } from '../progress';
-import { readReportFor } from '../pruneOps';
+import { chooseModelData, describeData, rememberedData, type ModelData } from '../modelData';
+import { prunedVersions, readReportFor } from '../pruneOps';
 import type { Services } from '../services';
 import { readSettings, resolveWorkspacePath } from '../settings';
 import { requireTrust } from '../trust';
@@ -20,9 +21,14 @@ import { guard, isOptions } from '../guard';
 export interface ValidateCommandOptions {
   /** The unpruned model; by default the `source` in the pruned model's report. */
   original?: string;
-  /** .npy/.npz/folder of inputs; by default the `pruneLens.validation.data` setting, else generated inputs. */
+  /**
+   * .npy/.npz/folder of inputs; by default the data chosen for the original
+   * model before, else the `pruneLens.validation.data` setting, else generated inputs.
+   */
   data?: string;
   labels?: string;
+  /** Sizes of symbolic dims for generated inputs, by name. */
+  dims?: Record<string, number>;
   samples?: number;
   providers?: string[];
 }
@@ -32,22 +38,27 @@ export function validateCommand(services: Services) {
     const options = isOptions(optionsArg) ? (optionsArg as ValidateCommandOptions) : undefined;
     return guard('Validate Pruned Model', options !== undefined, async (): Promise<ValidationReport | undefined> => {
       await requireTrust('Validation');
-      const pruned = await resolveModel(services, arg, 'Validate Pruned Model');
-      if (!pruned) return undefined;
-      const original = await resolveOriginal(services, pruned, options);
-      if (!original) return undefined;
+      const target = await resolveModel(services, arg, 'Validate Pruned Model');
+      if (!target) return undefined;
+      const pair = await resolvePair(services, target, options);
+      if (!pair) return undefined;
+      const { original, pruned } = pair;
       const s = readSettings(pruned);
-      const data = options?.data ?? resolveWorkspacePath(s.validationData, pruned);
-      const labels = options?.labels ?? resolveWorkspacePath(s.validationLabels, pruned);
+      // The data belongs to the original model; its pruned versions share it.
+      const chosen = options ? programmaticData(services, original, pruned, options) : await chooseModelData(services, original, 'Validate');
+      if (!chosen) return undefined;
+      const { data, labels, dims } = chosen;
       const samples = options?.samples ?? (s.validationSamples > 0 ? s.validationSamples : undefined);
+      const dataText = describeData(chosen);
 
-      log().info(`validating ${pruned.fsPath} against ${original.fsPath} (data: ${data || 'generated'})`);
+      log().info(`validating ${pruned.fsPath} against ${original.fsPath} (data: ${dataText})`);
       const report = await withWork(`validating ${path.basename(pruned.fsPath)}`, (work) =>
         services.jobs.validate({
           original: original.fsPath,
           pruned: pruned.fsPath,
           data: data || undefined,
           labels: labels || undefined,
+          dims,
           samples,
           providers: options?.providers ?? (s.executionProviders.length ? s.executionProviders : undefined),
           measure: async (file) => {
@@ -62,23 +73,59 @@ export function validateCommand(services: Services) {
         }, pruned),
       );
       for (const w of report.warnings ?? []) log().warn(w);
-      log().info(`validation: ${summary(report)}`);
+      const classifier = isClassifierOutput((await services.cache.get(original).catch(() => undefined))?.outputs[0]?.shape);
+      log().info(`validation: ${summary(report, classifier)}`);
       services.reports.postValidation(original, report);
-      void vscode.window.showInformationMessage(`Validated ${path.basename(pruned.fsPath)}: ${summary(report)}`, 'Open Report').then((c) => {
-        if (c) void services.reports.show(original, { validation: report });
+      // Generated inputs are said in the toast: a reader of "cosine 0.99" should know it is not their data.
+      void vscode.window.showInformationMessage(`Validated ${path.basename(pruned.fsPath)} on ${dataText}: ${summary(report, classifier)}`, 'Open Report').then((c) => {
+        if (c) void services.reports.show(original, { validation: report, tab: 'validation' });
       });
       return report;
     });
   };
 }
 
-export function summary(r: ValidationReport): string {
-  const parts = [`top-1 agreement ${(r.agreement * 100).toFixed(1)}%`];
-  if (r.original.accuracy !== undefined && r.pruned.accuracy !== undefined) {
+/** The headline numbers: a classifier's agreement and accuracy, or, for other outputs (boxes, sequences), how close the outputs are. */
+export function summary(r: ValidationReport, classifier = true): string {
+  const parts = classifier
+    ? [`top-1 agreement ${(r.agreement * 100).toFixed(1)}%`, `output cosine ${r.cosine.toFixed(4)}`]
+    : [`output cosine ${r.cosine.toFixed(4)}`, `max |diff| ${r.maxAbsDiff.toPrecision(3)}`];
+  if (classifier && r.original.accuracy !== undefined && r.pruned.accuracy !== undefined) {
     parts.push(`accuracy ${(r.original.accuracy * 100).toFixed(1)}% → ${(r.pruned.accuracy * 100).toFixed(1)}%`);
   }
   parts.push(`${r.speedup.toFixed(2)}× speed on ${r.provider}`, `${r.samples} samples`);
   return parts.join(', ');
+}
+
+/** Without questions: the data given, else the one chosen for the original before, else the setting, else generated inputs. */
+function programmaticData(services: Services, original: vscode.Uri, pruned: vscode.Uri, o: ValidateCommandOptions): ModelData {
+  if (o.data) return { data: o.data, labels: o.labels, dims: o.dims };
+  const remembered = rememberedData(services, original);
+  if (remembered) return { ...remembered, labels: o.labels ?? remembered.labels, dims: o.dims ?? remembered.dims };
+  const s = readSettings(pruned);
+  const data = resolveWorkspacePath(s.validationData, pruned) || undefined;
+  return { data, labels: o.labels ?? (data ? resolveWorkspacePath(s.validationLabels, pruned) || undefined : undefined), dims: o.dims };
+}
+
+/**
+ * Which model is the pruned one and which its original. A model with a prune
+ * report is the pruned one. Started from an original, its pruned versions are
+ * offered, the newest first (and preselected).
+ */
+async function resolvePair(services: Services, target: vscode.Uri, options?: ValidateCommandOptions): Promise<{ original: vscode.Uri; pruned: vscode.Uri } | undefined> {
+  if (!options?.original && !(await readReportFor(target.fsPath))) {
+    const versions = await prunedVersions(target.fsPath);
+    if (versions.length && !options) {
+      const pick = await vscode.window.showQuickPick(
+        versions.map((file, i) => ({ label: path.basename(file), description: i === 0 ? 'newest' : undefined, detail: `pruned from ${path.basename(target.fsPath)}`, file })),
+        { title: `Validate a pruned version of ${path.basename(target.fsPath)}`, placeHolder: 'Which pruned model? (the newest is first)', ignoreFocusOut: true },
+      );
+      return pick && { original: target, pruned: vscode.Uri.file(pick.file) };
+    }
+    if (versions.length) return { original: target, pruned: vscode.Uri.file(versions[0]) };
+  }
+  const original = await resolveOriginal(services, target, options);
+  return original && { original, pruned: target };
 }
 
 async function resolveOriginal(services: Services, pruned: vscode.Uri, options?: ValidateCommandOptions): Promise<vscode.Uri | undefined> {

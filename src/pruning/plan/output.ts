@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PruneLensError, withFile } from '../../onnx/errors';
 import { stageModel, type OnnxModel } from '../../onnx/model';
+import { nothingRemovedError, removedNothing } from '../outcome';
 import type { PruneReport } from '../report';
 import type { PrunePlan } from './types';
 import { parsePlanText } from './validate';
@@ -53,6 +54,8 @@ export interface SaveOptions {
  * files stay until the new ones are complete. Fills in the report's output and size.
  */
 export async function savePruned(model: OnnxModel, report: PruneReport, outFile: string, opts: SaveOptions = {}): Promise<PruneReport> {
+  // An identical copy that looks like a result would mislead: say why nothing went instead.
+  if (removedNothing(report)) throw model.file ? nothingRemovedError(report).inFile(model.file) : nothingRemovedError(report);
   const out = path.resolve(outFile);
   const reportFile = reportPathFor(out);
   // stageModel refuses the source itself, with its own message; this adds the hint for the rest.

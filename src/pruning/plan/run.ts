@@ -14,13 +14,14 @@ import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
 import { parseModel, serializeModel, type OnnxModel } from '../../onnx/model';
 import { concatChunks } from '../../onnx/wire';
+import { drasticWarning } from '../outcome';
 import type { FrozenGroup, LayerChange, PruneReport, PruneStepSummary } from '../report';
 import { pruneStructured } from '../structured';
 import { applyMaskStep, type MaskStep } from '../unstructured';
 import { attachActivationStats, collectActivationStats, recover, type ActivationSource } from '../recovery';
 import { loadCustomArrays, selectStepLayers } from './resolve';
 import { DATA_AWARE_METHODS, isOneOf, MASK_METHODS, readMethod } from '../methods';
-import type { CalibrationOptions, PlanStep, PrunePlan } from './types';
+import { STRUCTURED_DEFAULTS, type CalibrationOptions, type PlanStep, type PrunePlan } from './types';
 import { validatePlan } from './validate';
 
 export interface PlanProgress {
@@ -83,14 +84,19 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
     warnings.push(...p.warnings);
     if (p.step.structured) {
       const r = await runStructuredStep(model, p, alive, opts);
-      if (r.recovery) recovery.push(...r.recovery);
-      r.layers.forEach((c) => {
+      if (r.report.recovery) recovery.push(...r.report.recovery);
+      r.report.layers.forEach((c) => {
         touched.add(c.layer);
         if (c.removed.length) removed.set(c.layer, [...(removed.get(c.layer) ?? []), ...c.removed].sort((a, b) => a - b));
       });
-      frozen.push(...r.frozen);
-      warnings.push(...r.warnings.map((w) => `step ${p.index + 1}: ${w}`));
-      summaries.push({ step: p.index + 1, label, structured: true, layers: r.layers.filter((c) => c.removed.length).map((c) => c.layer) });
+      frozen.push(...r.report.frozen);
+      warnings.push(...r.report.warnings.map((w) => `step ${p.index + 1}: ${w}`));
+      summaries.push({
+        step: p.index + 1, label, structured: true, layers: r.report.layers.filter((c) => c.removed.length).map((c) => c.layer),
+        method: p.step.method, amount: p.step.amount, scope: p.step.scope ?? 'local',
+        channelsRemoved: r.channelsRemoved, groupsCut: r.groupsCut,
+        ...(p.step.round_to && p.step.round_to > 1 ? { keptByRounding: r.keptByRounding } : {}),
+      });
       await new Promise((res) => setImmediate(res));
       continue;
     }
@@ -102,7 +108,10 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
       zeroed += c.zerosAfter - c.zerosBefore + (c.biasZerosAfter ?? 0) - (c.biasZerosBefore ?? 0);
       touched.add(c.layer);
     }
-    summaries.push({ step: p.index + 1, label, structured: false, layers: result.layers.map((c) => c.layer), zeroed });
+    summaries.push({
+      step: p.index + 1, label, structured: false, layers: result.layers.map((c) => c.layer), zeroed,
+      method: p.step.method, amount: p.step.amount, scope: p.step.scope ?? 'local',
+    });
     // Let the event loop breathe between steps, so cancellation and progress reach the caller.
     await new Promise((r) => setImmediate(r));
   }
@@ -113,6 +122,9 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
   const report = buildReport(model, plan, before, after, touched, removed, frozen, summaries, warnings);
   if (recovery.length) report.recovery = recovery;
   if (before.assumedInput) report.assumedInput = before.assumedInput;
+  const names = new Map(before.layers.map((l) => [l.name, l.displayName]));
+  const drastic = drasticWarning(report, (l) => names.get(l) ?? l);
+  if (drastic) report.warnings.unshift(drastic);
   return report;
 }
 
@@ -141,7 +153,7 @@ function currentLayers(model: OnnxModel, names: string[]): PrunableLayer[] {
  * unselected layers keep all their filters. Removed indices come back in the
  * original numbering.
  */
-async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<string, number[]>, opts: RunPlanOptions): Promise<PruneReport> {
+async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<string, number[]>, opts: RunPlanOptions): Promise<{ report: PruneReport; keptByRounding: number; channelsRemoved: number; groupsCut: number }> {
   const selected = new Set(p.names);
   const ignore = findPrunableLayers(new GraphIndex(model.graph)).filter((l) => !selected.has(l.name)).map((l) => l.name);
   const s = p.step;
@@ -155,14 +167,15 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
     // Reconstruction matches the outputs of the model as it was before this step.
     if (s.recovery && s.recovery.method !== 'none') unpruned = parseModel(concatChunks(serializeModel(model)), model.file);
   }
-  const { report } = pruneStructured(model, {
+  const { report, selection } = pruneStructured(model, {
     ignore,
     criterion: s.method,
     seed: s.seed,
     scope: s.scope ?? 'local',
     ratio: s.amount,
     roundTo: s.round_to,
-    maxRatio: s.max_ratio,
+    maxRatio: s.max_ratio ?? STRUCTURED_DEFAULTS.max_ratio,
+    normalizer: s.normalizer ?? STRUCTURED_DEFAULTS.normalizer,
     inputShape: opts.inputShape,
   });
   if (unpruned && source && s.recovery) {
@@ -181,7 +194,9 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
     c.removed = c.removed.map((i) => left[i]);
     alive.set(c.layer, left.filter((_, i) => !gone.has(i)));
   }
-  return report;
+  let channelsRemoved = 0;
+  for (const list of selection.remove.values()) channelsRemoved += list.length;
+  return { report, keptByRounding: selection.keptByRounding, channelsRemoved, groupsCut: selection.remove.size };
 }
 
 function toMaskStep(s: PlanStep, arrays?: Map<string, Float32Array>): MaskStep {
@@ -209,12 +224,13 @@ export function describeStep(s: PlanStep): string {
   const units = s.structured ? 'channels' : ({ element: 'weights', filter: 'filters', channel: 'input channels', shape: 'kernel positions' })[s.granularity ?? 'element'];
   const parts: string[] = [s.name ? `${s.name}: ${s.method}` : s.method];
   if (s.structured) parts.push('structured');
-  if (s.scope === 'global') parts.push('global');
+  if (s.scope === 'global') parts.push(s.structured ? `global, normalizer ${s.normalizer ?? STRUCTURED_DEFAULTS.normalizer}` : 'global');
   if (s.amount !== undefined) parts.push(`${+(s.amount * 100).toFixed(2)}% of ${units}`);
   else if (s.count !== undefined) parts.push(`${s.count} ${units}`);
   else if (s.threshold !== undefined) parts.push(`${units} with ${s.granularity && s.granularity !== 'element' ? 'norm' : '|w|'} <= ${s.threshold}`);
   else if (s.nm) parts.push(`${s.nm} along the input`);
   else if (s.mask !== undefined) parts.push('custom mask');
+  if (s.round_to && s.round_to > 1) parts.push(`round_to ${s.round_to}`);
   if (s.bias) parts.push('with biases');
   return parts.join(', ');
 }

@@ -4,8 +4,21 @@
 // Field names are snake_case where they are more than one word, as in the file.
 
 import type { LayerKind } from '../../analysis/types';
+import type { Normalizer } from '../normalize';
 import type { Granularity } from '../unstructured/units';
 import type { Method, RecoveryMethod } from '../methods';
+
+export type { Normalizer } from '../normalize';
+export const NORMALIZERS: readonly Normalizer[] = ['mean', 'max', 'sum', 'minmax', 'gaussian', 'none'];
+
+/**
+ * What a structured step does when the plan does not say. Global ranking compares
+ * scores across layers whose raw norms differ by orders of magnitude; normalised
+ * per layer (Torch-Pruning's default, `mean`) and with a floor per layer (no layer
+ * loses more than 90%, and at least one `round_to` unit stays), it cannot empty a
+ * layer by accident.
+ */
+export const STRUCTURED_DEFAULTS = { normalizer: 'mean' as Normalizer, max_ratio: 0.9 };
 
 export const LAYER_KINDS: readonly LayerKind[] = ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'];
 
@@ -55,7 +68,10 @@ export interface PlanStep {
   seed?: number;
   bias?: boolean;
   round_to?: number;
+  /** Structured: no layer loses more than this fraction of its channels (default STRUCTURED_DEFAULTS.max_ratio). */
   max_ratio?: number;
+  /** Structured: how scores are rescaled per layer before a global ranking (default STRUCTURED_DEFAULTS.normalizer). */
+  normalizer?: Normalizer;
   /** method custom: a keep-mask .npy (1 keep, 0 prune), or one per layer. */
   mask?: string | Record<string, string>;
   /** method custom: an importance .npy (lowest pruned), or one per layer. */

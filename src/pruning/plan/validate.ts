@@ -7,14 +7,14 @@ import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { PruneLensError } from '../../onnx/errors';
 import { GRANULARITIES } from '../unstructured/units';
 import { DATA_AWARE_METHODS, isOneOf, METHODS, readMethod, RECOVERY_METHODS, STRUCTURED_METHODS } from '../methods';
-import { LAYER_KINDS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
+import { LAYER_KINDS, NORMALIZERS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
 import { editDistance } from '../match';
 
 /** The keys a plan and a step may have (the JSON schema lists the same). */
 export const PLAN_KEYS = ['$schema', 'version', 'description', 'output', 'steps'];
 export const STEP_KEYS = [
   'name', 'method', 'structured', 'layers', 'ops', 'ignore', 'scope', 'amount', 'count', 'threshold', 'granularity',
-  'nm', 'seed', 'bias', 'round_to', 'max_ratio', 'mask', 'importance', 'calibration', 'recovery',
+  'nm', 'seed', 'bias', 'round_to', 'max_ratio', 'normalizer', 'mask', 'importance', 'calibration', 'recovery',
 ];
 
 /** Parses plan text; throws a 'plan' error naming the file, with line:column for syntax errors. */
@@ -132,6 +132,9 @@ function validateStep(raw: unknown, i: number, issues: PlanIssue[]): void {
   num('seed', (v) => Number.isSafeInteger(v) && v >= 0 && v < 2 ** 32, 'an integer in [0, 2^32)');
   num('round_to', (v) => Number.isSafeInteger(v) && v >= 1, 'a positive integer');
   num('max_ratio', (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]');
+  if (s.normalizer !== undefined && !NORMALIZERS.includes(s.normalizer)) {
+    err(at('normalizer'), `normalizer ${JSON.stringify(s.normalizer)} is not known (one of ${NORMALIZERS.join(', ')})`);
+  }
   if (s.nm !== undefined) {
     const nm = typeof s.nm === 'string' ? /^(\d+):(\d+)$/.exec(s.nm) : null;
     if (!nm) err(at('nm'), `"nm" is written "N:M", for example "2:4" (got ${JSON.stringify(s.nm)})`);
@@ -189,6 +192,7 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
     only('count', false, 'is for masks; structured steps take "amount", a fraction of channels');
     only('bias', false, 'is for masks; structured steps always remove the biases of removed channels');
   }
+  only('normalizer', !!s.structured, 'rescales channel scores per layer for structured steps; add "structured": true');
   only('nm', s.method === 'nm', 'is only for method "nm"');
   only('threshold', s.method === 'threshold', 'is only for method "threshold"');
   only('mask', s.method === 'custom', 'is only for method "custom"');

@@ -28,6 +28,8 @@ export interface Selection {
   /** Group id → group channel indices to remove, ascending. */
   remove: Map<number, number[]>;
   warnings: string[];
+  /** Channels that roundTo kept although the amount (after the other caps) would have removed them: its cost. */
+  keptByRounding: number;
 }
 
 const EPS = 1e-9;
@@ -47,11 +49,13 @@ export function selectChannels(graph: DepGraph, scores: Map<number, Float64Array
   const warnings: string[] = [];
   const explicit = explicitCounts(graph, opts, warnings);
   const remove = new Map<number, number[]>();
+  let keptByRounding = 0;
   const limit = (size: number, n: number) => {
     let count = Math.min(n, size - 1);
     if (opts.maxRatio !== undefined) count = Math.min(count, Math.floor(size * opts.maxRatio + EPS));
     if (opts.roundTo && count > 0) {
       const kept = Math.min(size, Math.ceil((size - count) / opts.roundTo) * opts.roundTo);
+      keptByRounding += count - (size - kept);
       count = size - kept;
     }
     return Math.max(0, count);
@@ -75,7 +79,7 @@ export function selectChannels(graph: DepGraph, scores: Map<number, Float64Array
   }
   for (const [gid, list] of remove) if (!list.length) remove.delete(gid);
   keepEveryValueNonEmpty(graph, scores, remove, warnings, opts.roundTo);
-  return { remove, warnings };
+  return { remove, warnings, keptByRounding };
 }
 
 /**

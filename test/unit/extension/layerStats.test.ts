@@ -27,7 +27,7 @@ describe('extension layer statistics', () => {
     const gamma = layer.batchNorm!.gamma;
     const text = layerDescription(layer, 0.01);
     const l1Mean = layer.out.l1.reduce((a, b) => a + b, 0) / layer.out.l1.length;
-    assert.equal(text, `Conv 32→64 · L1 μ ${fmt(l1Mean)} · γ min ${fmt(Math.min(...gamma.map(Math.abs)))} (${countBelow(gamma, 0.01)}/64 < 0.01) · 0% zeros`);
+    assert.equal(text, `Conv 32→64 · L1 μ ${fmt(l1Mean)} · γ min ${fmt(Math.min(...gamma.map(Math.abs)))} (${countBelow(gamma, 0.01)} of 64 below 0.01) · 0% zeros`);
   });
 
   it('describes a projection with its weakest head, a norm with its gammas, a tied embedding (lm_gpt_licenses)', async () => {

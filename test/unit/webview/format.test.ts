@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { formatBytes, formatCosine, formatCount, formatPercent, formatScore } from '../../../webview/format';
 import { linearScale, niceTicks } from '../../../webview/scale';
+import { formatChange } from '../../../src/pruning/outcome';
 
 describe('webview formatting and scales', () => {
   it('formats counts with three significant digits and SI suffixes', () => {
@@ -22,6 +23,17 @@ describe('webview formatting and scales', () => {
     assert.equal(formatCosine(0.9999999), '1 − 1.0e-7'); // not a rounded "1"
     assert.equal(formatCosine(0.93), '0.93');
     assert.equal(formatCosine(1), '1');
+  });
+
+  it('formats changes so that a small or a near-total one never reads as 0% or 100%', () => {
+    assert.equal(formatChange(256, 255), '−0.4%');
+    assert.equal(formatChange(256, 1), '−99.6%');
+    assert.equal(formatChange(100, 70), '−30%');
+    assert.equal(formatChange(100, 0), '−100%');
+    assert.equal(formatChange(100, 130), '+30%');
+    assert.equal(formatChange(1000, 999.96), '−0.004%');
+    assert.equal(formatChange(7, 7), '0%');
+    assert.equal(formatChange(0, 5), '—');
   });
 
   it('picks round ticks that cover the domain', () => {

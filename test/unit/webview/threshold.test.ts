@@ -125,6 +125,21 @@ describe('webview threshold', () => {
     });
   });
 
+  it('with the engine\'s defaults (normalizer mean, max_ratio 0.9) it previews what a global prune of resnet18 removes', async () => {
+    const table = await analyzeFile(modelPath('resnet18_seed0_bn.onnx'));
+    const names = new Map(table.layers.map((l) => [l.name, l.displayName]));
+    const raw = planCut(table.layers, 'l1', 0.3, 'global', { [table.layers.at(-1)!.name]: 'output' });
+    const normalised = planCut(table.layers, 'l1', 0.3, 'global', { [table.layers.at(-1)!.name]: 'output' }, { normalizer: 'mean', maxRatio: 0.9 });
+    const conv1 = table.layers[0].name;
+    assert.equal(names.get(conv1), 'conv1');
+    // Raw L1 norms of the stem are tiny next to layer4's: the raw ranking empties it.
+    assert.equal(raw.layers.get(conv1)!.removed.length, 63);
+    for (const [name, cut] of normalised.layers) assert.ok(cut.total - cut.removed.length >= Math.ceil(0.1 * cut.total), `${names.get(name)}: ${cut.total - cut.removed.length} of ${cut.total} kept`);
+    // round_to keeps multiples.
+    const rounded = planCut(table.layers, 'l1', 0.3, 'global', {}, { normalizer: 'mean', maxRatio: 0.9, roundTo: 8 });
+    for (const cut of rounded.layers.values()) assert.equal((cut.total - cut.removed.length) % 8, 0);
+  });
+
   it('bn-gamma has no scores for models without BatchNorm (digits_lenet)', async () => {
     const table = await analyzeFile(modelPath('digits_lenet.onnx'));
     const plan = planCut(table.layers, 'bn-gamma', 0.5, 'global');

@@ -279,7 +279,8 @@ describe('Prune Lens extension', function () {
       };
       const source = inWorkspace(VGG);
       const report = await vscode.commands.executeCommand<PruneReport>('pruneLens.globalPrune', source, {
-        method: 'bn-gamma', amount: 0.5, structured: true, output: 'vgg.slim-test.onnx',
+        // The reference ran Torch-Pruning with normalizer=None and no rounding: say so (the defaults are mean and round_to 8).
+        method: 'bn-gamma', amount: 0.5, structured: true, normalizer: 'none', roundTo: 1, output: 'vgg.slim-test.onnx',
       });
       assert.equal(report.structured, true);
       const after = await analyzeFile(report.output);

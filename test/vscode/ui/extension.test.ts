@@ -4,56 +4,12 @@
 // the report webview. Each step leaves a screenshot in artifacts/screenshots/.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { openWorkbench, uiSession, type Workbench } from '../../../scripts/vscode/workbench';
+import { uiSession, type Workbench } from '../../../scripts/vscode/workbench';
+import { answer, modelsView, notification, openWithPruneLens } from './helpers';
 
-const VIEW = 'Pruning: Models';
-
-/** Answers the open QuickPick or InputBox: types `text` (if any) and presses Enter. */
-async function answer(wb: Workbench, text?: string, expectTitle?: RegExp): Promise<void> {
-  const widget = wb.page.locator('.quick-input-widget');
-  await widget.waitFor({ state: 'visible' });
-  if (expectTitle) await wb.page.locator('.quick-input-title').filter({ hasText: expectTitle }).waitFor();
-  const input = widget.locator('input.input, .quick-input-box input').first();
-  if (text !== undefined) {
-    await input.fill(text);
-    // Let the list filter before Enter picks its first row.
-    await wb.page.waitForTimeout(300);
-  }
-  await wb.page.keyboard.press('Enter');
-  await wb.page.waitForTimeout(400);
-}
-
-/**
- * Opens a workbench once Prune Lens's contributions are in: the explorer lists
- * files before the extension host has registered our menus and views.
- */
-async function open(): Promise<Workbench> {
-  const wb = await openWorkbench();
-  await wb.page.locator('.pane-header').filter({ hasText: VIEW }).waitFor({ timeout: 60_000 });
-  return wb;
-}
-
-/**
- * The notification whose text matches. A toast when the workbench shows one; headless
- * chromium often files it straight into the notification center, so look there too.
- */
-async function notification(wb: Workbench, text: RegExp): Promise<string> {
-  const toast = await wb.waitForNotification(text, 5_000).catch(() => undefined);
-  if (toast) return (await toast.textContent()) ?? '';
-  const item = wb.page.locator('.notifications-center .notification-list-item').filter({ hasText: text }).first();
-  for (let i = 0; i < 30 && !(await item.isVisible()); i++) {
-    await wb.page.locator('.statusbar-item').filter({ has: wb.page.locator('.codicon-bell, .codicon-bell-dot') }).first().click();
-    await wb.page.waitForTimeout(1000);
-  }
-  await item.waitFor({ timeout: 5_000 });
-  return (await item.textContent()) ?? '';
-}
-
-/** The models view, expanded (it starts collapsed below the file list). */
-async function modelsView(wb: Workbench) {
-  const header = wb.page.locator('.pane-header').filter({ hasText: VIEW });
-  if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
-  return wb.viewRows(VIEW);
+/** The text of the notification that matches (a toast, or an entry of the notification center). */
+async function notificationText(wb: Workbench, text: RegExp): Promise<string> {
+  return (await (await notification(wb, text)).textContent()) ?? '';
 }
 
 describe('Prune Lens in the workbench', function () {
@@ -64,7 +20,7 @@ describe('Prune Lens in the workbench', function () {
   });
 
   it('Explorer › "Prune Model…" on digits_resnet_slim_s1e-2.onnx writes a pruned file that appears in the explorer', async () => {
-    wb = await open();
+    wb = await openWithPruneLens();
     await wb.explorerRow('digits_resnet_slim_s1e-2.onnx').waitFor();
     await wb.explorerRow('digits_resnet_slim_s1e-2.onnx').click({ button: 'right' });
     await wb.page.locator('.monaco-menu .action-item').filter({ hasText: /^\s*Prune Model…\s*$/ }).first().waitFor();
@@ -85,15 +41,15 @@ describe('Prune Lens in the workbench', function () {
     await answer(wb, undefined, /6\/7/); // ignore none
     await answer(wb, undefined, /7\/7/); // default output name
 
-    const text = await notification(wb, /Pruned digits_resnet_slim_s1e-2\.onnx/);
-    assert.match(text, /→ digits_resnet_slim_s1e-2\.pruned\.onnx \(params −\d+%, MACs −\d+%\)/);
+    const text = await notificationText(wb, /Pruned digits_resnet_slim_s1e-2\.onnx/);
+    assert.match(text, /→ digits_resnet_slim_s1e-2\.pruned\.onnx \(removed \d+ channels in \d+ groups? \(\d+ frozen\)(, \d+ more kept by round_to)?; params −\d+(\.\d)?%, MACs −\d+(\.\d)?%\)/);
     for (const action of ['Open Report', 'Validate', 'Reveal in Explorer']) assert.ok(text.includes(action), `no "${action}" in: ${text}`);
     await wb.explorerRow('digits_resnet_slim_s1e-2.pruned.onnx').waitFor({ timeout: 30_000 });
     await wb.screenshot('extension-1-pruned-file-in-explorer');
   });
 
   it('hovering a layer in "Pruning: Models" shows L1, L2 and gamma figures', async () => {
-    wb = await open();
+    wb = await openWithPruneLens();
     const rows = await modelsView(wb);
     // Room for the tree: the file list's pane collapsed, the models view takes the height
     // (with pruned files listed too, the model's rows would start below the fold).
@@ -140,22 +96,22 @@ describe('Prune Lens in the workbench', function () {
   });
 
   it('the palette\'s "Global Prune…" completes', async () => {
-    wb = await open();
+    wb = await openWithPruneLens();
     await wb.runCommand('Prune Lens: Global Prune…');
     await answer(wb, 'digits_mlp.onnx', /Global Prune/); // which model
-    await answer(wb, 'Unstructured', /1\/6/); // the count assumes the default, structured (with its recovery step)
+    await answer(wb, 'Unstructured', /1\/7/); // the count assumes the default, structured (with its recovery step and, global, how layers compare)
     await answer(wb, 'L2', /2\/5/);
     await answer(wb, '0.4', /3\/5/);
     await answer(wb, undefined, /4\/5/);
     await wb.screenshot('extension-3-output-name');
     await answer(wb, undefined, /5\/5/);
-    await notification(wb, /Pruned digits_mlp\.onnx → digits_mlp\.pruned\.onnx/);
+    await notificationText(wb, /Pruned digits_mlp\.onnx → digits_mlp\.pruned\.onnx/);
     await wb.explorerRow('digits_mlp.pruned.onnx').waitFor({ timeout: 30_000 });
     await wb.screenshot('extension-3-global-prune-done');
   });
 
   it('the report webview renders its layer table and a histogram', async () => {
-    wb = await open();
+    wb = await openWithPruneLens();
     await wb.runCommand('Prune Lens: Show Layer Report');
     await answer(wb, 'digits_vgg_slim_s1e-2.onnx', /Show Layer Report/);
     const frame = wb.webviewFrame();

@@ -173,7 +173,8 @@ describe('plan: structured steps go to the structured engine', () => {
     const ref = JSON.parse(fs.readFileSync(path.join(path.dirname(model.file!), 'digits_vgg_tp_bnscale_50_global_nonorm.json'), 'utf8')) as {
       groups: { root: string; pruned_idxs: number[] }[]; shapes: Record<string, number[]>;
     };
-    const report = await runPlan(model, { steps: [{ method: 'bn-gamma', structured: true, scope: 'global', amount: 0.5, ignore: ['classifier.3'] }] });
+    // The reference ran with normalizer=None; a plan that says so keeps its result.
+    const report = await runPlan(model, { steps: [{ method: 'bn-gamma', structured: true, scope: 'global', amount: 0.5, normalizer: 'none', ignore: ['classifier.3'] }] });
     for (const g of ref.groups) {
       const change = report.layers.find((l) => l.layer.endsWith(`/${g.root}/Conv`))!;
       assert.deepEqual(change.removed, [...g.pruned_idxs].sort((a, b) => a - b), g.root);
