@@ -38,7 +38,7 @@ describe('extension layer statistics', () => {
     const head = gpt.layers.at(-1)!;
     assert.match(layerDescription(head, 0.01), / · tied to wte\.weight · /);
     const ln = gpt.norms[0];
-    assert.equal(normDescription(ln, 0.01), `LayerNorm 128 · γ min ${fmt(Math.min(...ln.gamma.map(Math.abs)))} (${countBelow(ln.gamma, 0.01)}/128 < 0.01) · β`);
+    assert.equal(normDescription(ln, 0.01), `LayerNorm 128 · γ min ${fmt(Math.min(...ln.gamma.map(Math.abs)))} (${countBelow(ln.gamma, 0.01)} of 128 below 0.01) · β`);
     assert.equal(embeddingDescription(gpt.embeddings[0], ['lm_head']), 'Embedding 256×128 · tied to lm_head');
   });
 });
