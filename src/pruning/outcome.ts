@@ -54,7 +54,7 @@ export function describeFrozen(frozen: FrozenGroup[]): string {
 export function nothingRemovedError(report: PruneReport): PruneLensError {
   const why = report.frozen.length
     ? `every channel group it could cut is frozen: ${describeFrozen(report.frozen)}`
-    : 'the selection was empty (the amount rounds to zero channels or weights in every layer)';
+    : 'the amount comes to zero channels or weights in every layer (after round_to, a small layer may keep all of its channels)';
   return new PruneLensError('nothing-pruned', `nothing was pruned, so no file was written: ${why}`);
 }
 
