@@ -94,7 +94,10 @@ describe('a new user\'s first hour (issue 10)', function () {
 
     // The report as an editor (Open With… → Prune Lens Report) has the same button in its title bar.
     await wb.explorerContextMenu('digits_lenet.onnx', 'Open With...');
-    await wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'Prune Lens Report' }).first().click();
+    const reportEditor = wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'Prune Lens Report' }).first();
+    // A click that lands while the menu still animates is lost; the entry stays highlighted, so Enter takes it.
+    if (!(await reportEditor.waitFor({ timeout: 5_000 }).then(() => true, () => false))) await wb.page.keyboard.press('Enter');
+    await reportEditor.click();
     const titleButton = wb.page.locator('.editor-actions .action-label[aria-label^="Prune Model"]').first();
     await titleButton.waitFor({ timeout: 60_000 });
     const titleIcon = await titleButton.evaluate((el) => getComputedStyle(el).backgroundImage);
