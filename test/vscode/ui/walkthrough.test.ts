@@ -138,17 +138,21 @@ describe('the Get Started walkthrough', function () {
     await answer(wb, 'BatchNorm', /2\/7/);
     await answer(wb, '50%', /3\/7/);
     await answer(wb, 'Global', /4\/7/);
-    await answer(wb, undefined, /5\/7/); // recovery: None, the default
-    await answer(wb, undefined, /6\/7/); // ignore none
-    await answer(wb, undefined, /7\/7/); // default output name
+    await answer(wb, undefined, /5\/8/); // a global structured prune asks how layers compare: mean, the default
+    await answer(wb, undefined, /6\/8/); // recovery: None, the default
+    await answer(wb, undefined, /7\/8/); // ignore none
+    await answer(wb, undefined, /8\/8/); // default output name
     const text = await notification(wb, /Pruned digits_vgg_slim_s1e-2\.onnx/, 60_000, 'walkthrough-4-pruned');
-    assert.match(text, /→ digits_vgg_slim_s1e-2\.pruned\.onnx \(params −\d+%, MACs −\d+%\)/);
+    assert.match(text, /→ digits_vgg_slim_s1e-2\.pruned\.onnx \(removed \d+ channels in \d+ groups? \(\d+ frozen\)(, \d+ more kept by round_to)?; params −\d+(\.\d)?%, MACs −\d+(\.\d)?%\)/);
     assert.ok(fs.existsSync(path.join(sampleDir(), PRUNED)), `no ${PRUNED} in ${sampleDir()}`);
   });
 
   it('"Validate Pruned Model" runs the pruned sample against its original with onnxruntime', async () => {
     await runStep('Validate it', 'Validate Pruned Model');
     await pickSampleModel(wb, PRUNED);
+    // The data for the original: its own held-out digits, offered first (unless a setting already names data that fits).
+    const dataPick = page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'digits_val_x.npy' }).first();
+    if (await dataPick.waitFor({ timeout: 10_000 }).then(() => true, () => false)) await answer(wb);
     const text = await notification(wb, /Validated digits_vgg_slim_s1e-2\.pruned\.onnx/, 120_000, 'walkthrough-5-validated');
     assert.match(text, /top-1 agreement \d+(\.\d)?%.*× speed on cpu, \d+ samples/);
   });
