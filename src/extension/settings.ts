@@ -29,6 +29,8 @@ export interface Settings {
   gammaThreshold: number;
   /** Tokens per sample for the MACs of token models; 0: the sample data's length. */
   sequenceLength: number;
+  /** The input size MACs are counted at, as written in settings.json (read by inputSize.ts); undefined when unset. */
+  assumedInputShape: unknown;
 }
 
 export function readSettings(scope?: vscode.Uri): Settings {
@@ -54,6 +56,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
     externalDataThreshold: externalThresholdBytes(c.get<number>('externalDataThreshold', DEFAULT_EXTERNAL_THRESHOLD_MB)),
     gammaThreshold: Math.abs(c.get<number>('gammaThreshold', 0.01)) || 0.01,
     sequenceLength: positiveInteger(c.get<number>('sequenceLength', 0), 0),
+    assumedInputShape: c.get<unknown>('assumedInputShape'),
   };
 }
 

@@ -69,6 +69,8 @@ export interface PrunePlanJob {
   overwrite?: boolean;
   /** Protobuf size in bytes above which the output's weights go to an external data file (default 1.8 GB). */
   externalThreshold?: number;
+  /** The input size to count MACs at, for a model with named dims (the report says which). */
+  inputShape?: { shapes: Record<string, number[]>; source: string };
 }
 
 /** Per-group sensitivity curves of a model, optionally with a suggested plan written to a file. */

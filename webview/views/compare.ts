@@ -3,6 +3,7 @@
 
 import type { LayerTable } from '../../src/analysis/types';
 import type { LayerChange, PruneReport } from '../../src/pruning/report';
+import { inputSizeLabel, macsDependOn } from '../../src/analysis/inputShape';
 import { h } from '../dom';
 import { formatBytes, formatCount, formatPercent, formatScore } from '../format';
 
@@ -24,6 +25,14 @@ function channelsCell(change: LayerChange, structured: boolean): HTMLElement | s
   if (change.zerosAfter === undefined) return '—';
   const total = change.paramsBefore;
   return h('span', { title: 'zero weights before → after' }, `${formatPercent((change.zerosBefore ?? 0) / total)} → ${formatPercent(change.zerosAfter / total)} zeros`);
+}
+
+/** The input size the MACs are at; or, without one, that they count each named dim as 1. */
+function sizeNote(report: PruneReport, after: LayerTable | undefined): HTMLElement | null {
+  if (report.assumedInput) return h('p', { class: 'muted size-note' }, `MACs per sample at ${inputSizeLabel(report.assumedInput.shapes)}, from ${report.assumedInput.source}.`);
+  const open = after ? macsDependOn(after) : [];
+  if (!open.length) return null;
+  return h('p', { class: 'muted size-note' }, `MACs unknown: they depend on ${open.join(', ')}, counted as 1 here; set pruneLens.assumedInputShape to count them.`);
 }
 
 export function renderCompare(report: PruneReport, after: LayerTable | undefined, displayNames: Map<string, string>): HTMLElement {
@@ -68,6 +77,7 @@ export function renderCompare(report: PruneReport, after: LayerTable | undefined
   const sections: (HTMLElement | null)[] = [
     h('p', { class: 'muted', title: `${report.source} → ${report.output}` }, [report.method, report.method.includes('structured') ? '' : report.structured ? 'structured' : 'unstructured', report.output.split(/[\\/]/).pop()].filter(Boolean).join(' · ')),
     totals,
+    sizeNote(report, after),
     table,
   ];
   if (report.recovery && report.recovery.length > 0) {
