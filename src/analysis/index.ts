@@ -374,7 +374,7 @@ function macsFormulaOf(l: PrunableLayer, weightCount: number, info: ShapeInfo): 
 
 /**
  * The sizes `macs` still depends on: named dims the stated input size does not
- * bind (each counted as 1), or `an unknown size` where a dim is not known at
+ * bind (each counted as 1), or `sizes known only at run time` where a dim is not known at
  * all. Absent when the count is exact.
  */
 function macsDependsOnOf(l: PrunableLayer, weightCount: number, info: ShapeInfo): { macsDependsOn?: string[] } {
@@ -386,7 +386,7 @@ function macsDependsOnOf(l: PrunableLayer, weightCount: number, info: ShapeInfo)
   return open.length ? { macsDependsOn: open } : {};
 }
 
-export const UNKNOWN_SIZE = 'an unknown size';
+export const UNKNOWN_SIZE = 'sizes known only at run time';
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
 

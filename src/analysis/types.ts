@@ -58,7 +58,7 @@ export interface LayerInfo {
   macsFormula?: string;
   /**
    * What `macs` leaves out: the named dims (`height`, `width`) no stated input
-   * size binds, each counted as 1, or `an unknown size`. Absent when the count is exact.
+   * size binds, each counted as 1, or `sizes known only at run time`. Absent when the count is exact.
    */
   macsDependsOn?: string[];
   /** The symbolic dim `macs` is per one of (the sequence), when the layer runs once per token of it and no size binds it. */
