@@ -66,6 +66,8 @@ export function inputSizeNote(table: Pick<LayerTable, 'layers' | 'totals' | 'ass
   if (!table.totals.macsFormula && !open.length) return undefined;
   const misfit = table.inputShapeMisfit ? ` (${table.inputShapeMisfit.source} not used: ${table.inputShapeMisfit.reason})` : '';
   if (open.length) return `MACs unknown: they depend on ${open.join(', ')}; set pruneLens.assumedInputShape to count them${misfit}.`;
-  const a = table.assumedInput!;
+  // A token model without a stated size counts per token: its length is said where its MACs are.
+  const a = table.assumedInput;
+  if (!a) return undefined;
   return `MACs per sample at ${inputSizeLabel(a.shapes)}, from ${a.source}${misfit}.`;
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerInfo, LayerKind, LayerTable } from '../analysis/types';
 import { errorMessage, log } from './log';
-import { embeddingDescription, layerDescription, modelMacsDescription, normDescription } from './layerStats';
+import { embeddingDescription, inputSizeNote, layerDescription, modelMacsDescription, normDescription } from './layerStats';
 import type { ModelCache } from './modelCache';
 import type { ModelIndex } from './modelIndex';
 import { sequenceLength } from './sequence';
@@ -31,6 +31,8 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
   private readonly modelNodes = new Map<string, ModelTreeNode>();
   /** What each model's description says about its MACs, as last shown (so a finished analysis updates it once). */
   private readonly macsShown = new Map<string, string | undefined>();
+  /** The sentence on the input size for each model's tooltip (inputSizeNote), from the same analysis. */
+  private readonly sizeNotes = new Map<string, string | undefined>();
   private readonly subscriptions: vscode.Disposable[] = [this.changed];
 
   constructor(private readonly index: ModelIndex, private readonly cache: ModelCache) {
@@ -86,8 +88,10 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
   private showMacs(node: ModelTreeNode, table: LayerTable): void {
     const key = node.uri.toString();
     const text = modelMacsDescription(table);
-    if (this.macsShown.has(key) && this.macsShown.get(key) === text) return;
+    const note = inputSizeNote(table);
+    if (this.macsShown.has(key) && this.macsShown.get(key) === text && this.sizeNotes.get(key) === note) return;
     this.macsShown.set(key, text);
+    this.sizeNotes.set(key, note);
     this.changed.fire(this.modelNode(node.uri));
   }
 
@@ -104,7 +108,8 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
         // Known once the model was expanded (showMacs): listing models reads none.
         const macs = this.macsShown.get(node.uri.toString());
         item.description = [folder, macs].filter(Boolean).join(' · ') || undefined;
-        item.tooltip = node.uri.fsPath;
+        const note = this.sizeNotes.get(node.uri.toString());
+        item.tooltip = note ? `${node.uri.fsPath}\n${note}` : node.uri.fsPath;
         return item;
       }
       case 'group': {

@@ -119,8 +119,12 @@ describe('extension: MACs at the chosen input size', function () {
     const fromSample = await analyzeFile(lm, { inputShape: chooseInputSize(lm, '', [data]).stated });
     assert.ok(fromSample.layers.some((l) => l.tokenAxis), 'per token');
     assert.equal(fromSample.assumedInput, undefined);
+    // Per token is said where the MACs are (the length has its own setting): nothing about an input size.
+    assert.equal(modelMacsDescription(fromSample), undefined);
+    assert.equal(inputSizeNote(fromSample), undefined);
     const stated = await analyzeFile(lm, { inputShape: chooseInputSize(lm, '1x64').stated });
     assert.ok(stated.layers.every((l) => !l.tokenAxis && !l.macsDependsOn));
     assert.ok(stated.totals.macs > fromSample.totals.macs);
+    assert.equal(inputSizeNote(stated), 'MACs per sample at input_ids 1×64, from pruneLens.assumedInputShape.');
   });
 });

@@ -69,6 +69,7 @@ describe('Prune Lens: MACs at an input size', function () {
 
     let row = await modelRow('yolov8_dyn.onnx');
     assert.ok(row.description.includes(`MACs ${compactLike(at96.totals.macs)} at images 1×3×96×96`), row.description);
+    assert.ok(String(api.services.tree.getTreeItem(row.node).tooltip).endsWith('\nMACs per sample at images 1×3×96×96, from the size of yolov8_dyn_input.npy.'));
     let layer = firstLayer(row.layers);
     let md = await hover(layer);
     assert.ok(md.includes('MACs per sample at images 1×3×96×96, from the size of yolov8_dyn_input.npy.'), md);
