@@ -15,6 +15,8 @@ export interface LayerRow {
   params: number;
   /** Per sample; for a language model at the stated sequence length (per token without one). */
   macs: number;
+  /** Sizes the MAC count leaves out (no input size binds them): the count is unknown. */
+  macsDependsOn?: string[];
   sparsity: number;
   l1Mean: number;
   l1Min: number;
@@ -32,7 +34,7 @@ export interface LayerRow {
   headScores?: string;
 }
 
-export type SortKey = Exclude<keyof LayerRow, 'name' | 'headScores'>;
+export type SortKey = Exclude<keyof LayerRow, 'name' | 'headScores' | 'macsDependsOn'>;
 export type SortDirection = 'asc' | 'desc';
 
 export const SORT_KEYS: readonly SortKey[] = [
@@ -64,6 +66,7 @@ export function layerRows(table: LayerTable, plan: CutPlan | undefined, frozen: 
       outChannels: layer.outChannels,
       params: layer.params,
       macs: macsAt(layer, sequenceLength),
+      ...(layer.macsDependsOn && !layer.tokenAxis ? { macsDependsOn: layer.macsDependsOn } : {}),
       sparsity: layer.sparsity,
       l1Mean: l1.length ? l1.reduce((a, b) => a + b, 0) / l1.length : NaN,
       l1Min: l1.length ? minOf(l1) : NaN,

@@ -8,7 +8,7 @@ import { externalRef, resolveExternalPath } from '../onnx/external';
 import { GraphIndex } from '../onnx/graph';
 import { OnnxModel, parseModel, readFileChunked } from '../onnx/model';
 import { TensorScanner } from '../onnx/scan';
-import { PruneLensError, withFile } from '../onnx/errors';
+import { isPruneLensError, PruneLensError, withFile } from '../onnx/errors';
 import { addDims, dimSymbols, evalDim, mulDims, prodDims } from '../onnx/dims';
 import { assumeInputShape, inferShapes, type Dim, type ShapeInfo } from '../onnx/shapes';
 import type { TensorProto } from '../onnx/schema';
@@ -121,7 +121,17 @@ export interface AnalyzeOptions {
    * The input size to count MACs at when the model has named dims: shapes by
    * input name (or one shape for a one-input model), and where they came from.
    */
-  inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
+  inputShape?: {
+    shapes: Record<string, number[]> | number[];
+    source: string;
+    /**
+     * A size that may not fit (a setting, a sample file): when it does not, the
+     * table says why (inputShapeMisfit) and counts without it, instead of failing.
+     */
+    ifFits?: boolean;
+    /** The size of sample data, not one the user stated: a token model keeps counting per token. */
+    fromSample?: boolean;
+  };
   /**
    * Count zeros but skip the norms, which come out as 0: for a report after a
    * prune, which needs channels, params, MACs and zeros (a pass several times cheaper).
@@ -129,12 +139,25 @@ export interface AnalyzeOptions {
   zerosOnly?: boolean;
 }
 
+/** Binds the stated input size; a misfit is an error, or with `ifFits` the reason it was not used. */
+function stateInputShape(model: OnnxModel, shapes: ShapeInfo, stated: NonNullable<AnalyzeOptions['inputShape']>): LayerTable['inputShapeMisfit'] {
+  try {
+    assumeInputShape(model, shapes, stated.shapes, stated.source);
+    return undefined;
+  } catch (e) {
+    if (!stated.ifFits || !isPruneLensError(e)) throw e;
+    return { source: stated.source, reason: e.detail };
+  }
+}
+
 export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): LayerTable {
   try {
     const index = new GraphIndex(model.graph);
     const shapes = inferShapes(model, index);
-    if (opts.inputShape) assumeInputShape(model, shapes, opts.inputShape.shapes, opts.inputShape.source);
     const sequenceDim = findSequenceDim(model, index, shapes);
+    // A token model counts per token, at a length of its own (macsAt), unless the user states a size.
+    const stated = opts.inputShape?.fromSample && sequenceDim ? undefined : opts.inputShape;
+    const misfit = stated && stateInputShape(model, shapes, stated);
     const found = findPrunableLayers(index, { transposedWeights: true });
     const embeddings = findEmbeddings(index);
     const tied = tieLayers(model, index, embeddings, found);
@@ -157,6 +180,7 @@ export function analyzeModel(model: OnnxModel, opts: AnalyzeOptions = {}): Layer
       sequenceDim,
       totals: { ...totals(model, index, layers), ...(typeof formula === 'string' ? { macsFormula: formula } : {}) },
       ...(shapes.assumed ? { assumedInput: { shapes: shapes.assumed.shapes, source: shapes.assumed.source } } : {}),
+      ...(misfit ? { inputShapeMisfit: misfit } : {}),
     };
   } catch (e) {
     throw model.file ? withFile(e, model.file) : e;
@@ -203,6 +227,7 @@ function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts
     macs: layerMacs(l, weightCount, info),
     ...(tokenAxis(l, info, sequenceDim) ? { tokenAxis: sequenceDim } : {}),
     ...macsFormulaOf(l, weightCount, info),
+    ...macsDependsOnOf(l, weightCount, info),
     zeros: stats.zeros,
     sparsity: weightCount ? stats.zeros / weightCount : 0,
   };
@@ -346,6 +371,22 @@ function macsFormulaOf(l: PrunableLayer, weightCount: number, info: ShapeInfo): 
   const d = layerMacsDim(l, weightCount, info);
   return typeof d === 'string' ? { macsFormula: d } : {};
 }
+
+/**
+ * The sizes `macs` still depends on: named dims the stated input size does not
+ * bind (each counted as 1), or `sizes known only at run time` where a dim is not known at
+ * all. Absent when the count is exact.
+ */
+function macsDependsOnOf(l: PrunableLayer, weightCount: number, info: ShapeInfo): { macsDependsOn?: string[] } {
+  const d = layerMacsDim(l, weightCount, info);
+  if (typeof d === 'number') return {};
+  const symbols = dimSymbols(d);
+  if (!symbols.length) return { macsDependsOn: [UNKNOWN_SIZE] };
+  const open = symbols.filter((s) => info.assumed?.dims[s] === undefined);
+  return open.length ? { macsDependsOn: open } : {};
+}
+
+export const UNKNOWN_SIZE = 'sizes known only at run time';
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
 

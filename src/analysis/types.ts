@@ -56,6 +56,11 @@ export interface LayerInfo {
   macs: number;
   /** MACs as a formula over the named dims (`1152*floor((height+3)/4)*…`), when they depend on them. */
   macsFormula?: string;
+  /**
+   * What `macs` leaves out: the named dims (`height`, `width`) no stated input
+   * size binds, each counted as 1, or `sizes known only at run time`. Absent when the count is exact.
+   */
+  macsDependsOn?: string[];
   /** The symbolic dim `macs` is per one of (the sequence), when the layer runs once per token of it and no size binds it. */
   tokenAxis?: string;
   zeros: number;
@@ -158,4 +163,6 @@ export interface LayerTable {
    * dim other than the batch counts as 1 and macsFormula says what is missing.
    */
   assumedInput?: { shapes: Record<string, number[]>; source: string };
+  /** A stated input size that did not fit the model's inputs (AnalyzeOptions.inputShape.ifFits), and why. */
+  inputShapeMisfit?: { source: string; reason: string };
 }

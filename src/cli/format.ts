@@ -48,20 +48,7 @@ export function stats(values: number[]): { min: number; median: number; max: num
   };
 }
 
-/** `1x3x96x96`, or `images=1x3x96x96,mask=1x96x96` for a model with several inputs. */
-export function parseInputShape(text: string): number[] | Record<string, number[]> {
-  const dims = (t: string) => {
-    const d = t.split('x').map(Number);
-    if (!t || d.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`"${t}" is not a shape like 1x3x96x96`);
-    return d;
-  };
-  if (!text.includes('=')) return dims(text);
-  return Object.fromEntries(text.split(',').map((part) => {
-    const [name, shape] = part.split('=');
-    if (!name || !shape) throw new Error(`"${part}" is not NAME=SHAPE`);
-    return [name, dims(shape)];
-  }));
-}
+export { parseInputShape } from '../analysis/inputShape';
 
 /** Which input size MACs were counted at, and where it came from. */
 export function assumedInputLine(a: { shapes: Record<string, number[]>; source: string }): string {

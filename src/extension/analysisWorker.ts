@@ -3,7 +3,7 @@
 // hundreds of milliseconds a big file takes. Bundled as dist/analysisWorker.js.
 
 import { parentPort } from 'node:worker_threads';
-import { analyzeFile } from '../analysis';
+import { analyzeFile, type AnalyzeOptions } from '../analysis';
 import type { LayerTable } from '../analysis/types';
 import { isPruneLensError } from '../onnx/errors';
 import { analyzeGroups, type LayerGroups, type PrunePreview } from './groups';
@@ -17,6 +17,8 @@ export interface AnalysisJob {
   preview?: PrunePreview;
   /** Send progress messages (bytes read of the .onnx and its external weights). */
   progress?: boolean;
+  /** With 'table': the input size to count MACs at. */
+  inputShape?: AnalyzeOptions['inputShape'];
 }
 
 /** A job, or the cancel of a running one (it then fails with code 'cancelled'). */
@@ -36,7 +38,7 @@ parentPort?.on('message', async (request: AnalysisRequest) => {
     running.get(request.cancel)?.abort();
     return;
   }
-  const { id, file, what, preview } = request;
+  const { id, file, what, preview, inputShape } = request;
   const controller = new AbortController();
   running.set(id, controller);
   let last = 0;
@@ -50,7 +52,7 @@ parentPort?.on('message', async (request: AnalysisRequest) => {
   try {
     response = {
       id, ok: true,
-      result: what === 'groups' ? await analyzeGroups(file, preview) : await analyzeFile(file, { signal: controller.signal, onProgress }),
+      result: what === 'groups' ? await analyzeGroups(file, preview) : await analyzeFile(file, { signal: controller.signal, onProgress, inputShape }),
     };
   } catch (e) {
     // Classes do not survive postMessage: send the fields and rebuild the error there.

@@ -3,7 +3,9 @@
 // Pure functions (no vscode), unit-tested in Node. What a prune would remove
 // comes from the structured engine itself (groups.ts), never from here.
 
-import type { EmbeddingInfo, HeadScores, LayerInfo, NormInfo } from '../analysis/types';
+import { inputSizeLabel, macsDependOn } from '../analysis/inputShape';
+export { inputSizeNote } from '../analysis/inputShape';
+import type { EmbeddingInfo, HeadScores, LayerInfo, LayerTable, NormInfo } from '../analysis/types';
 
 export interface Summary {
   min: number;
@@ -93,4 +95,17 @@ export function normDescription(norm: NormInfo, gammaThreshold: number): string 
 /** `Embedding 256×128 · tied to lm_head` */
 export function embeddingDescription(e: EmbeddingInfo, tiedNames: readonly string[]): string {
   return [`Embedding ${e.rows}×${e.dim}`, ...(tiedNames.length ? [`tied to ${tiedNames.join(', ')}`] : [])].join(' · ');
+}
+
+/**
+ * The model's MACs and the input size they were counted at, for a model whose
+ * count depends on named dims: `MACs 31.1M at images 1×3×96×96`, or
+ * `MACs unknown (depend on height, width)`. Undefined for a model whose count
+ * is exact whatever the input (nothing to say), or a token model (per token).
+ */
+export function modelMacsDescription(table: Pick<LayerTable, 'layers' | 'totals' | 'assumedInput'>): string | undefined {
+  const open = macsDependOn(table);
+  if (open.length) return `MACs unknown (depend on ${open.join(', ')})`;
+  if (!table.totals.macsFormula || !table.assumedInput) return undefined;
+  return `MACs ${compact(table.totals.macs)} at ${inputSizeLabel(table.assumedInput.shapes)}`;
 }

@@ -6,17 +6,23 @@
 import * as vscode from 'vscode';
 import { WorkerJobs } from './jobs';
 import { disposeLog, log } from './log';
+import { chooseInputSize } from './inputSize';
 import { ModelCache, analysisWorkerPath } from './modelCache';
 import { ModelIndex } from './modelIndex';
 import { PLAN_SELECTOR, PlanLanguage } from './planLanguage';
 import { disposeStatus } from './progress';
 import { REPORT_EDITOR_VIEW_TYPE, ReportPanels } from './reportPanel';
 import type { PruneLensApi, Services } from './services';
+import { readSettings, resolveWorkspacePath } from './settings';
 import { ModelTreeProvider } from './tree';
 
 export function activate(context: vscode.ExtensionContext): PruneLensApi {
   const index = new ModelIndex();
-  const cache = new ModelCache(analysisWorkerPath(context.extensionPath));
+  const cache = new ModelCache(analysisWorkerPath(context.extensionPath), (uri) => {
+    const s = readSettings(uri);
+    const data = [s.validationData, s.calibrationData].filter(Boolean).map((p) => resolveWorkspacePath(p, uri));
+    return chooseInputSize(uri.fsPath, s.assumedInputShape, data);
+  });
   const tree = new ModelTreeProvider(index, cache);
   const treeView = vscode.window.createTreeView('pruneLens.models', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: false });
   const reports = new ReportPanels(context.extensionUri, cache);

@@ -11,6 +11,7 @@ import type { LayerInfo, LayerTable } from '../analysis/types';
 import { PruneLensError, type ErrorCode } from '../onnx/errors';
 import type { AnalysisJob, AnalysisRequest, AnalysisResponse } from './analysisWorker';
 import type { LayerGroups, PrunePreview } from './groups';
+import { choiceKey, SETTING_NAME, type InputSizeChoice } from './inputSize';
 
 /**
  * Files at least this big are analysed off the extension host's thread. Low on
@@ -23,6 +24,8 @@ export const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 interface Entry {
   mtimeMs: number;
   size: number;
+  /** The input size MACs were counted at (choiceKey): another size is another analysis. */
+  inputKey: string;
   table: Promise<LayerTable>;
   /** The structured engine's channel groups, per previewed prune (JSON of it), computed on the first hover that wants them. */
   groups: Map<string, Promise<LayerGroups>>;
@@ -36,7 +39,8 @@ export class ModelCache implements vscode.Disposable {
   /** How many analyses ran (not cache hits): the bench and tests read it. */
   analyses = 0;
 
-  constructor(private readonly workerPath: string) {}
+  /** `inputSize`: the input size to count a model's MACs at (the setting or its sample data), read on every get. */
+  constructor(private readonly workerPath: string, private readonly inputSize: (uri: vscode.Uri) => InputSizeChoice = () => ({})) {}
 
   /** The analysis of the file's current version; analyses it when not cached. */
   async get(uri: vscode.Uri): Promise<LayerTable> {
@@ -71,10 +75,16 @@ export class ModelCache implements vscode.Disposable {
       throw new PruneLensError('io', (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message, {}, file);
     }
     const cached = this.entries.get(file);
-    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
+    const choice = this.inputSize(uri);
+    const inputKey = choiceKey(choice);
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size && cached.inputKey === inputKey) return cached;
     this.analyses++;
-    const table = this.run<LayerTable>(file, stat.size, 'table');
-    const entry: Entry = { mtimeMs: stat.mtimeMs, size: stat.size, table, groups: new Map() };
+    const table = this.run<LayerTable>(file, stat.size, 'table', undefined, { inputShape: choice.stated }).then((t) =>
+      // A setting that could not be read is what the user needs to hear about, before any other misfit.
+      choice.problem ? { ...t, inputShapeMisfit: { source: SETTING_NAME, reason: choice.problem } } : t);
+    // The channel groups do not depend on the input size: keep them when only the size changed.
+    const groups = cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size ? cached.groups : new Map<string, Promise<LayerGroups>>();
+    const entry: Entry = { mtimeMs: stat.mtimeMs, size: stat.size, inputKey, table, groups };
     this.entries.set(file, entry);
     // A failed analysis is not cached: the user may fix the file, or it was a transient read error.
     table.catch(() => {
@@ -107,7 +117,7 @@ export class ModelCache implements vscode.Disposable {
   }
 
   private run<T>(file: string, size: number, what: AnalysisJob['what'], preview?: PrunePreview,
-    opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<T> {
+    opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void; inputShape?: AnalysisJob['inputShape'] } = {}): Promise<T> {
     if (size < WORKER_THRESHOLD_BYTES) {
       // Imported here so activation never loads the analysis code.
       if (what === 'groups') return import('./groups').then((g) => g.analyzeGroups(file, preview) as Promise<T>);
@@ -123,7 +133,7 @@ export class ModelCache implements vscode.Disposable {
         reject: (e) => { done(); reject(e); },
         progress: opts.onProgress,
       });
-      worker.postMessage({ id, file, what, preview, progress: opts.onProgress !== undefined } satisfies AnalysisRequest);
+      worker.postMessage({ id, file, what, preview, progress: opts.onProgress !== undefined, inputShape: opts.inputShape } satisfies AnalysisRequest);
       if (opts.signal?.aborted) onAbort();
       else opts.signal?.addEventListener('abort', onAbort);
     });

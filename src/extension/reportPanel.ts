@@ -68,6 +68,10 @@ class ReportSession implements vscode.Disposable {
     });
     this.subscriptions.push(
       webview.onDidReceiveMessage((m) => void this.receive(m)),
+      // The MACs are counted at an input size from the settings: show the new count.
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (['assumedInputShape', 'validation.data', 'calibration.data', 'sequenceLength'].some((k) => e.affectsConfiguration(`pruneLens.${k}`, model))) void this.sendAll();
+      }),
       panel.onDidDispose(() => {
         onDispose();
         this.dispose();

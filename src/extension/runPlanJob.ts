@@ -37,11 +37,13 @@ export interface PlanJobOptions {
  */
 export async function runPlanJob(services: Services, model: vscode.Uri, plan: PrunePlan, o: PlanJobOptions): Promise<PruneReport> {
   if (planNeedsNative(plan)) await requireTrust('Pruning with calibration data');
+  // The size the tree and the report count MACs at (it fit the model), so the prune's report counts at it too.
+  const inputShape = (await services.cache.get(model).catch(() => undefined))?.assumedInput;
   const run = (confirmDrastic: boolean) => withWork(o.title, (work) =>
     services.jobs.prunePlan(
       {
         model: model.fsPath, plan, planBaseDir: o.baseDir, planFile: o.planFile, output: o.output, overwrite: o.overwrite,
-        externalThreshold: readSettings(model).externalDataThreshold, confirmDrastic,
+        externalThreshold: readSettings(model).externalDataThreshold, confirmDrastic, inputShape,
       },
       model,
       { signal: work.signal, onProgress: (e) => work.report(e.message, e.fraction) },

@@ -44,6 +44,8 @@ export interface Settings {
   maxRatio: number;
   /** Structured prunes: keep a multiple of this many channels per layer (8 suits CPU inference; 1: no rounding). */
   roundTo: number;
+  /** The input size MACs are counted at, as written in settings.json (read by inputSize.ts); undefined when unset. */
+  assumedInputShape: unknown;
 }
 
 export function readSettings(scope?: vscode.Uri): Settings {
@@ -74,6 +76,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
     normalizer: (NORMALIZERS as readonly string[]).includes(normalizer) ? (normalizer as Normalizer) : STRUCTURED_DEFAULTS.normalizer,
     maxRatio: Number.isFinite(maxRatio) && maxRatio > 0 && maxRatio <= 1 ? maxRatio : STRUCTURED_DEFAULTS.max_ratio,
     roundTo: positiveInteger(c.get<number>('roundTo', DEFAULT_ROUND_TO), DEFAULT_ROUND_TO),
+    assumedInputShape: c.get<unknown>('assumedInputShape'),
   };
 }
 

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { attentionMacs, headsLabel, macsAt } from '../analysis/macs';
 import type { AttentionInfo, EmbeddingInfo, HeadScores, LayerInfo, LayerTable, NormInfo } from '../analysis/types';
 import { entriesToPrune } from '../pruning/unstructured/amount';
-import { compact, countBelow, fmt, lowest, percent, summarize } from './layerStats';
+import { compact, countBelow, fmt, inputSizeNote, lowest, percent, summarize } from './layerStats';
 import type { GroupSummary } from './groups';
 import type { WeightMethod } from '../pruning/methods';
 import type { Settings } from './settings';
@@ -56,14 +56,16 @@ export function layerTooltip(layer: LayerInfo, table: LayerTable, options: Toolt
   if (layer.heads) md.appendMarkdown(headTable(layer.heads));
   if (layer.tiedTo) md.appendMarkdown(`Tied: its weight is the embedding ${code(layer.tiedTo)}${layer.weightName !== layer.tiedTo ? ` (the export keeps a transposed copy, ${code(layer.weightName)})` : ''}; both are one parameter in the model.\n\n`);
   md.appendMarkdown(`Params ${compact(layer.params)} · MACs ${macsText(layer, options.sequenceLength)} · Sparsity ${percent(layer.sparsity)} (${layer.zeros} zeros)\n\n`);
-  if (layer.macsFormula && !layer.tokenAxis) md.appendMarkdown(`${macsSize(table)}; per sample MACs = ${code(layer.macsFormula)}\n\n`);
+  const sizeNote = layer.macsFormula && !layer.tokenAxis ? inputSizeNote(table) : undefined;
+  if (sizeNote) md.appendMarkdown(`${esc(sizeNote)} Per sample MACs = ${code(layer.macsFormula!)}\n\n`);
   md.appendMarkdown(defaultPruneLine(layer, table, options) + '\n');
   if (options.group) md.appendMarkdown('\n' + groupLine(layer, options.group) + '\n');
   return md;
 }
 
-/** `16.4k per token · 1.05M at 64 tokens`, or plain MACs per sample. */
+/** `16.4k per token · 1.05M at 64 tokens`, plain MACs per sample, or `unknown (depend on height, width)`. */
 function macsText(layer: LayerInfo, length?: number): string {
+  if (!layer.tokenAxis && layer.macsDependsOn) return `unknown (depend on ${layer.macsDependsOn.join(', ')})`;
   if (!layer.tokenAxis) return compact(layer.macs);
   return `${compact(layer.macs)} per token${length ? ` · ${compact(macsAt(layer, length))} at ${length} tokens` : ''}`;
 }
@@ -132,13 +134,6 @@ export function attentionTooltip(a: AttentionInfo, table: LayerTable, sequenceLe
   if (q?.heads) md.appendMarkdown(headTable(q.heads));
   if (sequenceLength) md.appendMarkdown(`Scores and weighted sum (Q·Kᵀ, A·V): ${compact(attentionMacs(a, sequenceLength))} MACs at ${sequenceLength} tokens\n`);
   return md;
-}
-
-/** The input size a model with named dims has its MACs counted at. */
-function macsSize(table: LayerTable): string {
-  const a = table.assumedInput;
-  if (!a) return 'MACs count every named dim as 1 (no input size given)';
-  return `MACs at ${Object.entries(a.shapes).map(([n, s]) => `${n} [${s.join(',')}]`).join(', ')} (from ${a.source})`;
 }
 
 /** What the default settings would do to this layer, in one sentence. */

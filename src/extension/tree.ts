@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerInfo, LayerKind, LayerTable } from '../analysis/types';
 import { errorMessage, log, logError } from './log';
-import { embeddingDescription, layerDescription, normDescription } from './layerStats';
+import { embeddingDescription, inputSizeNote, layerDescription, modelMacsDescription, normDescription } from './layerStats';
 import type { ModelCache } from './modelCache';
 import type { ModelIndex } from './modelIndex';
 import { sequenceLength } from './sequence';
@@ -29,6 +29,10 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
   private readonly changed = new vscode.EventEmitter<ModelTreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly modelNodes = new Map<string, ModelTreeNode>();
+  /** What each model's description says about its MACs, as last shown (so a finished analysis updates it once). */
+  private readonly macsShown = new Map<string, string | undefined>();
+  /** The sentence on the input size for each model's tooltip (inputSizeNote), from the same analysis. */
+  private readonly sizeNotes = new Map<string, string | undefined>();
   private readonly subscriptions: vscode.Disposable[] = [this.changed];
 
   constructor(private readonly index: ModelIndex, private readonly cache: ModelCache) {
@@ -64,6 +68,7 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
       logError(`analysing ${node.uri.fsPath}`, e);
       return [{ kind: 'message', uri: node.uri, label: 'Could not read this model', detail: errorMessage(e), error: true }];
     }
+    this.showMacs(node, table);
     if (table.layers.length === 0) {
       return [{ kind: 'message', uri: node.uri, label: 'No prunable layers (Conv, ConvTranspose, Gemm, MatMul with constant weights)', error: false }];
     }
@@ -74,6 +79,22 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
     return node.kind === 'model' ? undefined : this.modelNode(node.uri);
   }
 
+  /**
+   * A model's description gains its MACs and the input size they are at (or
+   * that they are unknown) once it has been expanded: the tree parses nothing
+   * to list models, so this updates the row when its analysis is done, and
+   * again only when the text changes (a new size, a changed file).
+   */
+  private showMacs(node: ModelTreeNode, table: LayerTable): void {
+    const key = node.uri.toString();
+    const text = modelMacsDescription(table);
+    const note = inputSizeNote(table);
+    if (this.macsShown.has(key) && this.macsShown.get(key) === text && this.sizeNotes.get(key) === note) return;
+    this.macsShown.set(key, text);
+    this.sizeNotes.set(key, note);
+    this.changed.fire(this.modelNode(node.uri));
+  }
+
   getTreeItem(node: ModelTreeNode): vscode.TreeItem {
     switch (node.kind) {
       case 'model': {
@@ -82,9 +103,13 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
         item.contextValue = 'pruneLens.model';
         // The file's icon from the icon theme (a collapsible item with a resourceUri would get a folder's).
         item.iconPath = vscode.ThemeIcon.File;
-        const folder = vscode.workspace.asRelativePath(path.dirname(node.uri.fsPath), false);
-        item.description = folder === path.dirname(node.uri.fsPath) || folder === '.' ? undefined : folder;
-        item.tooltip = node.uri.fsPath;
+        const dir = vscode.workspace.asRelativePath(path.dirname(node.uri.fsPath), false);
+        const folder = dir === path.dirname(node.uri.fsPath) || dir === '.' ? undefined : dir;
+        // Known once the model was expanded (showMacs): listing models reads none.
+        const macs = this.macsShown.get(node.uri.toString());
+        item.description = [folder, macs].filter(Boolean).join(' · ') || undefined;
+        const note = this.sizeNotes.get(node.uri.toString());
+        item.tooltip = note ? `${node.uri.fsPath}\n${note}` : node.uri.fsPath;
         return item;
       }
       case 'group': {

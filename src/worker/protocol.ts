@@ -71,6 +71,8 @@ export interface PrunePlanJob {
   externalThreshold?: number;
   /** Stop before writing, with a 'drastic' error naming them, when layers would lose more than 90% of their channels (the caller asks and runs again without it). */
   confirmDrastic?: boolean;
+  /** The input size to count MACs at, for a model with named dims (the report says which). */
+  inputShape?: { shapes: Record<string, number[]>; source: string };
 }
 
 /** Per-group sensitivity curves of a model, optionally with a suggested plan written to a file. */

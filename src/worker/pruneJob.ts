@@ -40,6 +40,7 @@ export async function runPrunePlan(job: PrunePlanJob, io: WorkIO): Promise<Prune
   const report = await runPlan(model, job.plan, {
     baseDir: job.planBaseDir,
     signal: io.signal,
+    inputShape: job.inputShape,
     onProgress: (p) => {
       if (p.step >= p.steps) return;
       stepLabels[p.step] = `step ${p.step + 1}/${p.steps}: ${p.label}`;

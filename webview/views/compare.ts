@@ -4,6 +4,7 @@
 import type { LayerTable } from '../../src/analysis/types';
 import { formatChange } from '../../src/pruning/outcome';
 import type { LayerChange, PruneReport } from '../../src/pruning/report';
+import { inputSizeLabel, macsDependOn } from '../../src/analysis/inputShape';
 import { h } from '../dom';
 import { formatBytes, formatCount, formatPercent, formatScore } from '../format';
 
@@ -31,6 +32,14 @@ function channelsCell(change: LayerChange, structured: boolean): HTMLElement | s
 export function pruneDescription(report: PruneReport): string[] {
   if (report.steps?.length) return report.steps.map((s) => (report.steps!.length > 1 ? `step ${s.step}: ${s.label}` : s.label));
   return [report.method, report.method.includes('structured') ? '' : report.structured ? 'structured' : 'unstructured'];
+}
+
+/** The input size the MACs are at; or, without one, that they count each named dim as 1. */
+function sizeNote(report: PruneReport, after: LayerTable | undefined): HTMLElement | null {
+  if (report.assumedInput) return h('p', { class: 'muted size-note' }, `MACs per sample at ${inputSizeLabel(report.assumedInput.shapes)}, from ${report.assumedInput.source}.`);
+  const open = after ? macsDependOn(after) : [];
+  if (!open.length) return null;
+  return h('p', { class: 'muted size-note' }, `MACs unknown: they depend on ${open.join(', ')}, counted as 1 here; set pruneLens.assumedInputShape to count them.`);
 }
 
 export function renderCompare(report: PruneReport, after: LayerTable | undefined, displayNames: Map<string, string>): HTMLElement {
@@ -75,6 +84,7 @@ export function renderCompare(report: PruneReport, after: LayerTable | undefined
   const sections: (HTMLElement | null)[] = [
     h('p', { class: 'muted compare-header', title: `${report.source} → ${report.output}` }, [...pruneDescription(report), report.output.split(/[\\/]/).pop()].filter(Boolean).join(' · ')),
     totals,
+    sizeNote(report, after),
     table,
   ];
   if (report.recovery && report.recovery.length > 0) {

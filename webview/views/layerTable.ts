@@ -13,6 +13,12 @@ interface Column {
   cell: (row: LayerRow) => Node | string;
 }
 
+/** `unknown` where the count depends on sizes no input size binds, saying which. */
+function macsCell(r: LayerRow): Node | string {
+  if (!r.macsDependsOn) return formatCount(r.macs);
+  return h('span', { class: 'muted', title: `Depends on ${r.macsDependsOn.join(', ')}: set pruneLens.assumedInputShape to count it` }, 'unknown');
+}
+
 const COLUMNS: Column[] = [
   { key: 'index', label: '#', title: 'Position in the graph', numeric: true, cell: (r) => String(r.index + 1) },
   // Long module paths end in an ellipsis; the whole name and the node name are in the tooltip.
@@ -21,7 +27,7 @@ const COLUMNS: Column[] = [
   { key: 'op', label: 'Op', title: 'ONNX operator', numeric: false, cell: (r) => r.op },
   { key: 'outChannels', label: 'In → Out', title: 'Input and output channels', numeric: true, cell: (r) => `${r.inChannels} → ${r.outChannels}` },
   { key: 'params', label: 'Params', title: 'Weights and bias', numeric: true, cell: (r) => formatCount(r.params) },
-  { key: 'macs', label: 'MACs', title: 'Multiply-accumulates per sample (for a language model, at the stated sequence length)', numeric: true, cell: (r) => formatCount(r.macs) },
+  { key: 'macs', label: 'MACs', title: 'Multiply-accumulates per sample (for a language model, at the stated sequence length)', numeric: true, cell: macsCell },
   { key: 'sparsity', label: 'Sparsity', title: 'Fraction of zero weights', numeric: true, cell: (r) => formatPercent(r.sparsity) },
   { key: 'l1Mean', label: 'L1 mean', title: 'Mean L1 norm of the filters', numeric: true, cell: (r) => formatScore(r.l1Mean) },
   { key: 'l1Min', label: 'L1 min', title: 'Smallest filter L1 norm', numeric: true, cell: (r) => formatScore(r.l1Min) },

@@ -1,5 +1,6 @@
 // The model summary at the top of the report.
 
+import { inputSizeLabel, inputSizeNote, macsDependOn } from '../../src/analysis/inputShape';
 import { modelMacs } from '../../src/analysis/macs';
 import type { LayerTable } from '../../src/analysis/types';
 import { h } from '../dom';
@@ -39,6 +40,7 @@ export function renderSummary(table: LayerTable | undefined, sequenceLength?: nu
       attentionStat(table, stat),
       (table.norms ?? []).length ? stat('norms', String(table.norms.length), normKinds(table)) : null,
     ),
+    sizeNote(table),
   );
 }
 
@@ -46,11 +48,22 @@ type Stat = (label: string, value: string, title?: string) => HTMLElement;
 
 /** Per sample; a language model's at the stated length, with the per-token figure beside it. */
 function macsStat(table: LayerTable, length: number | undefined, stat: Stat): HTMLElement {
+  const open = macsDependOn(table);
+  if (open.length) return stat('MACs', 'unknown', `Depend on ${open.join(', ')}: set pruneLens.assumedInputShape to count them`);
+  if (table.totals.macsFormula && table.assumedInput) {
+    return stat(`MACs at ${inputSizeLabel(table.assumedInput.shapes)}`, formatCount(table.totals.macs), `${table.totals.macs.toLocaleString('en-US')} multiply-accumulates per sample = ${table.totals.macsFormula}`);
+  }
   if (!table.sequenceDim) return stat('MACs', formatCount(table.totals.macs), `${table.totals.macs.toLocaleString('en-US')} multiply-accumulates per sample`);
   const m = modelMacs(table, length);
   const perToken = `${formatCount(m.perToken ?? 0)} per token`;
   if (!length) return stat('MACs per token', formatCount(m.perToken ?? 0), `Linear layers, per token of ${table.sequenceDim}; set pruneLens.sequenceLength or validation data for a length`);
   return stat(`MACs at ${length} tokens`, formatCount(m.atLength), `Linear layers at ${table.sequenceDim} = ${length} (${perToken}; attention scores not included)`);
+}
+
+/** Which input size the MACs are at, or what they depend on, for a model with named dims. */
+function sizeNote(table: LayerTable): HTMLElement | null {
+  const note = inputSizeNote(table);
+  return note ? h('p', { class: 'muted size-note' }, note) : null;
 }
 
 function attentionStat(table: LayerTable, stat: Stat): HTMLElement | null {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from '../../helpers/models';
 
-const USER_FACING = /^(displayName|description|markdownDescription|title|name|contents|contextualTitle|category|enumDescriptions|altText)$/;
+const USER_FACING = /^(displayName|description|markdownDescription|title|name|contents|contextualTitle|category|enumDescriptions|altText|patternErrorMessage)$/;
 
 describe('package.json and package.nls.json', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;

@@ -62,4 +62,13 @@ describe('webview layer rows', () => {
     assert.equal(layerRows(table, undefined).find((r) => r.name === q.name)!.macs, 128 * 128);
     assert.deepEqual(sortRows(rows, 'headMin', 'asc').slice(-1)[0].heads, undefined);
   });
+
+  it('yolov8_dyn: rows say what an unknown count depends on, and nothing once an input size binds it', async function () {
+    this.timeout(60_000);
+    const file = modelPath('yolov8_dyn.onnx');
+    const open = layerRows(await analyzeFile(file), undefined).filter((r) => r.op === 'Conv');
+    assert.ok(open.length > 10 && open.every((r) => r.macsDependsOn?.join(',') === 'height,width'));
+    const bound = layerRows(await analyzeFile(file, { inputShape: { shapes: [1, 3, 96, 96], source: 'test' } }), undefined);
+    assert.deepEqual(bound.filter((r) => r.macsDependsOn), []);
+  });
 });
