@@ -15,6 +15,7 @@ import {
 } from '../pruning/plan';
 import { isOneOf, METHODS, RECOVERY_METHODS, type RecoveryMethod } from '../pruning/methods';
 import type { PruneReport } from '../pruning/report';
+import { amountRule } from '../pruning/plan/amount';
 import { openCalibration } from '../validation/activations';
 import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, progressLine, table } from './format';
 
@@ -44,7 +45,12 @@ one-step plans:
   --calibration FILE    calibration inputs (.npy, .npz or a folder) for wanda, activation-norm and recovery
   --calibration-size N  samples used, the first N (default 256)   --calibration-batch N  samples per run (default 64)
   --recovery M          ${RECOVERY_METHODS.join(' | ')}: repair a structured prune on the calibration data
-the flags are the plan's step fields: the same plan from a file gives the same model, byte for byte`;
+the flags are the plan's step fields: the same plan from a file gives the same model, byte for byte
+
+amount:
+  masks       ${amountRule(false)}
+  --structured ${amountRule(true)}
+              For n = 10 and --amount 0.25: 3 channels removed, but 2 weights masked.`;
 
 const OPTIONS = {
   plan: { type: 'string' },

@@ -179,7 +179,10 @@ export class PlanLanguage implements vscode.CompletionItemProvider, vscode.Hover
   async provideHover(doc: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
     const root = jsonc.parseTree(doc.getText());
     const node = root && jsonc.findNodeAtOffset(root, doc.offsetAt(position));
-    if (!node || node.type !== 'string' || !isLayerPath(jsonc.getNodePath(node))) return undefined;
+    if (!node) return undefined;
+    const amount = await amountHover(doc, node);
+    if (amount) return amount;
+    if (node.type !== 'string' || !isLayerPath(jsonc.getNodePath(node))) return undefined;
     const modelFile = modelForPlan(doc.uri.fsPath);
     const table = await this.tableFor(doc);
     if (!table || !modelFile) return undefined;
@@ -227,6 +230,22 @@ export class PlanLanguage implements vscode.CompletionItemProvider, vscode.Hover
     for (const t of this.timers.values()) clearTimeout(t);
     for (const s of this.subscriptions) s.dispose();
   }
+}
+
+/** On a step's "amount" (key or value): which rounding rule applies to this step, with worked numbers. */
+async function amountHover(doc: vscode.TextDocument, node: jsonc.Node): Promise<vscode.Hover | undefined> {
+  const prop = node.parent?.type === 'property' ? node.parent : undefined;
+  const p = prop ? jsonc.getNodePath(prop.children?.[1] ?? node) : [];
+  if (!prop || p.length !== 3 || p[0] !== 'steps' || p[2] !== 'amount') return undefined;
+  const step = prop.parent;
+  const structured = step ? jsonc.getNodeValue(step)?.structured === true : false;
+  const { amountRule, explainAmount } = await import('../pruning/plan/amount');
+  const value = prop.children?.[1];
+  const amount = value?.type === 'number' ? Number(value.value) : undefined;
+  const md = new vscode.MarkdownString();
+  md.appendMarkdown(amount !== undefined && amount >= 0 && amount <= 1 && !(structured && amount === 1)
+    ? `**amount ${amount}** — ${explainAmount(amount, structured)}` : `**amount** — ${amountRule(structured)}`);
+  return new vscode.Hover(md, rangeOf(doc, prop));
 }
 
 function rangeOf(doc: vscode.TextDocument, node: jsonc.Node): vscode.Range {

@@ -191,6 +191,8 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
     only('granularity', false, 'applies to masks only; structured steps always remove whole channels');
     only('count', false, 'is for masks; structured steps take "amount", a fraction of channels');
     only('bias', false, 'is for masks; structured steps always remove the biases of removed channels');
+    // Torch-Pruning's keep rule, floor(n·(1 − amount)), keeps nothing at 1; the engine refuses it, so refuse it here.
+    if (s.amount === 1) err(at('amount'), '"amount": 1 would remove every channel; a structured step keeps floor(n × (1 − amount)) channels of each group, so amount must be below 1');
   }
   only('normalizer', !!s.structured, 'rescales channel scores per layer for structured steps; add "structured": true');
   only('nm', s.method === 'nm', 'is only for method "nm"');

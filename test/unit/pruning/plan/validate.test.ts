@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePlanText, validatePlan, LAYER_KINDS, PLAN_KEYS, STEP_KEYS } from '../../../../src/pruning/plan';
+import { amountRule, explainAmount, parsePlanText, prunedCount, validatePlan, LAYER_KINDS, PLAN_KEYS, STEP_KEYS } from '../../../../src/pruning/plan';
 import { METHODS } from '../../../../src/pruning/methods';
 import { GRANULARITIES } from '../../../../src/pruning/unstructured';
 
@@ -81,6 +81,16 @@ describe('plan: parsing and validation', () => {
     }
   });
 
+  it('a structured step with amount 1 is refused at its "amount" (the engine keeps a channel per group); masks take 1', () => {
+    const issues = validatePlan({ steps: [{ method: 'l1', structured: true, amount: 1 }] });
+    assert.equal(issues.length, 1);
+    assert.deepEqual(issues[0].path, ['steps', 0, 'amount']);
+    assert.match(issues[0].message, /^step 1: "amount": 1 would remove every channel; a structured step keeps floor\(n × \(1 − amount\)\)/);
+    assert.deepEqual(validatePlan({ steps: [{ method: 'l1', amount: 1 }] }), []);
+    assert.deepEqual(validatePlan({ steps: [{ method: 'l1', structured: true, amount: 0.99 }] }), []);
+    assert.throws(() => parsePlanText('{"steps":[{"method":"l2","structured":true,"amount":1}]}', 'all.prune.json'), /all\.prune\.json: step 1: "amount": 1 would remove every channel/);
+  });
+
   it('errors carry the JSON path of the offending value (for editor diagnostics)', () => {
     const issues = validatePlan({ steps: [{ method: 'l1', amount: 0.2 }, { method: 'l1', amount: 2 }] });
     assert.deepEqual(issues.map((i) => i.path), [['steps', 1, 'amount']]);
@@ -124,5 +134,32 @@ describe('plan: the shipped JSON schema agrees with the code', () => {
     for (const [k, v] of Object.entries(schema.properties as Record<string, { description?: string }>)) {
       assert.ok(v.description, `${k} has no description`);
     }
+  });
+});
+
+describe('plan: what "amount" means', () => {
+  it('masks round like torch (halves to even), channels keep floor(n × (1 − amount)) like Torch-Pruning', () => {
+    // The issue's example: n = 10, amount 0.25.
+    assert.equal(prunedCount(10, 0.25, false), 2);
+    assert.equal(prunedCount(10, 0.25, true), 3);
+    assert.equal(prunedCount(10, 0.05, false), 0); // round(0.5) = 0
+    assert.equal(prunedCount(10, 0.15, false), 2); // round(1.5) = 2
+    assert.equal(prunedCount(64, 0.5, true), 32);
+    assert.equal(prunedCount(3, 0.5, true), 2); // keeps floor(1.5) = 1
+  });
+
+  it('the schema, the hover text and the CLI help state both rules', () => {
+    const schema = JSON.parse(fs.readFileSync(SCHEMA, 'utf8'));
+    const text: string = schema.definitions.step.properties.amount.description;
+    assert.match(text, /torch\.nn\.utils\.prune: round\(amount × n\)/);
+    assert.match(text, /Torch-Pruning: a group of n channels keeps floor\(n × \(1 − amount\)\)/);
+    assert.match(text, /n = 10 and amount 0\.25, a structured step removes 3 channels, a mask zeroes 2 weights/);
+    const bound = schema.definitions.step.allOf.find((c: { if?: { properties?: { structured?: unknown } } }) => c.if?.properties?.structured);
+    assert.deepEqual(bound.then.properties.amount, { exclusiveMaximum: 1 });
+    assert.match(explainAmount(0.25, true), /^Structured steps follow Torch-Pruning.*n = 10: 3 channels removed.*as a mask it would be 2 of 10/);
+    assert.match(explainAmount(0.25, false), /^Masks follow torch\.nn\.utils\.prune.*n = 10: 2 zeroed.*as a structured step it would be 3 of 10/);
+    const cli = fs.readFileSync(path.resolve(__dirname, '..', '..', '..', '..', 'src', 'cli', 'prune.ts'), 'utf8');
+    assert.match(cli, /amountRule\(false\)[\s\S]*amountRule\(true\)/);
+    assert.match(amountRule(true), /must be below 1/);
   });
 });
