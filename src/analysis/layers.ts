@@ -5,6 +5,7 @@
 // `Transpose(W) → MatMul`.
 
 import { attrInt, attrInts } from '../onnx/attributes';
+import { PruneLensError } from '../onnx/errors';
 import type { ConstantRef, GraphIndex } from '../onnx/graph';
 import type { NodeProto } from '../onnx/schema';
 import { tensorDims } from '../onnx/tensor';
@@ -59,17 +60,25 @@ export function findPrunableLayers(index: GraphIndex, opts: FindOptions = {}): P
       continue;
     }
     if (dims.length < 2) continue;
-    if (op === 'Gemm' && attrInt(node, 'transA', 0) === 1) continue;
+    // ONNX (and onnxruntime) read any nonzero transA/transB as true.
+    if (op === 'Gemm' && attrInt(node, 'transA', 0) !== 0) continue;
     if (op === 'MatMul' && dims.length !== 2) continue;
     // Transpose(W[out, in]) → MatMul reads W like Gemm with transB.
     const axes = transposedBy ? { outAxis: 0 as const, inAxis: 1 as const } : weightAxes(node, op as LayerKind);
+    const groups = op === 'Conv' || op === 'ConvTranspose' ? Math.max(1, attrInt(node, 'group', 1)) : 1;
+    // Conv splits its filters (dim 0) into `group` groups, ConvTranspose its input channels (also dim 0):
+    // a remainder means no channel layout fits, and every per-group count derived from it is fractional.
+    if (dims[0] % groups !== 0) {
+      throw new PruneLensError('shape', `${op} ${index.nameOf(node)} has group ${groups}, which does not divide dim 0 (${dims[0]}) of its weight ${weight.holder}`,
+        { node: index.nameOf(node), tensor: weight.holder });
+    }
     const biasName = op === 'MatMul' ? undefined : node.input[2] || undefined;
     const name = index.nameOf(node);
     out.push({
       node, name, displayName: displayName(node, weight.holder, name, biasName ?? addedBias(index, node)), op: op as LayerKind,
       weight, weightName: weight.holder,
       bias: biasName ? index.constant(biasName) : undefined, biasName,
-      dims, groups: op === 'Conv' || op === 'ConvTranspose' ? Math.max(1, attrInt(node, 'group', 1)) : 1,
+      dims, groups,
       ...axes,
       batchNorm: findBatchNorm(index, node),
       transposedBy,
@@ -81,7 +90,7 @@ export function findPrunableLayers(index: GraphIndex, opts: FindOptions = {}): P
 function weightAxes(node: NodeProto, op: LayerKind): { outAxis: 0 | 1; inAxis: 0 | 1 } {
   if (op === 'Conv') return { outAxis: 0, inAxis: 1 };
   if (op === 'ConvTranspose') return { outAxis: 1, inAxis: 0 };
-  if (op === 'Gemm' && attrInt(node, 'transB', 0) === 1) return { outAxis: 0, inAxis: 1 };
+  if (op === 'Gemm' && attrInt(node, 'transB', 0) !== 0) return { outAxis: 0, inAxis: 1 };
   return { outAxis: 1, inAxis: 0 };
 }
 

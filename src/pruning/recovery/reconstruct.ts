@@ -350,7 +350,7 @@ interface DenseLayout {
 
 function denseLayout(layer: PrunableLayer): DenseLayout {
   const c = layer.dims[1];
-  const transB = layer.op === 'Gemm' && attrInt(layer.node, 'transB', 0) === 1;
+  const transB = layer.op === 'Gemm' && attrInt(layer.node, 'transB', 0) !== 0;
   return {
     at: transB ? (k, o) => o * c + k : (k, o) => k * c + o,
     alpha: layer.op === 'Gemm' ? attrFloat(layer.node, 'alpha', 1) : 1,
