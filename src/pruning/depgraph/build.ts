@@ -16,6 +16,7 @@ import { ruleFor, type RuleTable } from './rules';
 import type {
   ChannelGroup, DepGraph, Fixup, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
 } from './types';
+import { checkChannels, MAX_UNITS } from './limits';
 import { UnitTable } from './units';
 
 export interface BuildOptions {
@@ -66,7 +67,12 @@ class Builder {
     this.trackGraphInputs();
     const opset = this.model.opset();
     for (const node of this.index.topoOrder()) {
-      ruleFor(node, this.rules)(this.context(node, opset));
+      try {
+        ruleFor(node, this.rules)(this.context(node, opset));
+      } catch (e) {
+        // Rules raise shape and limit errors from helpers that do not know the node.
+        throw e instanceof PruneLensError && !e.location.node ? new PruneLensError(e.code, e.detail, { ...e.location, node: this.index.nameOf(node) }, e.file) : e;
+      }
       this.freezeSubgraphCaptures(node);
     }
     for (const out of this.index.graphOutputs) {
@@ -86,6 +92,7 @@ class Builder {
     for (const name of this.index.graphInputs) {
       const dims = this.shapes.shapes.get(name)?.dims;
       if (!dims || dims.length < 2 || typeof dims[1] !== 'number') continue;
+      checkChannels(dims[1], name, 1);
       const labels = this.allocate(dims[1], undefined, name);
       this.freezeLabels(labels, `it reads the graph input ${name}`);
       this.values.set(name, { axis: 1, labels });
@@ -93,6 +100,8 @@ class Builder {
   }
 
   private allocate(n: number, layer: PrunableLayer | undefined, name: string): Int32Array {
+    if (layer) checkChannels(n, layer.weightName, layer.outAxis, layer.name);
+    if (this.units.size + n > MAX_UNITS) throw new PruneLensError('limit', `the model has more than ${MAX_UNITS} channels in all (at ${name})`, { tensor: name });
     const first = this.units.allocate(n);
     this.sources.push({ firstUnit: first, size: n, layer, name });
     const labels = new Int32Array(n);

@@ -3,6 +3,7 @@
 // Pure functions of label arrays; the channel rules call them.
 
 import type { RuleContext } from './context';
+import { checkPositions } from './limits';
 
 /** Ties position k of every group of `size` positions together (grouped conv, per group). */
 export function tieGroups(ctx: RuleContext, labels: Int32Array, groups: number): void {
@@ -12,6 +13,7 @@ export function tieGroups(ctx: RuleContext, labels: Int32Array, groups: number):
 
 /** Output position j of a depthwise op with multiplier m comes from input channel floor(j / m). */
 export function repeatEach(labels: Int32Array, m: number): Int32Array {
+  checkPositions(labels.length * m, `a depthwise output of ${labels.length} channels × ${m}`);
   const out = new Int32Array(labels.length * m);
   for (let j = 0; j < out.length; j++) out[j] = labels[Math.floor(j / m)];
   return out;
@@ -19,6 +21,7 @@ export function repeatEach(labels: Int32Array, m: number): Int32Array {
 
 /** Position p of the flattened axis belongs to channel floor(p / inner) mod C. */
 export function expand(labels: Int32Array, inner: number, total: number): Int32Array {
+  checkPositions(total, `a flattened axis of ${labels.length} channels × ${inner}`);
   const out = new Int32Array(total);
   const c = labels.length;
   for (let p = 0; p < total; p++) out[p] = labels[Math.floor(p / inner) % c];
