@@ -66,12 +66,17 @@ const REAL_SEEDS = ['digits_lenet.onnx', 'digits_resnet_slim_s1e-2.onnx', 'digit
 /** Real models plus a synthetic one that touches every op and feature analysis reads. */
 export function loadSeeds(): Seed[] {
   const seeds: Omit<Seed, 'lengths'>[] = REAL_SEEDS.map((name) => ({ name, bytes: new Uint8Array(fs.readFileSync(modelPath(name))) }));
-  seeds.push({ name: 'synthetic', bytes: concatChunks(encodeMessage('ModelProto', syntheticModel())) });
+  seeds.push({ name: 'synthetic', bytes: syntheticModelBytes() });
   return seeds.map((s) => ({ ...s, lengths: findLengths(s.bytes) }));
 }
 
 /** Bytes of the external tensor of the synthetic model; the fuzz folder holds them as w.bin. */
 export const EXTERNAL_BYTES = new Uint8Array(new Float32Array([0.5, -1, 2, 0, 1.5, -0.25, 3, 1]).buffer);
+
+/** The synthetic model's bytes (its external tensor reads w.bin next to the model; see EXTERNAL_BYTES). */
+export function syntheticModelBytes(): Uint8Array {
+  return concatChunks(encodeMessage('ModelProto', syntheticModel()));
+}
 
 function syntheticModel(): ModelProto {
   const F = DataType.FLOAT;
@@ -183,7 +188,7 @@ function findLengths(bytes: Uint8Array): Seed['lengths'] {
 
 // ---- case generation -----------------------------------------------------------
 
-type Rand = () => number;
+export type Rand = () => number;
 const int = (rand: Rand, n: number) => Math.floor(rand() * n);
 const pick = <T>(rand: Rand, list: readonly T[]): T => list[int(rand, list.length)];
 
@@ -270,7 +275,7 @@ function messages(root: object): Record<string, unknown>[] {
   return out;
 }
 
-function mutateTree(rand: Rand, proto: ModelProto): void {
+export function mutateTree(rand: Rand, proto: ModelProto): void {
   const all = messages(proto);
   const names = [...new Set(proto.graph?.node.flatMap((n) => [...n.input, ...n.output]) ?? [])];
   const m = pick(rand, all);

@@ -2,14 +2,24 @@
 // and deterministic. Every one must parse, or fail with a PruneLensError that
 // names the file; parsed ones must analyse (or fail the same way) and
 // round-trip losslessly. No hang, no crash, no absurd allocation.
-// `npx tsx scripts/fuzz.ts --cases 100000 --seed 7` runs the same generator longer.
+// Then the whole pipeline on mutated models that parse (analysis, dependency
+// graph, every criterion, selection, apply, the writer, onnxruntime on the
+// output), and the other files a user hands the tool: plans, .npy/.npz data and
+// external-data references.
+// `npx tsx scripts/fuzz.ts --target all --cases 100000 --seed 7` runs the same generators longer.
 
 import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import { criterionNames } from '../../../src/pruning/structured';
 import { formatStats, fuzz } from '../../helpers/fuzz';
+import { formatFileStats, fuzzFiles, type FileTarget } from '../../helpers/fuzzFiles';
+import { formatPipelineStats, fuzzPipeline, loadPipelineSeeds } from '../../helpers/fuzzPipeline';
 import { tempDir } from '../../helpers/models';
 
 const CASES = 4000;
 const SEED = 20240;
+const PIPELINE_CASES = 1500;
+const FILE_CASES: Record<FileTarget, number> = { plans: 1000, data: 1000, external: 600 };
 
 describe('onnx fuzz', () => {
   it(`${CASES} random and mutated models: only PruneLensErrors, lossless when parsed`, function () {
@@ -23,4 +33,37 @@ describe('onnx fuzz', () => {
     assert.ok(stats.rejected > CASES * 0.3, `only ${stats.rejected} cases rejected`);
     for (const code of ['truncated', 'malformed']) assert.ok(stats.codes[code] > 0, `no ${code} errors`);
   });
+
+  it(`${PIPELINE_CASES} mutated models through the whole pipeline: refused with a PruneLensError, or pruned into a model onnxruntime loads`, async function () {
+    this.timeout(600_000);
+    const dir = tempDir('fuzz-pipeline');
+    const stats = await fuzzPipeline({ seed: SEED, cases: PIPELINE_CASES, file: path.join(dir, 'case.onnx'), caseBudgetMs: 10_000 });
+    console.log(`      ${formatPipelineStats(stats)}`);
+    assert.equal(stats.cases, PIPELINE_CASES);
+    assert.deepEqual(stats.failures, {});
+    // Every seed model came up, and the cases reach every stage: refusals in analysis and in the graph, and outputs.
+    for (const s of loadPipelineSeeds()) assert.ok(stats.bySource[s.name] > 0, `no case of ${s.name}`);
+    for (const stage of ['analysis', 'depgraph', 'pruned']) assert.ok(stats.byStage[stage] > 0, `no case ended at ${stage}`);
+    assert.ok(stats.byStage.pruned > PIPELINE_CASES * 0.4, `only ${stats.byStage.pruned} cases pruned`);
+    assert.ok(stats.changed > PIPELINE_CASES * 0.2, `only ${stats.changed} outputs changed`);
+    // The differential check ran on a real share of them.
+    assert.ok(stats.ortChecked > PIPELINE_CASES * 0.15, `only ${stats.ortChecked} outputs checked in onnxruntime`);
+    for (const c of criterionNames()) assert.ok(stats.prunedBy[c] > 0, `criterion ${c} never pruned a case`);
+    assert.ok(stats.codes.limit > 0, 'no absurd declared size was refused');
+  });
+
+  for (const target of Object.keys(FILE_CASES) as FileTarget[]) {
+    it(`${FILE_CASES[target]} mutated ${target === 'data' ? '.npy/.npz files' : target === 'plans' ? 'plan files' : 'external-data references'}: read, or refused with a PruneLensError naming the file`, async function () {
+      this.timeout(300_000);
+      const stats = await fuzzFiles({ target, seed: SEED, cases: FILE_CASES[target], dir: tempDir(`fuzz-${target}`) });
+      console.log(`      ${formatFileStats(stats)}`);
+      assert.equal(stats.cases, FILE_CASES[target]);
+      assert.deepEqual(stats.failures, {});
+      // Both sides: some cases are read (or run) through, and some refused.
+      assert.ok(stats.codes.ok > 0, `no ${target} case went through`);
+      const refusals = stats.cases - stats.codes.ok;
+      assert.ok(refusals > stats.cases * 0.2, `only ${refusals} ${target} cases refused`);
+      if (target === 'external') assert.ok(stats.codes['external-data'] > 0, 'no unsafe or broken reference was refused');
+    });
+  }
 });
