@@ -9,9 +9,12 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { analyzeFile } from '../src/analysis';
+import { analyzeFile, analyzeModel } from '../src/analysis';
+import { PruneLensError } from '../src/onnx/errors';
+import { buildDependencyGraph } from '../src/pruning/depgraph';
+import { hugeInputModel } from '../test/fixtures/models/crafted';
 import { floatTensor, newGraph, newModel, newNode, newValueInfo } from '../src/onnx/build';
-import { OnnxModel, saveModel } from '../src/onnx/model';
+import { loadModel, OnnxModel, saveModel } from '../src/onnx/model';
 import { DataType } from '../src/onnx/tensor';
 import { pruneStructuredFile } from '../src/pruning/structured';
 import { validate } from '../src/worker';
@@ -47,6 +50,7 @@ async function child(args: string[]): Promise<void> {
     const t = performance.now();
     if (what === 'read') await fs.promises.readFile(file);
     else if (what === 'analyze') await analyzeFile(file);
+    else if (what === 'crafted') await craftedToError(file);
     else throw new Error(`unknown measurement ${what}`);
     best = Math.min(best, performance.now() - t);
     gc();
@@ -68,6 +72,19 @@ function measure(what: string, file: string, runs = 5): Measure {
   const r = spawnSync(process.execPath, ['--expose-gc', __filename, '--child', what, file, String(runs)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`bench child ${what} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Measure;
+}
+
+/** Load, analyse and build the dependency graph of a crafted model, as a hover does; it must end in a PruneLensError. */
+async function craftedToError(file: string): Promise<void> {
+  try {
+    const model = await loadModel(file);
+    analyzeModel(model);
+    buildDependencyGraph(model);
+  } catch (e) {
+    if (e instanceof PruneLensError) return;
+    throw e;
+  }
+  throw new Error(`${file} was not refused`);
 }
 
 // ---- generated large model -----------------------------------------------------
@@ -198,9 +215,22 @@ async function latencySection(): Promise<void> {
   for (const line of await benchLatency(MODELS)) console.log(line);
 }
 
+/** The crafted ~100-byte model declaring input [1, 500000000]: time and memory to its clear error. */
+async function limitsSection(): Promise<void> {
+  fs.mkdirSync(CACHE, { recursive: true });
+  const file = path.join(CACHE, 'crafted-huge-input.onnx');
+  fs.writeFileSync(file, hugeInputModel());
+  console.log(`limits: ${path.basename(file)} (${fs.statSync(file).size} B, input [1, 500000000]) from bytes to its 'limit' error (target < 100 ms, < 50 MB)`);
+  const read = { ...measure('read', file), ...peakOf(measure('read', file, 1)) };
+  const crafted = { ...measure('crafted', file), ...peakOf(measure('crafted', file, 1)) };
+  console.log(row('fs.readFile', read));
+  console.log(row('load + analyse + dependency graph', crafted));
+}
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   analyze: analyzeSection,
   latency: latencySection,
+  limits: limitsSection,
   prune: pruneSection,
   validate: validateSection,
   activation: activationSection,

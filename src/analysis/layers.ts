@@ -6,6 +6,7 @@
 
 import { attrInt, attrInts } from '../onnx/attributes';
 import { PruneLensError } from '../onnx/errors';
+import { checkChannels } from './limits';
 import type { ConstantRef, GraphIndex } from '../onnx/graph';
 import type { NodeProto } from '../onnx/schema';
 import { tensorDims } from '../onnx/tensor';
@@ -65,6 +66,8 @@ export function findPrunableLayers(index: GraphIndex, opts: FindOptions = {}): P
     if (op === 'MatMul' && dims.length !== 2) continue;
     // Transpose(W[out, in]) → MatMul reads W like Gemm with transB.
     const axes = transposedBy ? { outAxis: 0 as const, inAxis: 1 as const } : weightAxes(node, op as LayerKind);
+    checkChannels(dims[axes.outAxis], weight.holder, axes.outAxis, index.nameOf(node));
+    checkChannels(dims[axes.inAxis], weight.holder, axes.inAxis, index.nameOf(node));
     const groups = op === 'Conv' || op === 'ConvTranspose' ? Math.max(1, attrInt(node, 'group', 1)) : 1;
     // Conv splits its filters (dim 0) into `group` groups, ConvTranspose its input channels (also dim 0):
     // a remainder means no channel layout fits, and every per-group count derived from it is fractional.
