@@ -13,6 +13,7 @@ import { readNpyHeader } from '../validation/npy';
 import { log } from './log';
 import type { Services } from './services';
 import { readSettings, resolveWorkspacePath } from './settings';
+import { allowPath } from './trust';
 
 /** What one validation (or sensitivity analysis) runs on. */
 export interface ModelData {
@@ -61,10 +62,19 @@ export async function chooseModelData(services: Services, model: vscode.Uri, pur
   if (remembered && (remembered.data || allowGenerated)) return remembered;
   const table = await services.cache.get(model);
   const s = readSettings(model);
-  const configured = resolveWorkspacePath(s.validationData, model);
+  let configured = resolveWorkspacePath(s.validationData, model);
   if (configured && fs.existsSync(configured)) {
+    // The setting is the workspace's: its path must stay inside it, or be picked in a dialog.
+    const allowed = await allowPath(configured, { what: 'validation data', from: 'the setting pruneLens.validation.data' }, { kind: 'open', interactive: true, near: model });
+    if (!allowed) return undefined;
+    configured = allowed;
     const misfit = shapeMisfit(configured, table.inputs);
-    if (!misfit) return { data: configured, labels: resolveWorkspacePath(s.validationLabels, model) || undefined };
+    const labelsSetting = resolveWorkspacePath(s.validationLabels, model);
+    const labels = labelsSetting
+      ? await allowPath(labelsSetting, { what: 'labels', from: 'the setting pruneLens.validation.labels' }, { kind: 'open', interactive: true, near: model })
+      : undefined;
+    if (labelsSetting && !labels) return undefined;
+    if (!misfit) return { data: configured, labels };
     log().info(`pruneLens.validation.data ${configured} does not fit ${path.basename(model.fsPath)} (${misfit}); asking for its own data`);
   }
   const chosen = await askModelData(model, table.inputs, purpose, allowGenerated);

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { allowPath } from './trust';
 import { checkCalibration, type CalibrationRequest } from './pruneOps';
 import { resolveWorkspacePath, type Settings } from './settings';
 
@@ -14,7 +15,11 @@ import { resolveWorkspacePath, type Settings } from './settings';
  */
 export async function askCalibration(model: vscode.Uri, s: Settings, need: string): Promise<CalibrationRequest | undefined> {
   const configured = resolveWorkspacePath(s.calibrationData, model);
-  if (configured) return checkCalibration({ data: configured, size: s.calibrationSize }, 'pruneLens.calibration.data');
+  if (configured) {
+    const data = await allowPath(configured, { what: 'calibration data', from: 'the setting pruneLens.calibration.data' }, { kind: 'open', interactive: true, near: model });
+    if (!data) return undefined;
+    return checkCalibration({ data, size: s.calibrationSize }, data === configured ? 'pruneLens.calibration.data' : 'the file picker');
+  }
   const picked = await vscode.window.showOpenDialog({
     title: `Calibration data for ${need} (the first ${s.calibrationSize} samples are used; set pruneLens.calibration.data to skip this)`,
     defaultUri: vscode.Uri.file(path.dirname(model.fsPath)),

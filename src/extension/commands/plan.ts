@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { PrunePlan } from '../../pruning/plan/types';
 import type { PruneReport } from '../../pruning/report';
 import { log } from '../log';
 import { resolveModel, resolvePlan } from '../pick';
@@ -11,6 +12,7 @@ import { modelForPlan, planFromRequest } from '../pruneOps';
 import { runPlanJob } from '../runPlanJob';
 import type { Services } from '../services';
 import { readSettings } from '../settings';
+import { allowPath } from '../trust';
 import { guard, isOptions } from '../guard';
 
 export interface ApplyPlanOptions {
@@ -39,7 +41,15 @@ export function applyPlanCommand(services: Services) {
         throw new Error(`${path.basename(planFile)}: no model to prune; put it next to the plan with the same name (${path.basename(planFile).replace(/\.prune\.json$/i, '.onnx')})`);
       }
       const model = vscode.Uri.file(modelFile);
-      const suggested = outputPathFor(modelFile, plan.output, planFile);
+      // What the plan names (its output, its data files) is the workspace's choice: it must stay inside the workspace.
+      const interactive = options === undefined;
+      let suggested = outputPathFor(modelFile, plan.output, planFile);
+      if (plan.output !== undefined && !options?.output) {
+        const allowed = await allowPath(suggested, { what: 'output', from: `"output" of ${path.basename(planFile)}` }, { kind: 'save', interactive, near: model });
+        if (!allowed) return undefined;
+        suggested = allowed;
+      }
+      if (!(await allowPlanFiles(plan, planFile, interactive, model))) return undefined;
       let output: string;
       let overwrite = options?.overwrite === true;
       if (options) {
@@ -60,6 +70,36 @@ export function applyPlanCommand(services: Services) {
       return report;
     });
   };
+}
+
+/**
+ * Checks every file the plan's steps name (calibration data, masks, importance
+ * scores) against the workspace; a file the user picks instead replaces the
+ * name in `plan` (as an absolute path). False when the user backs out.
+ */
+async function allowPlanFiles(plan: PrunePlan, planFile: string, interactive: boolean, near: vscode.Uri): Promise<boolean> {
+  const base = path.dirname(planFile);
+  for (const [i, step] of plan.steps.entries()) {
+    const allow = async (name: string, what: string): Promise<string | undefined> =>
+      allowPath(path.resolve(base, name), { what, from: `step ${i + 1} of ${path.basename(planFile)}` }, { kind: 'open', interactive, near });
+    if (step.calibration) {
+      const data = await allow(step.calibration.data, 'calibration data');
+      if (!data) return false;
+      if (data !== path.resolve(base, step.calibration.data)) step.calibration = { ...step.calibration, data };
+    }
+    for (const key of ['mask', 'importance'] as const) {
+      const spec = step[key];
+      if (spec === undefined) continue;
+      const names: Record<string, string> = typeof spec === 'string' ? { '': spec } : { ...spec };
+      for (const [layer, name] of Object.entries(names)) {
+        const file = await allow(name, key === 'mask' ? 'mask' : 'importance scores');
+        if (!file) return false;
+        if (file !== path.resolve(base, name)) names[layer] = file;
+      }
+      step[key] = typeof spec === 'string' ? names[''] : names;
+    }
+  }
+  return true;
 }
 
 export interface GeneratePlanOptions {

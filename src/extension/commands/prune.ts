@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { allowPath } from '../trust';
 import type { PruneReport } from '../../pruning/report';
 import type { Scope } from '../../protocol';
 import { log } from '../log';
@@ -59,7 +60,7 @@ export function pruneModelCommand(services: Services, scopeFixed?: Scope) {
     return guard(title, options !== undefined, async () => {
       const target = await resolveModel(services, isModelUri(arg) || !isOptions(arg) ? arg : undefined, `${title}…`);
       if (!target) return undefined;
-      const job = options ? fromOptions(target, options, scopeFixed) : await ask(services, target, title, scopeFixed);
+      const job = options ? await fromOptions(target, options, scopeFixed) : await ask(services, target, title, scopeFixed);
       if (!job) return undefined;
       return runPrune(services, target, job);
     });
@@ -74,7 +75,7 @@ interface PruneJob {
   interactive?: boolean;
 }
 
-function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Scope): PruneJob {
+async function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Scope): Promise<PruneJob> {
   const s = readSettings(model);
   const method = o.method ?? s.defaultMethod;
   const structured = o.structured ?? s.defaultStructured;
@@ -99,7 +100,10 @@ function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed?: Sco
   };
   if (needsCalibration(request)) {
     const given = typeof o.calibration === 'string' ? { data: o.calibration } : o.calibration;
-    const data = given?.data ? path.resolve(path.dirname(model.fsPath), given.data) : resolveWorkspacePath(s.calibrationData, model);
+    // Data passed in is the caller's choice; the setting is the workspace's, so it must stay inside it.
+    const data = given?.data ? path.resolve(path.dirname(model.fsPath), given.data)
+      : s.calibrationData && await allowPath(resolveWorkspacePath(s.calibrationData, model),
+        { what: 'calibration data', from: 'the setting pruneLens.calibration.data' }, { kind: 'open', interactive: false, near: model });
     if (!data) throw new Error(`${describeNeed(request)} needs calibration data: pass calibration, or set pruneLens.calibration.data`);
     request.calibration = checkCalibration({ data, size: given?.size ?? s.calibrationSize }, given?.data ? 'calibration' : 'pruneLens.calibration.data');
   }

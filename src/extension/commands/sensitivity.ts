@@ -16,7 +16,7 @@ import { withWork } from '../progress';
 import { parseAmount } from '../prompts';
 import type { Services } from '../services';
 import { readSettings, resolveWorkspacePath } from '../settings';
-import { requireTrust } from '../trust';
+import { allowPath, requireTrust } from '../trust';
 import { guard, isOptions } from '../guard';
 import { chooseModelData } from '../modelData';
 
@@ -120,10 +120,18 @@ async function sensitivityJob(services: Services, model: vscode.Uri, options?: S
     ({ data, labels } = chosen);
     dataFrom = labelsFrom = `the data chosen for ${path.basename(model.fsPath)}`;
   } else if (s.validationData) {
-    data = resolveWorkspacePath(s.validationData, model);
+    // The settings are the workspace's: their paths must stay inside it (or be picked in a dialog).
+    const allow = (value: string, setting: string, what: string) =>
+      allowPath(resolveWorkspacePath(value, model), { what, from: `the setting ${setting}` }, { kind: 'open', interactive: !options, near: model });
+    data = await allow(s.validationData, 'pruneLens.validation.data', 'validation data');
+    if (!data) return undefined;
     dataFrom = 'pruneLens.validation.data';
     // The labels setting goes with the data setting, never with data passed in.
-    labels = fromModel(options?.labels) ?? (s.validationLabels ? resolveWorkspacePath(s.validationLabels, model) : undefined);
+    if (options?.labels) labels = fromModel(options.labels);
+    else if (s.validationLabels) {
+      labels = await allow(s.validationLabels, 'pruneLens.validation.labels', 'labels');
+      if (!labels) return undefined;
+    }
     if (!options?.labels) labelsFrom = 'pruneLens.validation.labels';
   }
   if (!data) throw new Error('sensitivity analysis measures the model on validation data: pass data, or set pruneLens.validation.data');
