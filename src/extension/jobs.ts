@@ -29,6 +29,8 @@ export class WorkerJobs implements vscode.Disposable {
   private client?: WorkerClient;
   /** The CUDA folder the running worker was started with (the loader reads it only at process start). */
   private cudaPath?: string;
+  /** Whether the running worker was started for a trusted workspace (else it may not load native code). */
+  private trusted?: boolean;
   private running = 0;
 
   constructor(private readonly extensionPath: string) {}
@@ -77,17 +79,21 @@ export class WorkerJobs implements vscode.Disposable {
 
   private async clientFor(near: vscode.Uri): Promise<WorkerClient> {
     const s = readSettings(near);
-    const cuda = s.cudaLibraryPath ? resolveWorkspacePath(s.cudaLibraryPath, near) : undefined;
-    // A new CUDA folder needs a new process; a running job keeps the old one until it ends.
-    if (this.client && (this.cudaPath === cuda || this.running > 0)) return this.client;
+    // Restricted mode: no CUDA folder, and a worker that refuses to load onnxruntime at all.
+    const trusted = vscode.workspace.isTrusted;
+    const cuda = trusted && s.cudaLibraryPath ? resolveWorkspacePath(s.cudaLibraryPath, near) : undefined;
+    // A new CUDA folder or a change of trust needs a new process; a running job keeps the old one until it ends.
+    if (this.client && ((this.cudaPath === cuda && this.trusted === trusted) || this.running > 0)) return this.client;
     this.client?.dispose();
     const { WorkerClient } = await import('../worker');
     this.client = new WorkerClient({
       workerPath: path.join(this.extensionPath, 'dist', 'worker.js'),
       cudaLibraryPath: cuda,
+      allowNative: trusted,
       cancelGraceMs: CANCEL_GRACE_MS,
     });
     this.cudaPath = cuda;
+    this.trusted = trusted;
     return this.client;
   }
 }

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'io'               // reading or writing a file failed
   | 'cancelled'
   | 'validation'
+  | 'memory'           // a worker ran out of memory (a batch too large)
   | 'internal';
 
 export interface ErrorLocation {

@@ -5,6 +5,8 @@
 // number is bounded by the calibration size); activations are handed out one
 // batch at a time and never kept.
 
+import { RUN_OPTIONS } from './native';
+import { requireOrt } from './ortRuntime';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
 import { GraphIndex } from '../onnx/graph';
@@ -39,7 +41,7 @@ type Ort = typeof import('onnxruntime-node');
 let ortModule: Ort | undefined;
 function ort(): Ort {
   // Loaded on first use, so importing this module costs nothing where it is not run.
-  ortModule ??= require('onnxruntime-node') as Ort;
+  ortModule ??= requireOrt();
   return ortModule;
 }
 
@@ -72,8 +74,9 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
 
 async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Promise<ActivationRun> {
   let session: InferenceSession;
+  const runtime = ort(); // outside the try: "not loaded in an untrusted workspace" is its own error
   try {
-    session = await ort().InferenceSession.create(modelWithOutputs(model, values), {
+    session = await runtime.InferenceSession.create(modelWithOutputs(model, values), {
       executionProviders: ['cpu'], graphOptimizationLevel: 'all',
     });
   } catch (e) {
@@ -87,7 +90,7 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
       for (const [name, input] of Object.entries(batch.inputs)) {
         feeds[name] = new (ort().Tensor)(input.type as 'float32', typedView(input.data, input.type) as Float32Array, input.dims);
       }
-      const result = await session.run(feeds, values);
+      const result = await session.run(feeds, values, RUN_OPTIONS);
       const out = new Map<string, Activation>();
       for (const v of values) out.set(v, asActivation(v, result[v]));
       return out;

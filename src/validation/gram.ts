@@ -4,6 +4,7 @@
 // back in float32 per chunk and are summed in float64 by NormalEquations;
 // chunks are a few thousand rows, so the float32 sums stay accurate.
 
+import { requireOrt } from './ortRuntime';
 import type { InferenceSession } from 'onnxruntime-node';
 import { newGraph, newModel, newNode, newValueInfo } from '../onnx/build';
 import { serializeModel } from '../onnx/model';
@@ -13,7 +14,7 @@ import type { GramBackend } from '../pruning/recovery/gram';
 
 /** A GramBackend on onnxruntime (CPU). Release it when done. */
 export async function ortGram(): Promise<GramBackend> {
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const ort = requireOrt();
   const graph = newGraph('gram', [
     newNode('Gemm', ['x', 'x'], ['gram'], 'gram', { transA: 1 }),
     newNode('Gemm', ['x', 'y'], ['cross'], 'cross', { transA: 1 }),

@@ -26,6 +26,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
+import { assertNativeAllowed } from './native';
 import type { OrtRuntime } from './providers';
 
 const PROVIDER_LIBRARIES = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_tensorrt.so'];
@@ -66,8 +67,15 @@ function stageCudaRuntime(cudaLibraryPath: string): string {
   return stage;
 }
 
+/** onnxruntime-node as it is, loaded on first use, behind the gate (calibration and Gram products, CPU only). */
+export function requireOrt(): typeof Ort {
+  assertNativeAllowed();
+  return require('onnxruntime-node') as typeof Ort;
+}
+
 /** Loads onnxruntime-node, through a CUDA staging folder when `cudaLibraryPath` is set (Linux only). */
 export function loadOrt(cudaLibraryPath?: string): OrtRuntime {
+  assertNativeAllowed();
   let libraryDir = packagedBinDir();
   if (cudaLibraryPath && process.platform === 'linux') {
     libraryDir = stageCudaRuntime(cudaLibraryPath);

@@ -6,6 +6,7 @@
 
 import { ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { PruneLensError } from '../onnx/errors';
 import type { PruneReport } from '../pruning/report';
@@ -13,6 +14,8 @@ import {
   CUDA_PATH_ENV, FromWorker, JobResult, PrunePlanJob, RequestType, SensitivityJob, SensitivityResult,
   ToWorker, ValidateJob, WorkProgress, WorkerRequests,
 } from './protocol';
+import { NO_NATIVE_ENV } from '../validation/native';
+import { MEMORY_LIMIT_ENV, outOfMemory } from './memory';
 
 export interface WorkerClientOptions {
   /** The bundled worker script; by default `worker.js` beside this bundle. */
@@ -21,6 +24,16 @@ export interface WorkerClientOptions {
   execPath?: string;
   /** A folder holding libonnxruntime_providers_cuda.so (and the CUDA libraries it needs). */
   cudaLibraryPath?: string;
+  /** False: the worker may not load onnxruntime (native code), as in an untrusted workspace. Default true. */
+  allowNative?: boolean;
+  /**
+   * The worker's memory budget in MiB: past it, the running job fails with "ran
+   * out of memory at batch K; try a smaller batch size" and the next request gets
+   * a fresh worker. V8's old space is capped at the same (at most 4096 MiB; our
+   * batches and onnxruntime's buffers live outside it, so the worker also checks
+   * its resident size after each batch). Default: three quarters of the machine's memory.
+   */
+  memoryLimitMb?: number;
   /** How long one provider may take to create a session before it is given up on. */
   sessionTimeoutMs?: number;
   /** The longest silence allowed from a busy worker (one batch of both models; one calibration batch). */
@@ -47,6 +60,8 @@ export class WorkerFailure extends PruneLensError {
 }
 
 export const DEFAULTS = { sessionTimeoutMs: 60_000, idleTimeoutMs: 300_000, cancelGraceMs: 2_000 };
+/** V8's old space holds little of a job's data (batches are Buffers, activations onnxruntime's): 4 GiB is plenty. */
+const MAX_OLD_SPACE_MB = 4096;
 const STDERR_TAIL_BYTES = 4096;
 /** What each request is called in a cancellation message. */
 const WHAT: Record<RequestType, string> = { validate: 'validation', prunePlan: 'pruning', sensitivity: 'sensitivity analysis' };
@@ -56,7 +71,7 @@ export class WorkerClient {
   private stderrTail = '';
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly options: Required<Omit<WorkerClientOptions, 'cudaLibraryPath' | 'execPath'>> & WorkerClientOptions;
+  private readonly options: Required<Omit<WorkerClientOptions, 'cudaLibraryPath' | 'execPath' | 'allowNative' | 'memoryLimitMb'>> & WorkerClientOptions;
 
   constructor(options: WorkerClientOptions = {}) {
     this.options = {
@@ -64,6 +79,11 @@ export class WorkerClient {
       ...options,
       workerPath: options.workerPath ?? path.join(__dirname, 'worker.js'),
     };
+  }
+
+  /** The memory budget of the worker, in MiB. */
+  get memoryLimitMb(): number {
+    return this.options.memoryLimitMb ?? Math.floor((os.totalmem() * 0.75) / 2 ** 20);
   }
 
   /** The worker's process id, while one is running. */
@@ -152,10 +172,17 @@ export class WorkerClient {
           settle(undefined, message.result as Result);
         } else {
           const { code, detail, location, file } = message.error;
+          // A worker that ran out of memory is exiting; the next request must not be sent to it.
+          if (code === 'memory') this.kill(worker);
           settle(new PruneLensError(code, detail, location, file));
         }
       };
       const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
+        // V8 gives up on its heap with a fatal error on stderr (no chance to answer).
+        if (!cancelling && /heap out of memory|Reached heap limit|allocation failed/i.test(this.stderrTail)) {
+          settle(outOfMemory(lastEvent?.batch));
+          return;
+        }
         const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
         const hint = sig === 'SIGKILL' ? ' (out of memory, or killed from outside)' : '';
         settle(cancelling
@@ -184,7 +211,9 @@ export class WorkerClient {
     if (!fs.existsSync(workerPath)) {
       throw new WorkerFailure('spawn', `the validation worker script is missing: ${workerPath} (run the build)`);
     }
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, [MEMORY_LIMIT_ENV]: String(this.memoryLimitMb) };
+    if (this.options.allowNative === false) env[NO_NATIVE_ENV] = '1';
+    else delete env[NO_NATIVE_ENV];
     const cuda = this.options.cudaLibraryPath;
     if (cuda) {
       env[CUDA_PATH_ENV] = path.resolve(cuda);
@@ -197,7 +226,7 @@ export class WorkerClient {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env,
       // Not the parent's flags: under tsx or a debugger they would follow the worker.
-      execArgv: [],
+      execArgv: [`--max-old-space-size=${Math.min(this.memoryLimitMb, MAX_OLD_SPACE_MB)}`],
       execPath: this.options.execPath,
     });
     this.stderrTail = '';

@@ -50,6 +50,8 @@ export interface WorkProgress {
   skipped?: ProviderAttempt;
   /** Validation batches: samples compared so far, of how many. */
   samples?: { done: number; total: number };
+  /** The batch (1-based) running now: a worker that dies of memory names it. */
+  batch?: number;
 }
 
 /**

@@ -2,6 +2,8 @@
 // then run them on the same batches, timing each run and folding outputs into
 // the comparison. Between batches it checks for cancellation.
 
+import { checkMemory } from './memory';
+import { RUN_OPTIONS } from '../validation/native';
 import * as fs from 'node:fs';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
@@ -34,7 +36,7 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
       const feeds: Record<string, Tensor> = {};
       for (const [input, b] of Object.entries(batch.inputs)) feeds[input] = ort.makeTensor(b.type, typedView(b.data, b.type), b.dims);
       const start = process.hrtime.bigint();
-      const result = await session.run(feeds, [name]);
+      const result = await session.run(feeds, [name], RUN_OPTIONS);
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       return { ms, values: asNumbers(result[name]) };
     };
@@ -48,6 +50,8 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
     try {
       for (let batch = await reader.next(), index = 0; batch; batch = await reader.next(), index++) {
         progress.throwIfCancelled();
+        // Every batch is announced before it runs: a worker that dies of memory is known to have died there.
+        progress.batch(index, Math.ceil(dataset.samples / dataset.batchSize), true);
         if (index === 0) firstBatch = batch;
         if (index === 0 && job.warmup > 0) {
           progress.phase('warmup', 'warming up', 0);
@@ -72,6 +76,7 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
           timings.pruned.push(b.ms);
           timedSamples += batch.rows;
         }
+        checkMemory();
         done += batch.rows;
         progress.phase('measure', `running batches (${done} of ${dataset.samples} samples done)`, done / dataset.samples, { samples: { done, total: dataset.samples } });
         // Let a 'cancel' message in before the next batch.

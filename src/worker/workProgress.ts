@@ -7,6 +7,7 @@
 
 import { PruneLensError } from '../onnx/errors';
 import type { ActivationRun, ActivationSource } from '../pruning/recovery/source';
+import { atBatch, checkMemory } from './memory';
 import type { WorkProgress, WorkStage } from './protocol';
 
 /** What a job gets from the worker: a way to report, and the cancel of its request. */
@@ -40,9 +41,11 @@ export class JobProgress {
   }
 
   /** A calibration batch is about to run: throws if cancelled, and now and then says which batch. */
-  batch(index: number, batches: number): void {
+  batch(index: number, batches: number, always = false): void {
     this.throwIfCancelled();
-    if (Date.now() - this.lastSent >= BATCH_NOTE_MS) this.send(`${this.message} (batch ${index + 1} of ${batches})`);
+    atBatch(index + 1);
+    // The first batch always says so: if it is too large, the client must know which one the worker died on.
+    if (always || index === 0 || Date.now() - this.lastSent >= BATCH_NOTE_MS) this.send(`${this.message} (batch ${index + 1} of ${batches})`, { batch: index + 1 });
   }
 
   throwIfCancelled(): void {
@@ -67,9 +70,11 @@ export function watchSource(source: ActivationSource, progress: JobProgress): Ac
       progress.throwIfCancelled();
       const run = await source.open(model, values);
       return {
-        run: (batch) => {
+        run: async (batch) => {
           progress.batch(batch, source.batches);
-          return run.run(batch);
+          const out = await run.run(batch);
+          checkMemory();
+          return out;
         },
         release: () => run.release(),
       };

@@ -8,6 +8,7 @@ import { runValidate } from './validateJob';
 import { CUDA_PATH_ENV, FromWorker, SerializedError, ToWorker, WorkerRequests } from './protocol';
 import { loadOrt } from '../validation/ortRuntime';
 import type { OrtRuntime } from '../validation/providers';
+import { atBatch, isAllocationFailure, outOfMemory } from './memory';
 import { runPrunePlan } from './pruneJob';
 import { runSensitivity } from './sensitivityJob';
 import type { WorkIO } from './workProgress';
@@ -38,9 +39,16 @@ async function serve<K extends keyof WorkerRequests>(id: number, work: (io: Work
     });
     send({ type: 'result', id, result });
   } catch (e) {
+    if (isAllocationFailure(e)) {
+      // Native memory may be left fragmented or held: answer, then make way for a fresh worker.
+      const error = e instanceof PruneLensError && e.code === 'memory' ? e : outOfMemory();
+      process.send!({ type: 'error', id, error: serialize(error) } satisfies FromWorker, () => process.exit(0));
+      return;
+    }
     send({ type: 'error', id, error: serialize(e) });
   } finally {
     running.delete(id);
+    atBatch(undefined);
   }
 }
 
