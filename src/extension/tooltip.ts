@@ -20,6 +20,8 @@ export interface TooltipOptions {
   group?: GroupSummary;
   /** Tokens per sample for MACs of a token model (the setting, or the sample data's length). */
   sequenceLength?: number;
+  /** Why the structured engine has no channel groups for this model (a crafted or broken file): shown instead. */
+  groupError?: string;
 }
 
 export function layerTooltip(layer: LayerInfo, table: LayerTable, options: TooltipOptions): vscode.MarkdownString {
@@ -60,6 +62,7 @@ export function layerTooltip(layer: LayerInfo, table: LayerTable, options: Toolt
   if (sizeNote) md.appendMarkdown(`${esc(sizeNote)} Per sample MACs = ${code(layer.macsFormula!)}\n\n`);
   md.appendMarkdown(defaultPruneLine(layer, table, options) + '\n');
   if (options.group) md.appendMarkdown('\n' + groupLine(layer, options.group) + '\n');
+  else if (options.groupError) md.appendMarkdown(`\n$(error) Structured pruning cannot use this model: ${esc(options.groupError)}\n`);
   return md;
 }
 

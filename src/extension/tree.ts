@@ -191,7 +191,7 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
 
 /**
  * A layer's hover. The channel group comes from the structured engine; a model
- * it cannot build a graph for still gets its scores, with the reason logged.
+ * it cannot build a graph for still gets its scores, with the reason shown and logged.
  */
 export async function layerHover(cache: ModelCache, uri: vscode.Uri, layer: LayerInfo): Promise<vscode.MarkdownString> {
   const table = await cache.get(uri);
@@ -202,10 +202,12 @@ export async function layerHover(cache: ModelCache, uri: vscode.Uri, layer: Laye
       normalizer: settings.normalizer, maxRatio: settings.maxRatio, roundTo: settings.roundTo,
     }
     : undefined;
+  let groupError: string | undefined;
   const groups = await cache.groups(uri, preview).catch((e) => {
-    log().warn(`channel groups of ${uri.fsPath}: ${errorMessage(e)}`);
+    groupError = errorMessage(e);
+    log().warn(`channel groups of ${uri.fsPath}: ${groupError}`);
     return undefined;
   });
-  return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold, group: groups?.[layer.name], sequenceLength: sequenceLength(table, uri) });
+  return layerTooltip(layer, table, { settings, gammaThreshold: settings.gammaThreshold, group: groups?.[layer.name], groupError, sequenceLength: sequenceLength(table, uri) });
 }
 

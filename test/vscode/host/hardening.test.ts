@@ -1,0 +1,91 @@
+// Hardening inside the real extension host: a crafted model's hover says why
+// it cannot be pruned (quickly, without the host's memory growing by GBs);
+// the plan editor explains "amount" and refuses amount 1 on structured steps;
+// and paths a plan names outside the workspace are refused with the reason.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { PruneLensApi } from '../../../src/extension/services';
+import type { ModelTreeNode } from '../../../src/extension/tree';
+import { hugeInputModel } from '../../fixtures/models/crafted';
+
+let api: PruneLensApi;
+const workspace = () => vscode.workspace.workspaceFolders![0].uri.fsPath;
+const inWorkspace = (name: string) => vscode.Uri.file(path.join(workspace(), name));
+
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const hoverText = (hovers: vscode.Hover[]) => hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+
+describe('Prune Lens hardening', function () {
+  this.timeout(120_000);
+
+  before(async () => {
+    const ext = vscode.extensions.getExtension<PruneLensApi>('prune-lens.prune-lens');
+    assert.ok(ext);
+    api = await ext.activate();
+  });
+
+  it('the crafted ~100-byte model with input [1, 500000000]: the layer hover names the tensor and dim, and the host does not balloon', async () => {
+    const file = inWorkspace('crafted-huge-input.onnx');
+    fs.writeFileSync(file.fsPath, hugeInputModel());
+    const model = await until(async () => ((await api.services.tree.getChildren()) ?? []).find((n) => n.uri.fsPath === file.fsPath), 'the crafted model in the view');
+    const layer = await until(async () => ((await api.services.tree.getChildren(model)) ?? []).find((n): n is Extract<ModelTreeNode, { kind: 'layer' }> => n.kind === 'layer'), 'its layer');
+    const before = process.memoryUsage();
+    const item = await api.services.tree.resolveTreeItem(api.services.tree.getTreeItem(layer), layer);
+    const after = process.memoryUsage();
+    const md = (item?.tooltip as vscode.MarkdownString).value;
+    assert.match(md, /Structured pruning cannot use this model: .*crafted-huge-input\.onnx: x declares 500000000 channels on dim 1; Prune Lens handles at most 1048576 channels per tensor/);
+    const grown = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+    assert.ok(grown < 50 * 2 ** 20, `the extension host grew by ${(grown / 2 ** 20).toFixed(0)} MB`);
+  });
+
+  describe('amount in plan files', () => {
+    const plan = () => inWorkspace('digits_lenet.prune.json');
+
+    it('hovering "amount" states the rule of the step\'s kind, with worked numbers', async () => {
+      fs.writeFileSync(plan().fsPath, JSON.stringify({ steps: [{ method: 'l1', structured: true, amount: 0.25 }, { method: 'l1', amount: 0.25 }] }, null, 2) + '\n');
+      const doc = await vscode.workspace.openTextDocument(plan());
+      const at = (n: number) => {
+        let i = -1;
+        for (let k = 0; k <= n; k++) i = doc.getText().indexOf('"amount"', i + 1);
+        return doc.positionAt(i + 2);
+      };
+      const structured = hoverText(await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', plan(), at(0)));
+      assert.match(structured, /Structured steps follow Torch-Pruning: a group of n channels keeps floor\(n × \(1 − amount\)\).*n = 10: 3 channels removed/);
+      const mask = hoverText(await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', plan(), at(1)));
+      assert.match(mask, /Masks follow torch\.nn\.utils\.prune: round\(amount × n\).*n = 10: 2 zeroed/);
+    });
+
+    it('amount 1 on a structured step is an error on the amount', async () => {
+      const text = JSON.stringify({ steps: [{ method: 'l1', structured: true, amount: 1 }] }, null, 2) + '\n';
+      fs.writeFileSync(plan().fsPath, text);
+      await vscode.workspace.openTextDocument(plan());
+      const d = await until(() => vscode.languages.getDiagnostics(plan()).find((x) => x.source === 'Prune Lens' && /would remove every channel/.test(x.message)), 'the amount diagnostic');
+      assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+      const doc = await vscode.workspace.openTextDocument(plan());
+      assert.equal(doc.getText(d.range), '1');
+    });
+  });
+
+  it('a plan whose output leaves the workspace is refused with the reason, and nothing is written there', async () => {
+    const planUri = inWorkspace('digits_mlp.prune.json');
+    fs.writeFileSync(planUri.fsPath, JSON.stringify({ output: '../escaped-{name}.onnx', steps: [{ method: 'l1', amount: 0.2 }] }, null, 2) + '\n');
+    const outside = path.join(path.dirname(workspace()), 'escaped-digits_mlp.onnx');
+    fs.rmSync(outside, { force: true });
+    await assert.rejects(
+      async () => vscode.commands.executeCommand('pruneLens.applyPlan', planUri, {}),
+      (e: Error) => /output .*escaped-digits_mlp\.onnx \(from "output" of digits_mlp\.prune\.json\) is outside the workspace folder/.test(e.message),
+    );
+    assert.ok(!fs.existsSync(outside), 'the output was written outside the workspace');
+  });
+});
