@@ -20,7 +20,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { fork, type ChildProcess } from 'node:child_process';
 import { analyzeModel } from '../../src/analysis';
 import { findPrunableLayers } from '../../src/analysis/layers';
 import { int64Tensor } from '../../src/onnx/build';
@@ -248,6 +248,8 @@ export interface PipelineOutcome {
   /** onnxruntime's verdict on the input and the output; undefined where it was not asked. */
   ortBefore?: boolean;
   ortAfter?: boolean;
+  /** onnxruntime's process died on the input (its bug, on a malformed model; not counted against the pipeline). */
+  ortCrashed?: boolean;
   /** True when the output differs from the input. */
   changed: boolean;
   ms: number;
@@ -257,13 +259,48 @@ function acceptable(e: unknown, file: string): e is PruneLensError {
   return e instanceof PruneLensError && e.code !== 'internal' && e.message.startsWith(file + ': ');
 }
 
-async function ortAccepts(bytes: Uint8Array): Promise<{ ok: boolean; error?: string }> {
-  try {
-    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'basic', logSeverityLevel: 4 });
-    await s.release();
-    return { ok: true };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
+/** onnxruntime's verdict on a model: loaded, refused (with its message), or crashed (the process died). */
+export interface OrtVerdict {
+  ok: boolean;
+  error?: string;
+  crashed?: boolean;
+}
+
+/**
+ * Asks onnxruntime, in a child process, whether it loads a model. onnxruntime
+ * can crash on malformed input (a Conv with group 0 is a SIGFPE); a crash
+ * answers { crashed: true } and the next check gets a fresh child.
+ */
+export class OrtChecker {
+  private child?: ChildProcess;
+  private next = 1;
+
+  async check(bytes: Uint8Array): Promise<OrtVerdict> {
+    const child = this.child ??= fork(path.join(__dirname, 'ort-check-child.js'), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const id = this.next++;
+    return new Promise<OrtVerdict>((resolve) => {
+      const onMessage = (m: { id: number; ok: boolean; error?: string }) => {
+        if (m.id !== id) return;
+        done({ ok: m.ok, error: m.error });
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        if (this.child === child) this.child = undefined;
+        done({ ok: false, crashed: true, error: `onnxruntime's process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` });
+      };
+      const done = (v: OrtVerdict) => {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(v);
+      };
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+      child.send({ id, bytes });
+    });
+  }
+
+  dispose(): void {
+    this.child?.kill();
+    this.child = undefined;
   }
 }
 
@@ -287,7 +324,7 @@ function syntheticStats(model: OnnxModel, rand: Rand): void {
  * proper PruneLensError, when the output does not re-read, and when
  * onnxruntime rejects an output whose input it accepted.
  */
-export async function runPipelineCase(c: PipelineCase, file: string, opts: { ort: boolean }): Promise<PipelineOutcome> {
+export async function runPipelineCase(c: PipelineCase, file: string, opts: { ort?: OrtChecker }): Promise<PipelineOutcome> {
   const t0 = performance.now();
   const rand = seededRandom(c.index + 17);
   let stage: PipelineStage = 'parse';
@@ -329,10 +366,13 @@ export async function runPipelineCase(c: PipelineCase, file: string, opts: { ort
   }
   const changed = !Buffer.from(out).equals(Buffer.from(c.bytes));
   if (!opts.ort) return done({ stage: 'pruned', changed });
-  const before = await ortAccepts(c.bytes);
-  if (!before.ok) return done({ stage: 'pruned', changed, ortBefore: false });
-  const after = changed ? await ortAccepts(out) : before;
-  if (!after.ok) throw new PipelineFailure(c, new Error(after.error), 'onnxruntime accepted the input and rejected the pruned output');
+  const before = await opts.ort.check(c.bytes);
+  if (!before.ok) return done({ stage: 'pruned', changed, ortBefore: false, ortCrashed: before.crashed });
+  const after = changed ? await opts.ort.check(out) : before;
+  if (!after.ok) {
+    throw new PipelineFailure(c, new Error(after.error), after.crashed ? 'onnxruntime loaded the input and crashed on the pruned output'
+      : 'onnxruntime accepted the input and rejected the pruned output');
+  }
   return done({ stage: 'pruned', changed, ortBefore: true, ortAfter: true });
 }
 
@@ -346,6 +386,8 @@ export interface PipelineStats {
   ortChecked: number;
   /** Inputs onnxruntime refused (no differential check possible). */
   ortRefusedInput: number;
+  /** Of those, inputs that crashed onnxruntime's process. */
+  ortCrashedInput: number;
   slowestMs: number;
   peakRssGrowth: number;
   /** Cases per seed model. */
@@ -379,41 +421,47 @@ export async function fuzzPipeline(opts: PipelineOptions): Promise<PipelineStats
   fs.writeFileSync(path.join(path.dirname(opts.file), 'w.bin'), EXTERNAL_BYTES);
   const caseBudget = opts.caseBudgetMs ?? 5000;
   const rssBudget = opts.rssBudget ?? 1536 * 2 ** 20;
-  const stats: PipelineStats = { cases: 0, byStage: {}, codes: {}, changed: 0, ortChecked: 0, ortRefusedInput: 0, slowestMs: 0, peakRssGrowth: 0, failures: {}, bySource: {}, prunedBy: {} };
+  const stats: PipelineStats = { cases: 0, byStage: {}, codes: {}, changed: 0, ortChecked: 0, ortRefusedInput: 0, ortCrashedInput: 0, slowestMs: 0, peakRssGrowth: 0, failures: {}, bySource: {}, prunedBy: {} };
+  const ort = opts.ort === false ? undefined : new OrtChecker();
   let baseline = process.memoryUsage().rss;
   const deadline = opts.seconds ? Date.now() + opts.seconds * 1000 : Infinity;
   const first = opts.first ?? 0;
-  for (let i = first; i < first + opts.cases && Date.now() < deadline; i++) {
-    const c = makePipelineCase(opts.seed, i, seeds);
-    let o: PipelineOutcome;
-    try {
-      o = await runPipelineCase(c, opts.file, { ort: opts.ort ?? true });
-      if (o.ms > caseBudget) throw new PipelineFailure(c, new Error(`took ${o.ms.toFixed(0)} ms`), 'hang');
-      const growth = process.memoryUsage().rss - baseline;
-      stats.peakRssGrowth = Math.max(stats.peakRssGrowth, growth);
-      if (growth > rssBudget) throw new PipelineFailure(c, new Error(`rss grew by ${growth >> 20} MiB`), 'memory');
-    } catch (e) {
-      if (!(e instanceof PipelineFailure) || !opts.onFailure) throw e;
-      // Resident memory does not shrink after a burst: measure the next cases from here.
-      if (e.what === 'memory') baseline = process.memoryUsage().rss;
+  try {
+    for (let i = first; i < first + opts.cases && Date.now() < deadline; i++) {
+      const c = makePipelineCase(opts.seed, i, seeds);
+      let o: PipelineOutcome;
+      try {
+        o = await runPipelineCase(c, opts.file, { ort });
+        if (o.ms > caseBudget) throw new PipelineFailure(c, new Error(`took ${o.ms.toFixed(0)} ms`), 'hang');
+        const growth = process.memoryUsage().rss - baseline;
+        stats.peakRssGrowth = Math.max(stats.peakRssGrowth, growth);
+        if (growth > rssBudget) throw new PipelineFailure(c, new Error(`rss grew by ${growth >> 20} MiB`), 'memory');
+      } catch (e) {
+        if (!(e instanceof PipelineFailure) || !opts.onFailure) throw e;
+        // Resident memory does not shrink after a burst: measure the next cases from here.
+        if (e.what === 'memory') baseline = process.memoryUsage().rss;
+        stats.cases++;
+        stats.failures[e.what] = (stats.failures[e.what] ?? 0) + 1;
+        opts.onFailure(e);
+        continue;
+      }
       stats.cases++;
-      stats.failures[e.what] = (stats.failures[e.what] ?? 0) + 1;
-      opts.onFailure(e);
-      continue;
+      stats.bySource[c.source] = (stats.bySource[c.source] ?? 0) + 1;
+      if (o.stage === 'pruned') {
+        const by = c.job.type === 'structured' ? c.job.criterion : `mask ${c.job.method}`;
+        stats.prunedBy[by] = (stats.prunedBy[by] ?? 0) + 1;
+      }
+      stats.byStage[o.stage] = (stats.byStage[o.stage] ?? 0) + 1;
+      if (o.code) stats.codes[o.code] = (stats.codes[o.code] ?? 0) + 1;
+      if (o.changed) stats.changed++;
+      if (o.ortAfter) stats.ortChecked++;
+      if (o.ortBefore === false) stats.ortRefusedInput++;
+      if (o.ortCrashed) stats.ortCrashedInput++;
+      stats.slowestMs = Math.max(stats.slowestMs, o.ms);
+      if (i % 32 === 0) opts.onProgress?.(stats);
     }
-    stats.cases++;
-    stats.bySource[c.source] = (stats.bySource[c.source] ?? 0) + 1;
-    if (o.stage === 'pruned') {
-      const by = c.job.type === 'structured' ? c.job.criterion : `mask ${c.job.method}`;
-      stats.prunedBy[by] = (stats.prunedBy[by] ?? 0) + 1;
-    }
-    stats.byStage[o.stage] = (stats.byStage[o.stage] ?? 0) + 1;
-    if (o.code) stats.codes[o.code] = (stats.codes[o.code] ?? 0) + 1;
-    if (o.changed) stats.changed++;
-    if (o.ortAfter) stats.ortChecked++;
-    if (o.ortBefore === false) stats.ortRefusedInput++;
-    stats.slowestMs = Math.max(stats.slowestMs, o.ms);
-    if (i % 32 === 0) opts.onProgress?.(stats);
+  } finally {
+    ort?.dispose();
   }
   return stats;
 }
@@ -421,7 +469,7 @@ export async function fuzzPipeline(opts: PipelineOptions): Promise<PipelineStats
 export function formatPipelineStats(s: PipelineStats): string {
   const list = (r: Record<string, number>) => Object.entries(r).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
   return `pipeline fuzz: ${s.cases} cases; ended at: ${list(s.byStage)}; errors by code: ${list(s.codes)}; ` +
-    `${s.changed} outputs changed, ${s.ortChecked} loaded by onnxruntime (input refused by it: ${s.ortRefusedInput}); ` +
+    `${s.changed} outputs changed, ${s.ortChecked} loaded by onnxruntime (input refused by it: ${s.ortRefusedInput}, of which it crashed on ${s.ortCrashedInput}); ` +
     `slowest case ${s.slowestMs.toFixed(0)} ms, rss +${Math.max(0, s.peakRssGrowth) >> 20} MiB` +
     (Object.keys(s.failures).length ? `; FAILURES: ${list(s.failures)}` : '; no failures');
 }
