@@ -62,7 +62,6 @@ export function layerTooltip(layer: LayerInfo, table: LayerTable, options: Toolt
   if (sizeNote) md.appendMarkdown(`${esc(sizeNote)} Per sample MACs = ${code(layer.macsFormula!)}\n\n`);
   md.appendMarkdown(defaultPruneLine(layer, table, options) + '\n');
   if (options.group) md.appendMarkdown('\n' + groupLine(layer, options.group) + '\n');
-  else if (options.groupError) md.appendMarkdown(`\n$(error) Structured pruning cannot use this model: ${esc(options.groupError)}\n`);
   return md;
 }
 
@@ -150,6 +149,7 @@ export function defaultPruneLine(layer: LayerInfo, table: LayerTable, options: T
     return `Default prune (${how}) ranks weights across all ${table.layers.length} layers.`;
   }
   const group = options.group;
+  if (!group && options.groupError) return `Default prune (${how}): $(error) structured pruning cannot use this model: ${esc(options.groupError)}`;
   if (!group) return `Default prune (${how}): the channel groups of this model are not available (see the Prune Lens log).`;
   if (group.frozen) return `Default prune (${how}) leaves this layer alone: its channel group is frozen (${esc(group.frozen)}).`;
   const removed = group.removed ?? [];
