@@ -37,7 +37,7 @@ describe('onnx fuzz', () => {
   it(`${PIPELINE_CASES} mutated models through the whole pipeline: refused with a PruneLensError, or pruned into a model onnxruntime loads`, async function () {
     this.timeout(600_000);
     const dir = tempDir('fuzz-pipeline');
-    const stats = await fuzzPipeline({ seed: SEED, cases: PIPELINE_CASES, file: path.join(dir, 'case.onnx'), caseBudgetMs: 10_000 });
+    const stats = await fuzzPipeline({ seed: SEED, cases: PIPELINE_CASES, file: path.join(dir, 'case.onnx'), caseBudgetMs: 20_000 });
     console.log(`      ${formatPipelineStats(stats)}`);
     assert.equal(stats.cases, PIPELINE_CASES);
     assert.deepEqual(stats.failures, {});
