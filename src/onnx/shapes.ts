@@ -95,7 +95,9 @@ const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrE
 export function valueInfoShape(v: ValueInfoProto): ValueShape | undefined {
   const tt = v.type?.tensor_type;
   if (!tt) return undefined;
-  const dims = tt.shape ? tt.shape.dim.map((d): Dim => (d.dim_value !== undefined ? toNumber(d.dim_value) : d.dim_param || UNKNOWN)) : undefined;
+  // A declared dim that is negative or past 2^53 (where arithmetic on it is no longer exact) is no size: unknown.
+  const declared = (v: number): Dim => (Number.isSafeInteger(v) && v >= 0 ? v : UNKNOWN);
+  const dims = tt.shape ? tt.shape.dim.map((d): Dim => (d.dim_value !== undefined ? declared(toNumber(d.dim_value)) : d.dim_param || UNKNOWN)) : undefined;
   return { elemType: tt.elem_type ?? 0, dims };
 }
 

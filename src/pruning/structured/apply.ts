@@ -320,6 +320,12 @@ function checkPrunedShapes(model: OnnxModel, graph: DepGraph, kept: (l: Int32Arr
   }
   for (const [name, ch] of graph.values) {
     const { axis, size } = keptOnAxis(ch, kept);
+    // A model whose own shapes already disagreed with its channels (a declared shape, a shape constant) is the file's fault.
+    const was = graph.shapes.shapes.get(name)?.dims?.[axis];
+    const all = keptOnAxis(ch, (l) => Array.from(l)).size;
+    if (typeof was === 'number' && was !== all) {
+      throw new PruneLensError('shape', `${name} has ${was} positions on axis ${axis} by the model's shapes, but ${all} channels reach it; the model's shapes do not fit together`, { tensor: name });
+    }
     const d = info.shapes.get(name)?.dims?.[axis];
     if (typeof d === 'number' && d !== size) {
       throw new PruneLensError('internal', `after the cut ${name} would have ${d} positions on axis ${axis}, not the ${size} kept; this model's shape computations are not handled`, { tensor: name });
