@@ -61,7 +61,14 @@ export function findPrunableLayers(index: GraphIndex, opts: FindOptions = {}): P
       continue;
     }
     if (dims.length < 2) continue;
-    // ONNX (and onnxruntime) read any nonzero transA/transB as true.
+    // transA/transB are 0 or 1; onnxruntime's kernel reads any nonzero as true but its shape inference
+    // truncates to 32 bits, so another value has no one meaning.
+    if (op === 'Gemm') {
+      for (const t of ['transA', 'transB']) {
+        const v = attrInt(node, t, 0);
+        if (v !== 0 && v !== 1) throw new PruneLensError('shape', `Gemm ${index.nameOf(node)} has ${t} = ${v}; it must be 0 or 1`, { node: index.nameOf(node) });
+      }
+    }
     if (op === 'Gemm' && attrInt(node, 'transA', 0) !== 0) continue;
     if (op === 'MatMul' && dims.length !== 2) continue;
     // Transpose(W[out, in]) → MatMul reads W like Gemm with transB.
