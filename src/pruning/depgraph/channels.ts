@@ -354,6 +354,10 @@ const slice: Rule = (ctx) => {
   if (!axes) return ctx.freezeInputs(`the axes of ${ctx.name} are computed at run time`);
   const steps = fromInputs && node.input[4] ? ctx.ints(node.input[4]) : starts.map(() => 1);
   if (!steps) return ctx.freezeInputs(`the steps of ${ctx.name} are computed at run time`);
+  // One bound per axis; bounds whose counts differ (a broken shape computation) cannot be renumbered into a Slice that loads.
+  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) {
+    return ctx.freezeInputs(`${ctx.name} has ${starts.length} starts, ${ends.length} ends, ${axes.length} axes and ${steps.length} steps`);
+  }
   const j = axes.findIndex((v) => norm(v, rank) === x.axis);
   if (j < 0) return ctx.set(node.output[0], x);
   if (steps[j] !== 1) return ctx.freezeInputs(`${ctx.name} slices the channels with step ${steps[j]}`);
