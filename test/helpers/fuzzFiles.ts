@@ -31,7 +31,7 @@ export interface FileCase {
   kind: string;
   /** The file's bytes (plan text, .npy/.npz bytes, or the model with mutated external references). */
   bytes: Uint8Array;
-  /** For external cases: the location the reference names, for the containment check. */
+  /** For external cases: the location the reference names when it is read (an external tensor with elements), for the containment check. */
   location?: string;
 }
 
@@ -178,7 +178,9 @@ function mutateExternal(rand: Rand): { kind: string; bytes: Uint8Array; location
       t.dims = pick(rand, [[4, 2, 1, 1], [8, 2, 1, 1], [4, 2, 2, 1], [500_000_000, 2, 1, 1], [4, 2, 1, 0]]);
     }
   }
-  const location = t.external_data.find((e) => e.key === 'location')?.value;
+  // The location is read only when the tensor is external and has elements; otherwise it is never looked at.
+  const read = t.data_location === 1 && t.dims.every((d) => Number(d) > 0);
+  const location = read ? t.external_data.find((e) => e.key === 'location')?.value : undefined;
   return { kind: kinds.join('+'), bytes: concatChunks(encodeMessage('ModelProto', proto)), location };
 }
 
