@@ -144,7 +144,12 @@ function deflatedArray(file: string, label: string, fd: number, start: number, c
     shape: header.shape,
     rowBytes,
     open(): RowReader {
-      const stream = fs.createReadStream(file, { start, end: start + compressedSize - 1 }).pipe(zlib.createInflateRaw());
+      const source = fs.createReadStream(file, { start, end: start + compressedSize - 1 });
+      const stream = source.pipe(zlib.createInflateRaw());
+      // A corrupt entry can fail while no read is waiting (inflating ahead, or after the last read):
+      // an 'error' with no listener would end the process. The next read sees the error through the iterator.
+      source.on('error', (e) => stream.destroy(e));
+      stream.on('error', () => undefined);
       const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       // Inflated bytes not yet handed out, kept as a list so a large batch is joined once.
       let held: Buffer[] = [];
