@@ -66,9 +66,12 @@ export async function pruneCalibrated(model: OnnxModel, layers: readonly Prunabl
     if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { layer: block });
     opts.onProgress?.({ block, done: k, total: blocks.size });
     const stats = await measure(model, members, step.method, source, gram, opts.signal);
-    for (const t of members) changes.push(pruneLayer(model, t, step, stats.get(t.input)!));
-    // Let cancellation and progress through between blocks.
-    await new Promise((r) => setImmediate(r));
+    for (const t of members) {
+      // A large layer takes a while: let a cancel in before each one.
+      await new Promise((r) => setImmediate(r));
+      if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { layer: t.layer.displayName });
+      changes.push(pruneLayer(model, t, step, stats.get(t.input)!));
+    }
   }
   opts.onProgress?.({ block: '', done: blocks.size, total: blocks.size });
   return { layers: changes, warnings };

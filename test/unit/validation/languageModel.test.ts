@@ -3,7 +3,9 @@
 // the shared models (dense results in ../shared/models/README.md).
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PruneLensError } from '../../../src/onnx/errors';
 import { validateCommand } from '../../../src/cli/validate';
 import type { ValidationReport } from '../../../src/validation';
 import { ComparisonAccumulator, crossEntropySum } from '../../../src/validation/metrics';
@@ -93,6 +95,28 @@ describe('language-model validation', () => {
         assert.equal(r.original.perplexity!.toFixed(3), '4.664');
         assert.ok(r.pruned.perplexity! <= 5.165 * 1.03, `${r.pruned.perplexity}`);
         assert.ok(r.pruned.accuracy! < r.original.accuracy!);
+      } finally {
+        client.dispose();
+      }
+    });
+
+    it('a cancelled sparsegpt prune in the worker stops between blocks and leaves no file', async () => {
+      const client = new WorkerClient({ workerPath });
+      try {
+        const dir = tempDir('lm-cancel');
+        const plan: PrunePlan = { steps: [{ method: 'sparsegpt', amount: 0.5, layers: ['h.*'], calibration: { data: 'lm_licenses_train_x.npy', size: 32 } }] };
+        const controller = new AbortController();
+        let abortedAt = 0;
+        const run = client.prunePlan({ model: model('lm_gpt_licenses.onnx'), plan, planBaseDir: MODELS, output: path.join(dir, 'gpt.onnx') }, {
+          signal: controller.signal,
+          onProgress: (e) => {
+            if (!abortedAt && / block h\.1 /.test(e.message)) { abortedAt = Date.now(); controller.abort(); }
+          },
+        });
+        await assert.rejects(run, (e: Error) => e instanceof PruneLensError && e.code === 'cancelled');
+        assert.ok(abortedAt > 0, 'the second block started');
+        assert.ok(Date.now() - abortedAt < 2000, `cancel took ${Date.now() - abortedAt} ms`);
+        assert.deepEqual(fs.readdirSync(dir), [], 'nothing written, not even a temporary file');
       } finally {
         client.dispose();
       }
