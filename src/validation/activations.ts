@@ -10,7 +10,8 @@ import { PruneLensError } from '../onnx/errors';
 import { GraphIndex } from '../onnx/graph';
 import { serializeModel, type OnnxModel } from '../onnx/model';
 import type { NodeProto, ValueInfoProto } from '../onnx/schema';
-import { dataTypeName, toNumber } from '../onnx/tensor';
+import { DataType, dataTypeName, toNumber } from '../onnx/tensor';
+import { newNode } from '../onnx/build';
 import { concatChunks } from '../onnx/wire';
 import type { GramBackend } from '../pruning/recovery/gram';
 import type { Activation, ActivationRun, ActivationSource } from '../pruning/recovery/source';
@@ -72,8 +73,9 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
 
 async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Promise<ActivationRun> {
   let session: InferenceSession;
+  const { bytes, outputs } = modelWithOutputs(model, values);
   try {
-    session = await ort().InferenceSession.create(modelWithOutputs(model, values), {
+    session = await ort().InferenceSession.create(bytes, {
       executionProviders: ['cpu'], graphOptimizationLevel: 'all',
     });
   } catch (e) {
@@ -87,9 +89,9 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
       for (const [name, input] of Object.entries(batch.inputs)) {
         feeds[name] = new (ort().Tensor)(input.type as 'float32', typedView(input.data, input.type) as Float32Array, input.dims);
       }
-      const result = await session.run(feeds, values);
+      const result = await session.run(feeds, outputs);
       const out = new Map<string, Activation>();
-      for (const v of values) out.set(v, asActivation(v, result[v]));
+      values.forEach((v, k) => out.set(v, asActivation(v, result[outputs[k]])));
       return out;
     },
     release: () => session.release(),
@@ -130,10 +132,13 @@ export function modelInputs(model: OnnxModel): ModelInput[] {
 
 /**
  * The bytes of a copy of `model` whose outputs are `values`, holding only the
- * nodes they depend on. The model itself is not changed; unchanged nodes and
- * tensors are copied byte for byte by the writer.
+ * nodes they depend on, and the names of those outputs: each value goes
+ * through a Cast to float32, so that an fp16 or bf16 model's activations come
+ * back as float32 (onnxruntime drops the Cast where the value is float32
+ * already). The model itself is not changed; unchanged nodes and tensors are
+ * copied byte for byte by the writer.
  */
-export function modelWithOutputs(model: OnnxModel, values: string[]): Uint8Array {
+export function modelWithOutputs(model: OnnxModel, values: string[]): { bytes: Uint8Array; outputs: string[] } {
   const graph = model.graph;
   const index = new GraphIndex(graph);
   const known = new Set<string>([...index.graphInputs, ...graph.initializer.map((t) => t.name ?? '')]);
@@ -142,14 +147,23 @@ export function modelWithOutputs(model: OnnxModel, values: string[]): Uint8Array
     if (!known.has(v)) throw new PruneLensError('graph', `the model has no value named ${v}`, {}, model.file);
   }
   const nodes = hasSubgraphs(graph.node) ? graph.node : neededNodes(index, values);
-  const outputs: ValueInfoProto[] = values.map((name) => ({ name, type: { tensor_type: { elem_type: 1 } }, metadata_props: [] }));
+  const names = values.map((v) => uniqueName(known, `${v}::float32`));
+  const casts = values.map((v, k) => newNode('Cast', [v], [names[k]], names[k], { to: DataType.FLOAT }));
+  const outputs: ValueInfoProto[] = names.map((name) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT } }, metadata_props: [] }));
   // Initializers no kept node reads would only make onnxruntime warn.
   const read = new Set<string>(values);
   for (const n of nodes) for (const i of n.input) read.add(i);
   const initializer = graph.initializer.filter((t) => read.has(t.name ?? ''));
   const input = graph.input.filter((v) => index.graphInputs.has(v.name ?? '') || read.has(v.name ?? ''));
-  const copy = { ...model.proto, graph: { ...graph, node: nodes, output: outputs, initializer, input } };
-  return concatChunks(serializeModel(copy));
+  const copy = { ...model.proto, graph: { ...graph, node: [...nodes, ...casts], output: outputs, initializer, input } };
+  return { bytes: concatChunks(serializeModel(copy)), outputs: names };
+}
+
+function uniqueName(taken: Set<string>, base: string): string {
+  let name = base;
+  for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+  taken.add(name);
+  return name;
 }
 
 /** Nodes on a path to `values`, in their original order. */
