@@ -124,6 +124,9 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
     signal,
     baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress, inputShape,
     calibrate: (m, c) => openCalibration(m, { data: c.data, size: c.size, batch: c.batch }),
+    onBlock: progress && ((b) => {
+      if (b.done < b.total) process.stderr.write(`  block ${b.block} (${b.done + 1} of ${b.total})\n`);
+    }),
   })
     .catch((e: unknown) => {
       // A plan that does not fit the model is the plan file's problem: name it.

@@ -81,44 +81,56 @@ function axpy(w: Float64Array, at: number, a: number, x: Float64Array, n: number
  * The upper Cholesky factor U of (H + λI)⁻¹ (H⁻¹ = UᵀU), row-major, with
  * λ = dampening × mean diag(H). Inputs never seen (a zero diagonal) get 1 on
  * the diagonal, and their weights are zeroed, as in the reference.
+ *
+ * Without forming H⁻¹: with J the order reversal, J H J = L Lᵀ gives
+ * H⁻¹ = (J L⁻¹ J)ᵀ (J L⁻¹ J), and J L⁻¹ J is upper triangular: U = J L⁻¹ J.
+ * One Cholesky and one triangular inverse, d³/3 in all.
  */
 function inverseCholeskyUpper(hessian: Float64Array, d: number, w: Float64Array, cols: number, dampening: number): Float64Array {
-  const h = Float64Array.from(hessian);
   let trace = 0;
   for (let i = 0; i < d; i++) {
-    if (h[i * d + i] === 0) {
-      h[i * d + i] = 1;
-      w.fill(0, i * cols, (i + 1) * cols);
-    }
-    trace += h[i * d + i];
+    if (hessian[i * d + i] === 0) w.fill(0, i * cols, (i + 1) * cols);
+    trace += hessian[i * d + i] === 0 ? 1 : hessian[i * d + i];
   }
   const damp = dampening * (trace / d);
-  for (let i = 0; i < d; i++) h[i * d + i] += damp;
-  factor(h, d);
-  // L⁻¹ (lower), column by column by forward substitution, in place of a fresh array.
-  const inv = new Float64Array(d * d);
-  for (let c = 0; c < d; c++) {
-    inv[c * d + c] = 1 / h[c * d + c];
-    for (let r = c + 1; r < d; r++) {
-      let s = 0;
-      for (let k = c; k < r; k++) s += h[r * d + k] * inv[k * d + c];
-      inv[r * d + c] = -s / h[r * d + r];
-    }
-  }
-  // H⁻¹ = L⁻ᵀ L⁻¹; only the lower triangle is needed by the factorization.
-  const hinv = new Float64Array(d * d);
+  // J H J, damped: element (i, j) is H(d-1-i, d-1-j).
+  const l = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = i; k < d; k++) s += inv[k * d + i] * inv[k * d + j];
-      hinv[i * d + j] = s;
-    }
+    const hi = (d - 1 - i) * d + (d - 1);
+    for (let j = 0; j <= i; j++) l[i * d + j] = hessian[hi - j];
+    const diag = l[i * d + i];
+    l[i * d + i] = (diag === 0 ? 1 : diag) + damp;
   }
-  factor(hinv, d);
-  // U = Lᵀ of H⁻¹ = L Lᵀ.
+  factor(l, d);
+  const x = lowerInverse(l, d);
+  // U = J X J: U(i, j) = X(d-1-i, d-1-j), upper triangular.
   const u = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = i; j < d; j++) u[i * d + j] = hinv[j * d + i];
+  for (let i = 0; i < d; i++) {
+    const xi = (d - 1 - i) * d + (d - 1);
+    for (let j = i; j < d; j++) u[i * d + j] = x[xi - j];
+  }
   return u;
+}
+
+/** X = L⁻¹ of a lower triangular L, row by row: X[r][c] = -(Σₖ L[r][k] X[k][c]) / L[r][r] for c < r. */
+function lowerInverse(l: Float64Array, d: number): Float64Array {
+  const x = new Float64Array(d * d);
+  for (let r = 0; r < d; r++) {
+    const xr = r * d;
+    for (let k = 0; k < r; k++) {
+      const a = l[xr + k];
+      if (a !== 0) rowAxpy(x, xr, a, k * d, k + 1);
+    }
+    const inv = 1 / l[xr + r];
+    for (let c = 0; c < r; c++) x[xr + c] *= -inv;
+    x[xr + r] = inv;
+  }
+  return x;
+}
+
+/** x[to + c] += a · x[from + c] for c < n. */
+function rowAxpy(x: Float64Array, to: number, a: number, from: number, n: number): void {
+  for (let c = 0; c < n; c++) x[to + c] += a * x[from + c];
 }
 
 function factor(a: Float64Array, d: number): void {
