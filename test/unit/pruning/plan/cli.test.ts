@@ -10,7 +10,7 @@ import { pruneCommand } from '../../../../src/cli/prune';
 import { loadModelSync } from '../../../../src/onnx/model';
 import type { PruneReport } from '../../../../src/pruning/report';
 import { accuracy, tempDir, weights, zeros } from '../unstructured/helpers';
-import { modelPath } from '../../../helpers/models';
+import { modelPath, tempDir as sharedTempDir } from '../../../helpers/models';
 
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -128,7 +128,7 @@ describe('cli: prune-lens prune with calibration and recovery flags', () => {
 
 describe('cli: prune-lens prune with calibration data (wanda, sparsegpt)', () => {
   it('--method wanda --nm 2:4 --calibration: every block Linear at 2:4, lm_head kept, the same as the plan', async () => {
-    const dir = tempDir();
+    const dir = sharedTempDir('cli-wanda');
     const out = path.join(dir, 'llama.wanda.onnx');
     const { code, text } = await run([modelPath('lm_llama_licenses.onnx'), '--method', 'wanda', '--nm', '2:4', '--layers', 'layers.*',
       '--calibration', modelPath('lm_licenses_train_x.npy'), '--calibration-size', '16', '-o', out, '--json']);
