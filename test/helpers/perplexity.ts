@@ -4,23 +4,13 @@
 // scripts that prune in memory; users get the same number from `validate`.
 
 import * as ort from 'onnxruntime-node';
-import { readNpyHeader } from '../../src/validation/npy';
 import { crossEntropySum } from '../../src/validation/metrics';
-import * as fs from 'node:fs';
-
-function readInt64(file: string, rows: number): { data: BigInt64Array; width: number } {
-  const header = readNpyHeader(file);
-  if (header.dtype !== 'int64' || header.shape.length !== 2) throw new Error(`${file}: expected int64 [N, T]`);
-  const width = header.shape[1];
-  const n = Math.min(rows, header.shape[0]);
-  const bytes = fs.readFileSync(file).subarray(header.dataOffset, header.dataOffset + n * width * 8);
-  return { data: new BigInt64Array(Uint8Array.from(bytes).buffer), width };
-}
+import { readNpyInt64 } from './models';
 
 /** exp(mean cross-entropy) over the first `rows` windows (all by default). */
 export async function perplexityOf(model: Uint8Array, inputs: string, targets: string, rows = Infinity, batch = 64): Promise<number> {
-  const x = readInt64(inputs, rows);
-  const y = readInt64(targets, rows);
+  const x = sequences(inputs, rows);
+  const y = sequences(targets, rows);
   const session = await ort.InferenceSession.create(model);
   try {
     const n = x.data.length / x.width;
@@ -36,4 +26,10 @@ export async function perplexityOf(model: Uint8Array, inputs: string, targets: s
   } finally {
     await session.release();
   }
+}
+
+function sequences(file: string, rows: number): { data: BigInt64Array; width: number } {
+  const { shape, data } = readNpyInt64(file, rows);
+  if (shape.length !== 2) throw new Error(`${file}: expected token ids [N, T], found [${shape.join(', ')}]`);
+  return { data, width: shape[1] };
 }
