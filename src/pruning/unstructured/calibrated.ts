@@ -106,7 +106,12 @@ function usableTargets(layers: readonly PrunableLayer[], step: CalibratedStep, w
   return out;
 }
 
-/** The numbered module a layer belongs to: the module path up to its first numeric part. */
+/**
+ * The numbered module a layer belongs to: the module path up to its first
+ * numeric part. From names alone (no shape inference, no attention block
+ * needed), so it also groups MLP-only stacks; for a transformer it is the
+ * block analysis/blocks.ts finds (`layers.0`, the attention block's parent).
+ */
 export function blockOf(displayName: string): string {
   const parts = displayName.split('.');
   const at = parts.findIndex((p) => /^\d+$/.test(p));
