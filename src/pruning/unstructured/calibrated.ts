@@ -67,10 +67,13 @@ export async function pruneCalibrated(model: OnnxModel, layers: readonly Prunabl
     opts.onProgress?.({ block, done: k, total: blocks.size });
     const stats = await measure(model, members, step.method, source, gram, opts.signal);
     for (const t of members) {
-      // A large layer takes a while: let a cancel in before each one.
-      await new Promise((r) => setImmediate(r));
-      if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { layer: t.layer.displayName });
-      changes.push(pruneLayer(model, t, step, stats.get(t.input)!));
+      // A large layer takes a while: let a cancel in before each one, and within sparsegpt's sweep.
+      const pause = async () => {
+        await new Promise((r) => setImmediate(r));
+        if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { layer: t.layer.displayName });
+      };
+      await pause();
+      changes.push(await pruneLayer(model, t, step, stats.get(t.input)!, pause));
     }
   }
   opts.onProgress?.({ block: '', done: blocks.size, total: blocks.size });
@@ -163,7 +166,8 @@ async function measure(model: OnnxModel, members: Target[], method: CalibratedMa
   return stats;
 }
 
-function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, stats: InputStats): LayerMaskChange {
+async function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, stats: InputStats,
+  pause: () => Promise<void>): Promise<LayerMaskChange> {
   const { layer, tensor } = t;
   const values = tensorFloats(tensor, model.external);
   const zerosBefore = countZeros(values);
@@ -173,7 +177,7 @@ function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, stats: In
   } else {
     // SparseGPT works on [in, out]; a Gemm with transB holds [out, in].
     const w = toInOut(values, t);
-    sparseGpt(w, t.inputs, t.outputs, hessian(stats.gram!), step.target);
+    await sparseGpt(w, t.inputs, t.outputs, hessian(stats.gram!), step.target, { pause });
     setTensorFloats(tensor, layer.dims, fromInOut(w, t));
   }
   const after = tensorFloats(tensor, model.external);

@@ -24,6 +24,11 @@ export interface SparseGptOptions {
   blockSize?: number;
   /** Added to H's diagonal, relative to its mean (default 0.01). */
   dampening?: number;
+  /**
+   * Awaited between column blocks and along the inverse: a large layer takes a
+   * while, and this lets the caller's events (a cancel) in. It may throw to stop.
+   */
+  pause?: () => Promise<void>;
 }
 
 export const SPARSEGPT_BLOCK = 32;
@@ -34,8 +39,9 @@ export const SPARSEGPT_DAMPENING = 0.01;
  * with the Hessian `hessian` (rows × rows, symmetric, full). Weights that are
  * zero on entry stay zero (earlier prunes are kept). Returns the mask (1 = pruned).
  */
-export function sparseGpt(w: Float64Array, rows: number, cols: number, hessian: Float64Array, target: SparsityTarget,
-  options: SparseGptOptions = {}): Uint8Array {
+export async function sparseGpt(w: Float64Array, rows: number, cols: number, hessian: Float64Array, target: SparsityTarget,
+  options: SparseGptOptions = {}): Promise<Uint8Array> {
+  const pause = options.pause ?? (async () => undefined);
   if (w.length !== rows * cols || hessian.length !== rows * rows) throw new PruneLensError('internal', 'sparseGpt: sizes do not match');
   const nm = 'm' in target ? target : undefined;
   if (nm && rows % nm.m !== 0) throw new PruneLensError('internal', `sparseGpt: ${rows} inputs are not a multiple of M=${nm.m}`);
@@ -43,10 +49,11 @@ export function sparseGpt(w: Float64Array, rows: number, cols: number, hessian: 
   const block = nm ? Math.ceil(step / nm.m) * nm.m : step;
   const pruned = new Uint8Array(rows * cols);
   for (let i = 0; i < w.length; i++) if (w[i] === 0) pruned[i] = 1;
-  const u = inverseCholeskyUpper(hessian, rows, w, cols, options.dampening ?? SPARSEGPT_DAMPENING);
+  const u = await inverseCholeskyUpper(hessian, rows, w, cols, options.dampening ?? SPARSEGPT_DAMPENING, pause);
 
   const err = new Float64Array(block * cols);
   for (let i1 = 0; i1 < rows; i1 += block) {
+    await pause();
     const i2 = Math.min(i1 + block, rows);
     if (!nm) chooseBlockMask(w, u, rows, cols, i1, i2, pruned, (target as { fraction: number }).fraction);
     for (let i = i1; i < i2; i++) {
@@ -86,7 +93,8 @@ function axpy(w: Float64Array, at: number, a: number, x: Float64Array, n: number
  * H⁻¹ = (J L⁻¹ J)ᵀ (J L⁻¹ J), and J L⁻¹ J is upper triangular: U = J L⁻¹ J.
  * One Cholesky and one triangular inverse, d³/3 in all.
  */
-function inverseCholeskyUpper(hessian: Float64Array, d: number, w: Float64Array, cols: number, dampening: number): Float64Array {
+async function inverseCholeskyUpper(hessian: Float64Array, d: number, w: Float64Array, cols: number, dampening: number,
+  pause: () => Promise<void>): Promise<Float64Array> {
   let trace = 0;
   for (let i = 0; i < d; i++) {
     if (hessian[i * d + i] === 0) w.fill(0, i * cols, (i + 1) * cols);
@@ -102,7 +110,8 @@ function inverseCholeskyUpper(hessian: Float64Array, d: number, w: Float64Array,
     l[i * d + i] = (diag === 0 ? 1 : diag) + damp;
   }
   factor(l, d);
-  const x = lowerInverse(l, d);
+  await pause();
+  const x = await lowerInverse(l, d, pause);
   // U = J X J: U(i, j) = X(d-1-i, d-1-j), upper triangular.
   const u = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
@@ -113,9 +122,10 @@ function inverseCholeskyUpper(hessian: Float64Array, d: number, w: Float64Array,
 }
 
 /** X = L⁻¹ of a lower triangular L, row by row: X[r][c] = -(Σₖ L[r][k] X[k][c]) / L[r][r] for c < r. */
-function lowerInverse(l: Float64Array, d: number): Float64Array {
+async function lowerInverse(l: Float64Array, d: number, pause: () => Promise<void>): Promise<Float64Array> {
   const x = new Float64Array(d * d);
   for (let r = 0; r < d; r++) {
+    if (r % 256 === 255) await pause();
     const xr = r * d;
     for (let k = 0; k < r; k++) {
       const a = l[xr + k];

@@ -42,17 +42,17 @@ function outputError(x: Float64Array, n: number, d: number, out: number, w: Arra
 }
 
 describe('sparsegpt and wanda: the math', () => {
-  it('sparsegpt on two inputs moves the pruned weight onto the kept one by the least-squares ratio', () => {
+  it('sparsegpt on two inputs moves the pruned weight onto the kept one by the least-squares ratio', async () => {
     // H = [[a, b], [b, c]]: removing w0 is best answered by w1 += w0·b/c (OBS, or least squares).
     const h = Float64Array.from([4, 2, 2, 5]);
     const w = Float64Array.from([0.1, 3]);
-    const mask = sparseGpt(w, 2, 1, h, { fraction: 0.5 }, { dampening: 0 });
+    const mask = await sparseGpt(w, 2, 1, h, { fraction: 0.5 }, { dampening: 0 });
     assert.deepEqual([...mask], [1, 0]);
     assert.equal(w[0], 0);
     assert.ok(Math.abs(w[1] - (3 + 0.1 * 2 / 5)) < 1e-12, `w1 = ${w[1]}`);
   });
 
-  it('sparsegpt keeps the pattern asked for, keeps earlier zeros, and beats zeroing the same weights', () => {
+  it('sparsegpt keeps the pattern asked for, keeps earlier zeros, and beats zeroing the same weights', async () => {
     const [n, d, out] = [200, 64, 8];
     const { x, h } = randomInputs(n, d, 1);
     const random = mulberry32(2);
@@ -61,7 +61,7 @@ describe('sparsegpt and wanda: the math', () => {
     const targets: SparsityTarget[] = [{ fraction: 0.5 }, { n: 2, m: 4 }, { n: 4, m: 8 }];
     for (const target of targets) {
       const w = Float64Array.from(original);
-      const mask = sparseGpt(w, d, out, h, target);
+      const mask = await sparseGpt(w, d, out, h, target);
       assert.equal(w[5 * out + 3], 0, 'an earlier zero stays zero');
       for (let k = 0; k < w.length; k++) assert.equal(mask[k] === 1, w[k] === 0, `mask and zeros agree at ${k}`);
       if ('m' in target) {
