@@ -39,7 +39,7 @@ function fp16Weight(name: string, dims: [number, number], scale: number, random:
   return newTensor(name, DataType.FLOAT16, dims, floatsToBytes(values, DataType.FLOAT16));
 }
 
-async function generate(file: string, s: Size): Promise<void> {
+export async function generate(file: string, s: Size): Promise<void> {
   const random = mulberry32(0);
   const nodes = [newNode('Cast', ['hidden_states'], ['h0'], '/Cast', { to: DataType.FLOAT16 })];
   const inits: TensorProto[] = [];

@@ -16,7 +16,8 @@ import type { TensorProto } from '../../onnx/schema';
 import type { CalibratedMaskMethod } from '../methods';
 import { jsGram, type GramBackend } from '../recovery/gram';
 import { NormalEquations } from '../recovery/ridge';
-import type { ActivationSource } from '../recovery/source';
+import type { ActivationRun, ActivationSource, HeldValue, SegmentRun } from '../recovery/source';
+import { GraphIndex } from '../../onnx/graph';
 import type { LayerMaskChange, MaskResult } from './prune';
 import { zeroElements } from './prune';
 import { sparseGpt, type SparsityTarget } from './sparsegpt';
@@ -62,10 +63,19 @@ export async function pruneCalibrated(model: OnnxModel, layers: readonly Prunabl
   const blocks = groupBlocks(targets);
   const changes: LayerMaskChange[] = [];
   const gram = opts.gram ?? source.gram ?? jsGram;
-  for (const [k, [block, members]] of [...blocks].entries()) {
+  const list = [...blocks];
+  // What a run of block k starts from: nothing before the first block (the calibration inputs), then the values held.
+  const frontiers = blockFrontiers(model, list.map(([, members]) => members)).map((f, k) => (k === 0 ? [] : f));
+  // Per calibration batch, the values held at the start of the current block (segments), or undefined (whole prefixes).
+  let held: Map<string, HeldValue>[] | undefined = source.openSegment ? Array.from({ length: source.batches }, () => new Map()) : undefined;
+  for (const [k, [block, members]] of list.entries()) {
     if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { layer: block });
     opts.onProgress?.({ block, done: k, total: blocks.size });
-    const stats = await measure(model, members, step.method, source, gram, opts.signal);
+    const inputs = [...new Set(members.map((t) => t.input))];
+    let runs = held && await openSegment(source, model, frontiers[k], inputs, []);
+    if (!runs) held = undefined;
+    const stats = await measure(members, step.method, source.batches, gram, opts.signal,
+      runs ? { run: async (b) => (await runs!.run(b, held![b])).activations, release: () => runs!.release() } : await source.open(model, inputs));
     for (const t of members) {
       // A large layer takes a while: let a cancel in before each one, and within sparsegpt's sweep.
       const pause = async () => {
@@ -74,6 +84,26 @@ export async function pruneCalibrated(model: OnnxModel, layers: readonly Prunabl
       };
       await pause();
       changes.push(await pruneLayer(model, t, step, stats.get(t.input)!, pause));
+    }
+    // The next block's inputs, through this block as it is now pruned.
+    if (held && k + 1 < list.length) {
+      const carried = frontiers[k + 1].filter((v) => frontiers[k].includes(v));
+      const fresh = frontiers[k + 1].filter((v) => !frontiers[k].includes(v));
+      runs = await openSegment(source, model, frontiers[k], [], fresh);
+      if (!runs) held = undefined;
+      else {
+        try {
+          const next: Map<string, HeldValue>[] = [];
+          for (let b = 0; b < source.batches; b++) {
+            if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { layer: block });
+            const out = await runs.run(b, held[b]);
+            next.push(new Map([...carried.map((v) => [v, held![b].get(v)!] as const), ...out.held]));
+          }
+          held = next;
+        } finally {
+          await runs.release();
+        }
+      }
     }
   }
   opts.onProgress?.({ block: '', done: blocks.size, total: blocks.size });
@@ -131,9 +161,40 @@ function groupBlocks(targets: Target[]): Map<string, Target[]> {
   return blocks;
 }
 
+/** A segment of the model, or undefined where the runtime cannot cut one (the caller runs whole prefixes then). */
+async function openSegment(source: ActivationSource, model: OnnxModel, from: string[], values: string[], hold: string[]): Promise<SegmentRun | undefined> {
+  try {
+    return await source.openSegment!(model, from, values, hold);
+  } catch (e) {
+    if (e instanceof PruneLensError && e.code === 'unsupported') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * For each block, the values computed before it (in graph order, up to its
+ * first layer) that it or anything after it reads: what a run from that point
+ * must be given. Graph inputs are not among them (the calibration data has them).
+ */
+function blockFrontiers(model: OnnxModel, blocks: Target[][]): string[][] {
+  const index = new GraphIndex(model.graph);
+  const order = index.topoOrder();
+  const at = new Map(order.map((n, i) => [n, i]));
+  return blocks.map((members) => {
+    const cut = Math.min(...members.map((t) => at.get(t.layer.node) ?? Infinity));
+    const out: string[] = [];
+    for (let i = 0; i < cut && i < order.length; i++) {
+      for (const v of order[i].output) {
+        if (v && index.consumers(v).some((c) => (at.get(c) ?? -1) >= cut)) out.push(v);
+      }
+    }
+    return out;
+  });
+}
+
 /** One pass of the calibration data through the model as it is now, folding each distinct input of the block. */
-async function measure(model: OnnxModel, members: Target[], method: CalibratedMaskMethod, source: ActivationSource,
-  gram: GramBackend, signal?: AbortSignal): Promise<Map<string, InputStats>> {
+async function measure(members: Target[], method: CalibratedMaskMethod, batches: number,
+  gram: GramBackend, signal: AbortSignal | undefined, run: ActivationRun): Promise<Map<string, InputStats>> {
   const stats = new Map<string, InputStats>();
   for (const t of members) {
     if (stats.has(t.input)) continue;
@@ -141,9 +202,8 @@ async function measure(model: OnnxModel, members: Target[], method: CalibratedMa
       ? { width: t.inputs, sumSq: new Float64Array(t.inputs) }
       : { width: t.inputs, gram: new NormalEquations(t.inputs, 1) });
   }
-  const run = await source.open(model, [...stats.keys()]);
   try {
-    for (let b = 0; b < source.batches; b++) {
+    for (let b = 0; b < batches; b++) {
       if (signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled');
       for (const [name, a] of await run.run(b)) {
         const s = stats.get(name)!;

@@ -235,6 +235,37 @@ describe('sparsegpt and wanda on the shared language models', () => {
     assert.deepEqual(seen, ['layers.0', 'layers.1']);
   });
 
+  it('running each block from the values held after the one before prunes as running every prefix again', async () => {
+    const plan = { steps: [{ ...step('sparsegpt', '2:4', ['layers.*']), calibration: { data: CALIBRATION, size: 16 } }] };
+    const pruneWith = async (segments: boolean) => {
+      const model = fresh('lm_llama_licenses.onnx');
+      let opened = 0;
+      await runPlan(model, plan, {
+        calibrate: async (m, c) => {
+          const source = await openCalibration(m, { data: c.data, size: c.size, batch: c.batch });
+          const segment = source.openSegment!;
+          return Object.assign(Object.create(source), {
+            openSegment: segments ? (...args: Parameters<typeof segment>) => { opened++; return segment(...args); } : undefined,
+          });
+        },
+      });
+      return { model, opened };
+    };
+    const bySegment = await pruneWith(true);
+    const byPrefix = await pruneWith(false);
+    assert.equal(bySegment.opened, 4 + 3, 'one segment per block to measure it, one per block boundary to carry its outputs on');
+    assert.equal(byPrefix.opened, 0);
+    const a = findPrunableLayers(new GraphIndex(bySegment.model.graph));
+    const b = findPrunableLayers(new GraphIndex(byPrefix.model.graph));
+    for (let i = 0; i < a.length; i++) {
+      const x = tensorFloats(a[i].weight.tensor, bySegment.model.external);
+      const y = tensorFloats(b[i].weight.tensor, byPrefix.model.external);
+      let worst = 0;
+      for (let k = 0; k < x.length; k++) worst = Math.max(worst, Math.abs(x[k] - y[k]));
+      assert.ok(worst < 1e-3, `${a[i].displayName}: weights differ by up to ${worst}`);
+    }
+  });
+
   it('plans: wanda and sparsegpt masks take amount or nm, and calibration', () => {
     const errors = (s: Record<string, unknown>) => validatePlan({ steps: [s] }).filter((i) => i.severity === 'error').map((i) => i.message).join('\n');
     const calibration = { data: 'x.npy' };
