@@ -152,6 +152,7 @@ async function openSegmentRun(model: OnnxModel, from: string[], values: string[]
  */
 export function segmentModel(model: OnnxModel, from: string[], values: string[], hold: string[]): { bytes: Uint8Array; outputs: string[]; inputs: string[] } {
   const graph = model.graph;
+  if (hasSubgraphs(graph.node)) throw new PruneLensError('unsupported', 'a model with subgraphs is not cut into segments (they read outer values by name)', {}, model.file);
   const index = new GraphIndex(graph);
   const types = inferShapes(model, index).shapes;
   const typed = (name: string): ValueInfoProto => {

@@ -166,7 +166,8 @@ async function openSegment(source: ActivationSource, model: OnnxModel, from: str
   try {
     return await source.openSegment!(model, from, values, hold);
   } catch (e) {
-    if (e instanceof PruneLensError && e.code === 'unsupported') return undefined;
+    // A value shape inference cannot type, or a cut onnxruntime will not load: the whole prefix still runs.
+    if (e instanceof PruneLensError && (e.code === 'unsupported' || e.code === 'validation')) return undefined;
     throw e;
   }
 }
