@@ -22,6 +22,7 @@ import { measureActivation } from './bench/activation';
 import { benchLatency } from './bench/latency';
 import { benchRecovery } from './bench/recovery';
 import { llmChild, llmFp32Section, llmSection } from './bench/llm';
+import { benchLlmPrune } from './bench/llmPrune';
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.resolve(ROOT, '../shared/models');
@@ -227,6 +228,10 @@ async function limitsSection(): Promise<void> {
   console.log(row('load + analyse + dependency graph', crafted));
 }
 
+async function llmPruneSection(): Promise<void> {
+  for (const line of await benchLlmPrune(CACHE, path.join(ROOT, 'dist', 'cli.js'))) console.log(line);
+}
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   analyze: analyzeSection,
   latency: latencySection,
@@ -238,6 +243,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   // Generated GB-sized files (outside the repository; PRUNE_LENS_BENCH_DIR): `llm` ~1.1 and ~4 GB fp16, `llm-fp32` ~3 GB.
   llm: async () => void (await llmSection()),
   'llm-fp32': async () => void (await llmFp32Section()),
+  'llm-prune': llmPruneSection,
 };
 
 async function main(): Promise<void> {

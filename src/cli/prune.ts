@@ -31,6 +31,7 @@ const USAGE = `usage: prune-lens prune MODEL --plan PLAN.prune.json [-o OUT] [--
   --input-shape S       count MACs at this input size (1x3x640x640, or NAME=SHAPE,...) when the model has named dims
 one-step plans:
   --method M            ${METHODS.join(' | ')}   (--criterion is the same)
+                        (l1 on single weights is magnitude pruning, nm its N:M form)
   --structured          remove channels instead of zeroing weights
   --global              one ranking across all chosen layers (default: each layer on its own)
   --granularity G       element | filter | channel | shape   (masks; default element)
@@ -38,11 +39,14 @@ one-step plans:
   --op TYPE             only layers of this op type: Conv, ConvTranspose, Gemm, MatMul (repeatable)
   --ignore GLOB         leave these layers out (repeatable)
   --amount F  --count N  --threshold T  --nm N:M  --seed S  --bias
+                        (wanda and sparsegpt without --structured: --amount F or --nm N:M per layer, e.g.
+                         --method sparsegpt --nm 2:4 --layers 'layers.*' --calibration train_x.npy)
   --round-to K  --mask FILE.npy  --importance FILE.npy
   --normalizer N        structured: rescale scores per layer before a global ranking:
                         mean (default) | max | sum | minmax | gaussian | none (raw scores)
   --max-ratio F         no layer loses more than this fraction (structured default 0.9)
-  --calibration FILE    calibration inputs (.npy, .npz or a folder) for wanda, activation-norm and recovery
+  --calibration FILE    calibration inputs (.npy, .npz or a folder; token ids [N, T] for language models)
+                        for wanda, activation-norm, sparsegpt and recovery
   --calibration-size N  samples used, the first N (default 256)   --calibration-batch N  samples per run (default 64)
   --recovery M          ${RECOVERY_METHODS.join(' | ')}: repair a structured prune on the calibration data
 the flags are the plan's step fields: the same plan from a file gives the same model, byte for byte
@@ -126,6 +130,9 @@ export async function pruneCommand(argv: string[], out: (s: string) => void = (s
     signal,
     baseDir: planFile ? path.dirname(planFile) : process.cwd(), onProgress: progress, inputShape,
     calibrate: (m, c) => openCalibration(m, { data: c.data, size: c.size, batch: c.batch }),
+    onBlock: progress && ((b) => {
+      if (b.done < b.total) process.stderr.write(`  block ${b.block} (${b.done + 1} of ${b.total})\n`);
+    }),
   })
     .catch((e: unknown) => {
       // A plan that does not fit the model is the plan file's problem: name it.

@@ -8,7 +8,8 @@ import { bytes, fixed, human, percent, table } from './format';
 
 const USAGE = `usage: prune-lens validate ORIGINAL PRUNED [options]
   --data FILE|DIR     .npy, .npz or a folder of .npy files (default: seeded random inputs)
-  --labels FILE       .npy of class indices, one per sample
+  --labels FILE       .npy of class indices, one per sample; or [N, T] next-token targets
+                      for a language model (logits [N, T, V]): perplexity and next-token accuracy
   --ep LIST           execution providers in order of preference, e.g. cuda,webgpu,cpu
   --batch N           samples per batch (default 32)
   --samples N         use at most N samples (generated data: exactly N, default 256)
@@ -122,8 +123,11 @@ export function render(r: ValidationReport): string {
     ['size', bytes(o.bytes), bytes(p.bytes), change(o.bytes, p.bytes)],
     ['params', o.params ? human(o.params) : '-', p.params ? human(p.params) : '-', change(o.params, p.params)],
     ['MACs', o.macs ? human(o.macs) : '-', p.macs ? human(p.macs) : '-', change(o.macs, p.macs)],
+    ...(o.perplexity !== undefined && p.perplexity !== undefined
+      ? [['perplexity', fixed(o.perplexity, 3), fixed(p.perplexity, 3), change(o.perplexity, p.perplexity)]]
+      : []),
     ...(o.accuracy !== undefined && p.accuracy !== undefined
-      ? [['accuracy', percent(o.accuracy), percent(p.accuracy), `${p.accuracy >= o.accuracy ? '+' : ''}${((p.accuracy - o.accuracy) * 100).toFixed(1)} pt`]]
+      ? [[r.tokens !== undefined ? 'next-token accuracy' : 'accuracy', percent(o.accuracy), percent(p.accuracy), `${p.accuracy >= o.accuracy ? '+' : ''}${((p.accuracy - o.accuracy) * 100).toFixed(1)} pt`]]
       : []),
     ['latency p50 / batch', ms(o.latency.p50), ms(p.latency.p50), change(o.latency.p50, p.latency.p50)],
     ['latency p95 / batch', ms(o.latency.p95), ms(p.latency.p95), change(o.latency.p95, p.latency.p95)],
@@ -132,13 +136,13 @@ export function render(r: ValidationReport): string {
   return [
     `original  ${o.file}`,
     `pruned    ${p.file}`,
-    `data      ${r.data}: ${r.samples} samples in batches of ${r.batchSize}${r.labels ? ', with labels' : ''}`,
+    `data      ${r.data}: ${r.samples} samples${r.tokens !== undefined ? ` (${r.tokens} tokens)` : ''} in batches of ${r.batchSize}${r.labels ? ', with labels' : ''}`,
     `provider  ${r.provider}`,
     ...skipped,
     '',
     table(['', 'original', 'pruned', 'change'], rows),
     '',
-    `top-1 agreement ${percent(r.agreement)} · output ${r.output ?? ''} max |diff| ${fixed(r.maxAbsDiff, 4)}, mean |diff| ${fixed(r.meanAbsDiff, 4)}, cosine ${fixed(r.cosine, 4)} · speedup ${fixed(r.speedup, 2)}x`,
+    `top-1 agreement${r.tokens !== undefined ? ' per token' : ''} ${percent(r.agreement)} · output ${r.output ?? ''} max |diff| ${fixed(r.maxAbsDiff, 4)}, mean |diff| ${fixed(r.meanAbsDiff, 4)}, cosine ${fixed(r.cosine, 4)} · speedup ${fixed(r.speedup, 2)}x`,
     ...(r.warnings ?? []).map((w) => `warning: ${w}`),
   ].join('\n');
 }

@@ -4,7 +4,7 @@
 // This file imports nothing, so any layer (the webview included) may use it.
 
 /** Every way a plan step can rank or pick what it prunes. */
-export const METHODS = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma', 'wanda', 'activation-norm'] as const;
+export const METHODS = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma', 'wanda', 'activation-norm', 'sparsegpt'] as const;
 export type Method = (typeof METHODS)[number];
 
 /** Methods that rank whole channels: a structured step (channels removed) takes these; each is a registered criterion. */
@@ -14,6 +14,14 @@ export type StructuredMethod = (typeof STRUCTURED_METHODS)[number];
 /** Methods that rank by activations on calibration data: they need calibration data (and onnxruntime). */
 export const DATA_AWARE_METHODS = ['wanda', 'activation-norm'] as const satisfies readonly StructuredMethod[];
 export type DataAwareMethod = (typeof DATA_AWARE_METHODS)[number];
+
+/**
+ * Methods that zero single weights of dense layers (structured: false) with
+ * calibration data, block by block through the blocks already pruned, at a
+ * sparsity `amount` or an `nm` pattern (pruning/unstructured/calibrated.ts).
+ */
+export const CALIBRATED_MASK_METHODS = ['wanda', 'sparsegpt'] as const satisfies readonly Method[];
+export type CalibratedMaskMethod = (typeof CALIBRATED_MASK_METHODS)[number];
 
 /** Ranking methods that need nothing but the weights: the extension's default method and hover preview. */
 export const WEIGHT_METHODS = ['l1', 'l2', 'bn-gamma', 'random'] as const satisfies readonly StructuredMethod[];

@@ -12,10 +12,12 @@ import { PruneLensError } from '../onnx/errors';
 import { GraphIndex } from '../onnx/graph';
 import { serializeModel, type OnnxModel } from '../onnx/model';
 import type { NodeProto, ValueInfoProto } from '../onnx/schema';
-import { dataTypeName, toNumber } from '../onnx/tensor';
+import { DataType, dataTypeName, toNumber } from '../onnx/tensor';
+import { newNode } from '../onnx/build';
 import { concatChunks } from '../onnx/wire';
 import type { GramBackend } from '../pruning/recovery/gram';
-import type { Activation, ActivationRun, ActivationSource } from '../pruning/recovery/source';
+import type { Activation, ActivationRun, ActivationSource, HeldValue, SegmentRun } from '../pruning/recovery/source';
+import { inferShapes } from '../onnx/shapes';
 import { ortGram } from './gram';
 import { Batch, ModelInput, openDataset, typedView } from './datasets';
 
@@ -67,6 +69,7 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
     samples,
     description: `${dataset.description}, ${samples} samples`,
     open: (m, values) => openRun(m, values, batches),
+    openSegment: (m, from, values, hold) => openSegmentRun(m, from, values, hold, batches),
     labels: (b) => batches[b]?.labels,
     gram: lazyOrtGram(),
   };
@@ -74,9 +77,10 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
 
 async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Promise<ActivationRun> {
   let session: InferenceSession;
+  const { bytes, outputs } = modelWithOutputs(model, values);
   const runtime = ort(); // outside the try: "not loaded in an untrusted workspace" is its own error
   try {
-    session = await runtime.InferenceSession.create(modelWithOutputs(model, values), {
+    session = await runtime.InferenceSession.create(bytes, {
       executionProviders: ['cpu'], graphOptimizationLevel: 'all',
     });
   } catch (e) {
@@ -90,13 +94,95 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
       for (const [name, input] of Object.entries(batch.inputs)) {
         feeds[name] = new (ort().Tensor)(input.type as 'float32', typedView(input.data, input.type) as Float32Array, input.dims);
       }
-      const result = await session.run(feeds, values, RUN_OPTIONS);
+      const result = await session.run(feeds, outputs, RUN_OPTIONS);
       const out = new Map<string, Activation>();
-      for (const v of values) out.set(v, asActivation(v, result[v]));
+      values.forEach((v, k) => out.set(v, asActivation(v, result[outputs[k]])));
       return out;
     },
     release: () => session.release(),
   };
+}
+
+async function createSession(bytes: Uint8Array, model: OnnxModel): Promise<InferenceSession> {
+  try {
+    return await ort().InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  } catch (e) {
+    throw new PruneLensError('validation', `onnxruntime cannot load the model for calibration: ${String((e as Error).message ?? e).split('\n')[0]}`, {}, model.file);
+  }
+}
+
+function batchFeeds(batch: Batch): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const [name, input] of Object.entries(batch.inputs)) {
+    feeds[name] = new (ort().Tensor)(input.type as 'float32', typedView(input.data, input.type) as Float32Array, input.dims);
+  }
+  return feeds;
+}
+
+/** A held value is the onnxruntime tensor itself, fed back as it came out. */
+interface HeldTensor extends HeldValue { held: Tensor }
+
+async function openSegmentRun(model: OnnxModel, from: string[], values: string[], hold: string[], batches: Batch[]): Promise<SegmentRun> {
+  const { bytes, outputs, inputs } = segmentModel(model, from, values, hold);
+  const session = await createSession(bytes, model);
+  return {
+    async run(b, held) {
+      const batch = batches[b];
+      if (!batch) throw new PruneLensError('internal', `calibration batch ${b} does not exist (there are ${batches.length})`);
+      const all = batchFeeds(batch);
+      const feeds: Record<string, Tensor> = {};
+      for (const name of inputs) {
+        const h = held.get(name) as HeldTensor | undefined;
+        const t = h?.held ?? all[name];
+        if (!t) throw new PruneLensError('internal', `segment input ${name} was not held from the segment before`);
+        feeds[name] = t;
+      }
+      const result = await session.run(feeds, [...outputs, ...hold], RUN_OPTIONS);
+      const activations = new Map<string, Activation>();
+      values.forEach((v, k) => activations.set(v, asActivation(v, result[outputs[k]])));
+      const kept = new Map<string, HeldValue>(hold.map((h) => [h, { held: result[h] } as HeldTensor]));
+      return { activations, held: kept };
+    },
+    release: () => session.release(),
+  };
+}
+
+/**
+ * A copy of `model` holding only the nodes between the values `from` (which
+ * become graph inputs, beside any graph input those nodes read) and the
+ * values asked for: `values` through a Cast to float32, `hold` as they are.
+ * Types come from shape inference; a value it cannot type is refused.
+ */
+export function segmentModel(model: OnnxModel, from: string[], values: string[], hold: string[]): { bytes: Uint8Array; outputs: string[]; inputs: string[] } {
+  const graph = model.graph;
+  if (hasSubgraphs(graph.node)) throw new PruneLensError('unsupported', 'a model with subgraphs is not cut into segments (they read outer values by name)', {}, model.file);
+  const index = new GraphIndex(graph);
+  const types = inferShapes(model, index).shapes;
+  const typed = (name: string): ValueInfoProto => {
+    const t = types.get(name);
+    if (!t?.elemType) throw new PruneLensError('unsupported', `the element type of ${name} is not known`, {}, model.file);
+    return { name, type: { tensor_type: { elem_type: t.elemType } }, metadata_props: [] };
+  };
+  const sources = new Set(from);
+  const nodes = neededNodes(index, [...values, ...hold], sources);
+  const produced = new Set<string>();
+  for (const n of nodes) for (const o of n.output) if (o) produced.add(o);
+  const initializers = new Set(graph.initializer.map((t) => t.name ?? ''));
+  const read = new Set<string>([...values, ...hold]);
+  for (const n of nodes) for (const i of n.input) if (i) read.add(i);
+  // Inputs: held values and graph inputs that the kept nodes read and do not compute.
+  const inputs = [...read].filter((v) => !produced.has(v) && !initializers.has(v) && (sources.has(v) || index.graphInputs.has(v)));
+  const known = new Set<string>([...read, ...produced, ...initializers]);
+  const names = values.map((v) => uniqueName(known, `${v}::float32`));
+  const casts = values.map((v, k) => newNode('Cast', [v], [names[k]], names[k], { to: DataType.FLOAT }));
+  const output: ValueInfoProto[] = [
+    ...names.map((name) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT } }, metadata_props: [] })),
+    ...hold.map(typed),
+  ];
+  const input = inputs.map((v) => graph.input.find((g) => g.name === v) ?? typed(v));
+  const initializer = graph.initializer.filter((t) => read.has(t.name ?? ''));
+  const copy = { ...model.proto, graph: { ...graph, node: [...nodes, ...casts], output, initializer, input, value_info: [] } };
+  return { bytes: concatChunks(serializeModel(copy)), outputs: names, inputs };
 }
 
 /**
@@ -133,10 +219,13 @@ export function modelInputs(model: OnnxModel): ModelInput[] {
 
 /**
  * The bytes of a copy of `model` whose outputs are `values`, holding only the
- * nodes they depend on. The model itself is not changed; unchanged nodes and
- * tensors are copied byte for byte by the writer.
+ * nodes they depend on, and the names of those outputs: each value goes
+ * through a Cast to float32, so that an fp16 or bf16 model's activations come
+ * back as float32 (onnxruntime drops the Cast where the value is float32
+ * already). The model itself is not changed; unchanged nodes and tensors are
+ * copied byte for byte by the writer.
  */
-export function modelWithOutputs(model: OnnxModel, values: string[]): Uint8Array {
+export function modelWithOutputs(model: OnnxModel, values: string[]): { bytes: Uint8Array; outputs: string[] } {
   const graph = model.graph;
   const index = new GraphIndex(graph);
   const known = new Set<string>([...index.graphInputs, ...graph.initializer.map((t) => t.name ?? '')]);
@@ -145,24 +234,33 @@ export function modelWithOutputs(model: OnnxModel, values: string[]): Uint8Array
     if (!known.has(v)) throw new PruneLensError('graph', `the model has no value named ${v}`, {}, model.file);
   }
   const nodes = hasSubgraphs(graph.node) ? graph.node : neededNodes(index, values);
-  const outputs: ValueInfoProto[] = values.map((name) => ({ name, type: { tensor_type: { elem_type: 1 } }, metadata_props: [] }));
+  const names = values.map((v) => uniqueName(known, `${v}::float32`));
+  const casts = values.map((v, k) => newNode('Cast', [v], [names[k]], names[k], { to: DataType.FLOAT }));
+  const outputs: ValueInfoProto[] = names.map((name) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT } }, metadata_props: [] }));
   // Initializers no kept node reads would only make onnxruntime warn.
   const read = new Set<string>(values);
   for (const n of nodes) for (const i of n.input) read.add(i);
   const initializer = graph.initializer.filter((t) => read.has(t.name ?? ''));
   const input = graph.input.filter((v) => index.graphInputs.has(v.name ?? '') || read.has(v.name ?? ''));
-  const copy = { ...model.proto, graph: { ...graph, node: nodes, output: outputs, initializer, input } };
-  return concatChunks(serializeModel(copy));
+  const copy = { ...model.proto, graph: { ...graph, node: [...nodes, ...casts], output: outputs, initializer, input } };
+  return { bytes: concatChunks(serializeModel(copy)), outputs: names };
 }
 
-/** Nodes on a path to `values`, in their original order. */
-function neededNodes(index: GraphIndex, values: string[]): NodeProto[] {
+function uniqueName(taken: Set<string>, base: string): string {
+  let name = base;
+  for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+  taken.add(name);
+  return name;
+}
+
+/** Nodes on a path to `values` (not past `sources`), in their original order. */
+function neededNodes(index: GraphIndex, values: string[], sources: Set<string> = new Set()): NodeProto[] {
   const needed = new Set<NodeProto>();
   const stack = [...values];
   const seen = new Set<string>();
   while (stack.length) {
     const v = stack.pop()!;
-    if (seen.has(v)) continue;
+    if (seen.has(v) || sources.has(v)) continue;
     seen.add(v);
     const p = index.producer(v);
     if (!p || needed.has(p)) continue;

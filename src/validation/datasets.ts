@@ -21,7 +21,7 @@ export interface ModelInput {
 export interface DataSpec {
   /** An .npy file, an .npz file or a folder of .npy files; generated inputs when absent. */
   data?: string;
-  /** An .npy of integer class labels, one per sample. */
+  /** An .npy of integer class labels, one per sample (or, where the reader allows it, one per position: [N, T]). */
   labels?: string;
   /** Use at most this many samples (generated data: exactly this many). */
   samples?: number;
@@ -36,6 +36,7 @@ export interface InputBatch { type: NpyDtype; dims: number[]; data: Buffer }
 export interface Batch {
   rows: number;
   inputs: Record<string, InputBatch>;
+  /** rows × labelsPerSample class indices. */
   labels?: Int32Array;
 }
 
@@ -50,14 +51,21 @@ export interface Dataset {
   samples: number;
   batchSize: number;
   hasLabels: boolean;
+  /** Labels per sample: 1, or T for targets per position ([N, T], a language model's next tokens). */
+  labelsPerSample: number;
   warnings: string[];
   open(): BatchReader;
+}
+
+export interface DatasetOptions {
+  /** Accept labels of shape [N, T], one class per position (a language model's targets). */
+  sequenceLabels?: boolean;
 }
 
 export const DEFAULT_GENERATED_SAMPLES = 256;
 const LABEL_NAMES = ['labels', 'label', 'y'];
 
-export function openDataset(spec: DataSpec, inputs: ModelInput[]): Dataset {
+export function openDataset(spec: DataSpec, inputs: ModelInput[], options: DatasetOptions = {}): Dataset {
   const warnings: string[] = [];
   const { batchSize, fixed } = fitBatchSize(spec.batchSize, inputs, warnings);
   if (!spec.data) {
@@ -66,6 +74,7 @@ export function openDataset(spec: DataSpec, inputs: ModelInput[]): Dataset {
   }
   const { arrays, labels: bundledLabels } = arraysOf(spec.data, inputs);
   const labels = spec.labels ? labelArray(spec.labels) : bundledLabels;
+  const labelsPerSample = labels ? labelWidth(labels, options.sequenceLabels === true) : 1;
   const assigned = assignArrays(inputs, arrays, spec.data);
   const available = Math.min(...[...assigned.values(), ...(labels ? [labels] : [])].map((a) => a.shape[0]));
   for (const a of [...assigned.values(), ...(labels ? [labels] : [])]) {
@@ -79,6 +88,7 @@ export function openDataset(spec: DataSpec, inputs: ModelInput[]): Dataset {
     samples,
     batchSize,
     hasLabels: !!labels,
+    labelsPerSample,
     warnings,
     open: () => arrayBatches(inputs, assigned, labels, samples, batchSize),
   };
@@ -242,10 +252,15 @@ export function typedView(bytes: Buffer, dtype: NpyDtype): ArrayBufferView & Arr
   }
 }
 
+/** Class indices per sample: one ([N] or [N, 1]), or with `sequence`, T of them ([N, T]). */
+function labelWidth(labels: ArraySource, sequence: boolean): number {
+  const { shape } = labels;
+  if (shape.length === 1 || (shape.length === 2 && shape[1] === 1)) return 1;
+  if (sequence && shape.length === 2) return shape[1];
+  throw new PruneLensError('validation', `labels must be one class index per sample (shape [N] or [N, 1])${sequence ? ', or one per position (shape [N, T])' : ''}, not ${shapeText(shape)}`, {}, labels.label);
+}
+
 function toLabels(bytes: Buffer, labels: ArraySource): Int32Array {
-  if (labels.shape.length > 2 || (labels.shape.length === 2 && labels.shape[1] !== 1)) {
-    throw new PruneLensError('validation', `labels must be one class index per sample (shape [N] or [N, 1]), not ${shapeText(labels.shape)}`, {}, labels.label);
-  }
   const view = typedView(bytes, labels.dtype);
   const out = new Int32Array(view.length);
   for (let i = 0; i < view.length; i++) {
@@ -271,6 +286,7 @@ function generatedDataset(inputs: ModelInput[], spec: DataSpec, batchSize: numbe
     samples,
     batchSize,
     hasLabels: false,
+    labelsPerSample: 1,
     warnings,
     open() {
       const random = seededRandom(seed);

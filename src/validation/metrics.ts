@@ -82,11 +82,37 @@ export function latencyStats(batchMs: readonly number[], samples: number): Laten
   };
 }
 
+/**
+ * Cross-entropy of each row's logits against its target class, summed over
+ * the rows, in float64 with the log-sum-exp shift (logits of any size stay finite).
+ */
+export function crossEntropySum(logits: ArrayLike<number>, rows: number, targets: ArrayLike<number>): number {
+  const width = rows === 0 ? 0 : logits.length / rows;
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * width;
+    let max = -Infinity;
+    for (let c = 0; c < width; c++) if (logits[base + c] > max) max = logits[base + c];
+    let sum = 0;
+    for (let c = 0; c < width; c++) sum += Math.exp(logits[base + c] - max);
+    total += max + Math.log(sum) - logits[base + targets[r]];
+  }
+  return total;
+}
+
 export interface Comparison {
   samples: number;
-  /** Present when labels were given. */
+  /**
+   * Present when labels were given: top-1 accuracy per sample, or for a
+   * language model (logits [N, T, V], targets [N, T]) next-token accuracy.
+   */
   originalAccuracy?: number;
   prunedAccuracy?: number;
+  /** Language models: the predictions compared (N × T); agreement, cosine and accuracy count tokens. */
+  tokens?: number;
+  /** Language models: exp of the mean cross-entropy of the next-token predictions. */
+  originalPerplexity?: number;
+  prunedPerplexity?: number;
   agreement: number;
   maxAbsDiff: number;
   meanAbsDiff: number;
@@ -94,9 +120,17 @@ export interface Comparison {
   cosine: number;
 }
 
-/** Folds batches of both models' outputs (and labels) into a Comparison, in constant memory. */
+/**
+ * Folds batches of both models' outputs (and labels) into a Comparison, in
+ * constant memory. A language model's batch is given per token: `rows` is
+ * N × T predictions of V logits each, `labels` the N × T targets, and
+ * `sequences` the N samples they came from.
+ */
 export class ComparisonAccumulator {
   private samples = 0;
+  private tokens = 0;
+  private entropyOriginal = 0;
+  private entropyPruned = 0;
   private agree = 0;
   private correctOriginal = 0;
   private correctPruned = 0;
@@ -106,10 +140,17 @@ export class ComparisonAccumulator {
   private diffCount = 0;
   private cosineSum = 0;
 
-  add(original: ArrayLike<number>, pruned: ArrayLike<number>, rows: number, labels?: ArrayLike<number>): void {
+  add(original: ArrayLike<number>, pruned: ArrayLike<number>, rows: number, labels?: ArrayLike<number>, sequences?: number): void {
     const top1Original = argmaxRows(original, rows);
     const top1Pruned = argmaxRows(pruned, rows);
-    this.samples += rows;
+    this.samples += sequences ?? rows;
+    if (sequences !== undefined) {
+      this.tokens += rows;
+      if (labels) {
+        this.entropyOriginal += crossEntropySum(original, rows, labels);
+        this.entropyPruned += crossEntropySum(pruned, rows, labels);
+      }
+    }
     this.agree += countEqual(top1Original, top1Pruned);
     if (labels) {
       this.correctOriginal += countEqual(top1Original, labels);
@@ -124,9 +165,15 @@ export class ComparisonAccumulator {
   }
 
   result(): Comparison {
-    const n = this.samples;
+    // Agreement and cosine are per prediction: per token for a language model.
+    const n = this.tokens || this.samples;
     return {
-      samples: n,
+      samples: this.samples,
+      ...(this.tokens ? { tokens: this.tokens } : {}),
+      ...(this.tokens && this.labelled > 0 ? {
+        originalPerplexity: Math.exp(this.entropyOriginal / this.labelled),
+        prunedPerplexity: Math.exp(this.entropyPruned / this.labelled),
+      } : {}),
       ...(this.labelled > 0 ? {
         originalAccuracy: this.correctOriginal / this.labelled,
         prunedAccuracy: this.correctPruned / this.labelled,

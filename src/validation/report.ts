@@ -23,8 +23,10 @@ export interface ModelSide {
   bytes: number;
   params: number;
   macs: number;
-  /** Present when labels were given. */
+  /** Present when labels were given; for a language model, next-token accuracy. */
   accuracy?: number;
+  /** Language models with targets: exp of the mean next-token cross-entropy. */
+  perplexity?: number;
   latency: LatencyStats;
 }
 
@@ -36,9 +38,11 @@ export interface ValidationReport {
   /** Where the data came from: a file, a folder, or "generated (seed N)". */
   data: string;
   labels: boolean;
+  /** Language models (logits [N, T, V], targets [N, T]): the tokens predicted; agreement and cosine are per token. */
+  tokens?: number;
   original: ModelSide;
   pruned: ModelSide;
-  /** Fraction of samples whose top-1 class is the same in both models. */
+  /** Fraction of samples (tokens, for a language model) whose top-1 class is the same in both models. */
   agreement: number;
   maxAbsDiff: number;
   meanAbsDiff: number;

@@ -52,6 +52,11 @@ export async function runPrunePlan(job: PrunePlanJob, io: WorkIO): Promise<Prune
       sources.push(source);
       return watchSource(source, progress);
     },
+    onBlock: (b) => {
+      if (b.done >= b.total) return;
+      progress.phase('prune', `${stepLabels[b.step] ?? `step ${b.step + 1}`}: block ${b.block} (${b.done + 1} of ${b.total})`,
+        stepStart(b.step) + span * (b.done / b.total));
+    },
     onRecovery: (r) => {
       if (r.done >= r.total) return;
       const what = r.stage === 'bn' ? 'recalibrating BatchNorm' : 'refitting';

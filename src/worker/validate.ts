@@ -54,6 +54,7 @@ export async function validate(options: ValidateOptions): Promise<ValidationRepo
       batchSize: result.batchSize,
       data: result.data,
       labels: result.labels,
+      ...(result.comparison.tokens !== undefined ? { tokens: result.comparison.tokens } : {}),
       original,
       pruned,
       agreement: result.comparison.agreement,
@@ -106,12 +107,15 @@ async function modelSide(file: string, result: JobResult, which: 'original' | 'p
       result.warnings.push(`params and MACs of ${file} not counted: ${(e as Error).message}`);
     }
   }
-  const accuracy = which === 'original' ? result.comparison.originalAccuracy : result.comparison.prunedAccuracy;
+  const c = result.comparison;
+  const accuracy = which === 'original' ? c.originalAccuracy : c.prunedAccuracy;
+  const perplexity = which === 'original' ? c.originalPerplexity : c.prunedPerplexity;
   return {
     file,
     bytes: fs.statSync(file).size,
     ...counts,
     ...(accuracy !== undefined ? { accuracy } : {}),
+    ...(perplexity !== undefined ? { perplexity } : {}),
     latency: result.latency[which],
   };
 }

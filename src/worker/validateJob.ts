@@ -27,7 +27,7 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
   try {
     const inputs = modelInputs(pair.original, job.original);
     checkSameInputs(inputs, modelInputs(pair.pruned, job.pruned), job.pruned);
-    const dataset = openDataset(job, inputs);
+    const dataset = openDataset(job, inputs, { sequenceLabels: true });
     progress.phase('load', `reading ${dataset.samples} samples from ${dataset.description}`, 0);
 
     const output = pair.original.outputNames[0];
@@ -38,7 +38,7 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
       const start = process.hrtime.bigint();
       const result = await session.run(feeds, [name], RUN_OPTIONS);
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      return { ms, values: asNumbers(result[name]) };
+      return { ms, values: asNumbers(result[name]), dims: result[name].dims.map(Number) };
     };
 
     const comparison = new ComparisonAccumulator();
@@ -68,8 +68,9 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
         if (a.values.length !== b.values.length) {
           throw new PruneLensError('validation', `the models' outputs differ in size (${a.values.length / batch.rows} and ${b.values.length / batch.rows} values per sample); they cannot be compared`);
         }
-        checkLabelRange(batch, a.values.length / batch.rows);
-        comparison.add(a.values, b.values, batch.rows, batch.labels);
+        const predictions = predictionRows(a.dims, batch.rows, dataset.labelsPerSample, output);
+        checkLabelRange(batch, a.values.length / predictions);
+        comparison.add(a.values, b.values, predictions, batch.labels, dataset.labelsPerSample > 1 ? batch.rows : undefined);
         // A short last batch would skew per-batch latency; time full batches only.
         if (batch.rows === dataset.batchSize || dataset.samples < dataset.batchSize) {
           timings.original.push(a.ms);
@@ -131,6 +132,20 @@ function checkSameInputs(original: ModelInput[], pruned: ModelInput[], prunedFil
   if (key(original) !== key(pruned)) {
     throw new PruneLensError('validation', `the pruned model's inputs (${describe(pruned)}) differ from the original's (${describe(original)})`, {}, prunedFile);
   }
+}
+
+/**
+ * The rows of predictions in one batch's output: one per sample, or with
+ * targets per position ([N, T] labels) one per token, where the output must
+ * be logits [N, T, V] (a language model's next-token predictions).
+ */
+function predictionRows(dims: number[], samples: number, labelsPerSample: number, output: string): number {
+  if (labelsPerSample === 1) return samples;
+  if (dims.length !== 3 || dims[0] !== samples || dims[1] !== labelsPerSample) {
+    throw new PruneLensError('validation',
+      `the labels hold ${labelsPerSample} targets per sample ([N, T]), which needs logits of shape [N, ${labelsPerSample}, V]; output '${output}' has shape [${dims.join(', ')}]`);
+  }
+  return samples * labelsPerSample;
 }
 
 function checkLabelRange(batch: Batch, classes: number): void {

@@ -6,7 +6,7 @@
 // client's idle watchdog only fires when the worker has really stopped moving.
 
 import { PruneLensError } from '../onnx/errors';
-import type { ActivationRun, ActivationSource } from '../pruning/recovery/source';
+import type { ActivationRun, ActivationSource, SegmentRun } from '../pruning/recovery/source';
 import { atBatch, checkMemory } from './memory';
 import type { WorkProgress, WorkStage } from './protocol';
 
@@ -79,5 +79,16 @@ export function watchSource(source: ActivationSource, progress: JobProgress): Ac
         release: () => run.release(),
       };
     },
+    openSegment: source.openSegment && (async (model, from, values, hold): Promise<SegmentRun> => {
+      progress.throwIfCancelled();
+      const run = await source.openSegment!(model, from, values, hold);
+      return {
+        run: (batch, held) => {
+          progress.batch(batch, source.batches);
+          return run.run(batch, held);
+        },
+        release: () => run.release(),
+      };
+    }),
   };
 }

@@ -51,7 +51,8 @@ export function renderValidation(report: ValidationReport, outputShape?: readonl
     h(
       'tbody',
       {},
-      report.labels ? metricRow('accuracy', o.accuracy, p.accuracy, (n) => formatPercent(n)) : null,
+      o.perplexity !== undefined ? metricRow('perplexity', o.perplexity, p.perplexity, (n) => n.toFixed(3)) : null,
+      report.labels ? metricRow(report.tokens !== undefined ? 'next-token accuracy' : 'accuracy', o.accuracy, p.accuracy, (n) => formatPercent(n)) : null,
       metricRow('latency p50', o.latency.p50, p.latency.p50, formatMs),
       metricRow('latency p95', o.latency.p95, p.latency.p95, formatMs),
       metricRow('throughput', o.latency.throughput, p.latency.throughput, (n) => `${formatCount(n)}/s`),
@@ -63,7 +64,7 @@ export function renderValidation(report: ValidationReport, outputShape?: readonl
   return h(
     'div',
     { class: 'validation-view' },
-    h('p', { class: 'muted' }, `${report.samples} samples in batches of ${report.batchSize} · data: ${report.data}${report.labels ? '' : classifier ? ' (no labels: agreement only)' : ` · output ${report.output ?? ''} [${(outputShape ?? []).join(', ')}] is not a class score: compared by cosine and |diff|`}`),
+    h('p', { class: 'muted' }, `${report.samples} samples${report.tokens !== undefined ? ` (${report.tokens} tokens)` : ''} in batches of ${report.batchSize} · data: ${report.data}${report.labels ? '' : classifier ? ' (no labels: agreement only)' : ` · output ${report.output ?? ''} [${(outputShape ?? []).join(', ')}] is not a class score: compared by cosine and |diff|`}`),
     h(
       'div',
       { class: 'stats' },

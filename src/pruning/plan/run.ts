@@ -17,10 +17,10 @@ import { concatChunks } from '../../onnx/wire';
 import { drasticWarning } from '../outcome';
 import type { FrozenGroup, LayerChange, PruneReport, PruneStepSummary } from '../report';
 import { pruneStructured } from '../structured';
-import { applyMaskStep, type MaskStep } from '../unstructured';
+import { applyMaskStep, pruneCalibrated, type MaskResult, type MaskStep } from '../unstructured';
 import { attachActivationStats, collectActivationStats, recover, type ActivationSource } from '../recovery';
 import { loadCustomArrays, selectStepLayers } from './resolve';
-import { DATA_AWARE_METHODS, isOneOf, MASK_METHODS, readMethod } from '../methods';
+import { CALIBRATED_MASK_METHODS, DATA_AWARE_METHODS, isOneOf, MASK_METHODS, readMethod } from '../methods';
 import { STRUCTURED_DEFAULTS, type CalibrationOptions, type PlanStep, type PrunePlan } from './types';
 import { validatePlan } from './validate';
 
@@ -44,6 +44,8 @@ export interface RunPlanOptions {
   calibrate?: (model: OnnxModel, calibration: CalibrationOptions) => Promise<ActivationSource>;
   /** The input size MACs are counted at when the model has named dims (the report says which). */
   inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
+  /** Within a wanda or sparsegpt mask step (0-based `step`): the block being measured and pruned, of how many. */
+  onBlock?: (p: { step: number; block: string; done: number; total: number }) => void;
   /** Within a structured step with recovery (0-based `step`): the layer being refit, of how many. */
   onRecovery?: (p: { step: number; stage: 'reconstruct' | 'bn'; layer: string; done: number; total: number }) => void;
 }
@@ -101,7 +103,9 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
       continue;
     }
     const layers = currentLayers(model, p.names);
-    const result = applyMaskStep(model, layers, toMaskStep(p.step, p.arrays));
+    const result = isOneOf(CALIBRATED_MASK_METHODS, p.step.method)
+      ? await runCalibratedStep(model, layers, p, opts)
+      : applyMaskStep(model, layers, toMaskStep(p.step, p.arrays));
     warnings.push(...result.warnings.map((w) => `step ${p.index + 1}: ${w}`));
     let zeroed = 0;
     for (const c of result.layers) {
@@ -197,6 +201,23 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
   let channelsRemoved = 0;
   for (const list of selection.remove.values()) channelsRemoved += list.length;
   return { report, keptByRounding: selection.keptByRounding, channelsRemoved, groupsCut: selection.remove.size };
+}
+
+/** wanda or sparsegpt zeroing weights: calibration passes block by block, in the calibrated engine. */
+async function runCalibratedStep(model: OnnxModel, layers: PrunableLayer[], p: Prepared, opts: RunPlanOptions): Promise<MaskResult> {
+  const s = p.step;
+  if (!opts.calibrate) throw new PruneLensError('unsupported', `step ${p.index + 1} uses calibration data, which this front end cannot run`, { step: p.index });
+  const data = path.resolve(opts.baseDir ?? process.cwd(), s.calibration!.data);
+  const source = await opts.calibrate(model, { ...s.calibration!, data });
+  const nm = s.nm?.split(':').map(Number);
+  if (!isOneOf(CALIBRATED_MASK_METHODS, s.method)) throw new PruneLensError('internal', `method ${s.method} has no calibrated mask step`);
+  return pruneCalibrated(model, layers, {
+    method: s.method,
+    target: nm ? { n: nm[0], m: nm[1] } : { fraction: s.amount! },
+  }, source, {
+    signal: opts.signal,
+    onProgress: opts.onBlock && ((b) => opts.onBlock!({ step: p.index, ...b })),
+  });
 }
 
 function toMaskStep(s: PlanStep, arrays?: Map<string, Float32Array>): MaskStep {

@@ -63,7 +63,7 @@ export interface PlanStep {
   /** method threshold: prune units whose |w| (or norm) is at most this. */
   threshold?: number;
   granularity?: Granularity;
-  /** method nm: "N:M", N kept out of every M along the input dimension. */
+  /** method nm (and unstructured wanda, sparsegpt): "N:M", N kept out of every M along the input dimension. */
   nm?: string;
   seed?: number;
   bias?: boolean;

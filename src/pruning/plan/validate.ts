@@ -6,7 +6,7 @@
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { PruneLensError } from '../../onnx/errors';
 import { GRANULARITIES } from '../unstructured/units';
-import { DATA_AWARE_METHODS, isOneOf, METHODS, readMethod, RECOVERY_METHODS, STRUCTURED_METHODS } from '../methods';
+import { CALIBRATED_MASK_METHODS, DATA_AWARE_METHODS, isOneOf, METHODS, readMethod, RECOVERY_METHODS, STRUCTURED_METHODS } from '../methods';
 import { LAYER_KINDS, NORMALIZERS, type PlanIssue, type PlanStep, type PrunePlan } from './types';
 import { editDistance } from '../match';
 
@@ -168,11 +168,12 @@ function validateStep(raw: unknown, i: number, issues: PlanIssue[]): void {
       if (r.method !== 'none' && s.structured !== true) err(at('recovery'), 'recovery repairs structured steps; add "structured": true');
     }
   }
-  if (isOneOf(DATA_AWARE_METHODS, s.method) && s.structured !== true) {
+  const calibratedMask = isOneOf(CALIBRATED_MASK_METHODS, s.method) && s.structured !== true;
+  if (isOneOf(DATA_AWARE_METHODS, s.method) && !calibratedMask && s.structured !== true) {
     err(at('method'), `method ${s.method} ranks channels; it needs "structured": true`);
   }
-  if (isOneOf(DATA_AWARE_METHODS, s.method) && s.calibration === undefined) {
-    err(at('calibration'), `method ${s.method} ranks channels by their activations; add "calibration": { "data": ... } to the step`);
+  if ((isOneOf(DATA_AWARE_METHODS, s.method) || calibratedMask) && s.calibration === undefined) {
+    err(at('calibration'), `method ${s.method} ${calibratedMask ? 'measures each layer\'s inputs' : 'ranks channels by their activations'}; add "calibration": { "data": ... } to the step`);
   }
   checkCombination(s as PlanStep, at, err);
 }
@@ -195,7 +196,9 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
     if (s.amount === 1) err(at('amount'), '"amount": 1 would remove every channel; a structured step keeps floor(n × (1 − amount)) channels of each group, so amount must be below 1');
   }
   only('normalizer', !!s.structured, 'rescales channel scores per layer for structured steps; add "structured": true');
-  only('nm', s.method === 'nm', 'is only for method "nm"');
+  // wanda and sparsegpt zeroing weights: a sparsity (amount) or a pattern (nm), per layer, one weight at a time.
+  const calibratedMask = isOneOf(CALIBRATED_MASK_METHODS, s.method) && s.structured !== true;
+  only('nm', s.method === 'nm' || calibratedMask, 'is only for method "nm", and for wanda and sparsegpt without "structured"');
   only('threshold', s.method === 'threshold', 'is only for method "threshold"');
   only('mask', s.method === 'custom', 'is only for method "custom"');
   only('importance', s.method === 'custom', 'is only for method "custom"');
@@ -204,8 +207,15 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
     'needs structured: true or granularity "filter"/"channel" (there are no channels to round at element granularity)');
 
   // The methods that rank channels rank weights too; custom ranks by a given importance.
-  const ranked = isOneOf(STRUCTURED_METHODS, s.method) || (s.method === 'custom' && has('importance'));
-  if (ranked) {
+  const ranked = (isOneOf(STRUCTURED_METHODS, s.method) && !calibratedMask) || (s.method === 'custom' && has('importance'));
+  if (calibratedMask) {
+    if (has('amount') === has('nm')) err(at(has('amount') ? 'nm' : 'method'), `method ${s.method} needs exactly one of "amount" (the sparsity of each layer) or "nm" (for example "2:4")`);
+    only('count', false, `does not apply to method ${s.method}; give "amount", a fraction of each layer's weights`);
+    only('max_ratio', false, `does not apply to method ${s.method}; every layer gets the same sparsity`);
+    only('bias', false, `does not apply to method ${s.method}; it prunes weights, not biases`);
+    if (s.scope === 'global') err(at('scope'), `method ${s.method} prunes each layer on its own (as the reference does); leave out "scope": "global"`);
+    if (granularity !== 'element') err(at('granularity'), `method ${s.method} prunes single weights (granularity "element")`);
+  } else if (ranked) {
     if (has('amount') === has('count')) err(at(has('amount') ? 'count' : 'method'), `method ${s.method} needs exactly one of "amount" (a fraction) or "count"`);
   } else {
     only('amount', false, `does not apply to method ${s.method}${s.method === 'custom' ? ' with a mask' : ''}`);
@@ -219,7 +229,7 @@ function checkCombination(s: PlanStep, at: (k: string) => (string | number)[], e
   if (s.method === 'bn-gamma' && !s.structured && granularity !== 'filter') {
     err(at('granularity'), 'bn-gamma ranks whole filters: use granularity "filter" (or structured: true)');
   }
-  if (has('max_ratio') && !ranked) err(at('max_ratio'), `"max_ratio" limits ranked pruning; it does not apply to method ${s.method}`);
+  if (has('max_ratio') && !ranked && !calibratedMask) err(at('max_ratio'), `"max_ratio" limits ranked pruning; it does not apply to method ${s.method}`);
 }
 
 function unknownKeys(o: Record<string, unknown>, known: string[], path: (string | number)[], what: string, err: Err): void {

@@ -19,6 +19,22 @@ export interface ActivationRun {
   release(): Promise<void>;
 }
 
+/** A value of one batch as the runtime holds it (any element type), kept to feed a later segment. */
+export interface HeldValue {
+  readonly held: unknown;
+}
+
+/** A run of part of a model: from values held from the run before it to the values asked for. */
+export interface SegmentRun {
+  /**
+   * Batch `batch`: `from` (held from the previous segment; graph inputs come
+   * from the calibration data) in, the named float32 activations and the
+   * values to hold for the next segment out.
+   */
+  run(batch: number, from: Map<string, HeldValue>): Promise<{ activations: Map<string, Activation>; held: Map<string, HeldValue> }>;
+  release(): Promise<void>;
+}
+
 export interface ActivationSource {
   /** Calibration batches, and samples over all of them. */
   readonly batches: number;
@@ -30,6 +46,13 @@ export interface ActivationSource {
    * return the named values. Only the nodes those values need are computed.
    */
   open(model: OnnxModel, values: string[]): Promise<ActivationRun>;
+  /**
+   * Like `open`, for the nodes between held values `from` and the values asked
+   * for (`values`, as float32 activations; `hold`, as they are). So a block by
+   * block pass runs each block once instead of every block before it again.
+   * Absent where the runtime cannot; it throws where it cannot type a value.
+   */
+  openSegment?(model: OnnxModel, from: string[], values: string[], hold: string[]): Promise<SegmentRun>;
   /** Class labels of batch `batch`, when the data came with labels. */
   labels(batch: number): Int32Array | undefined;
   /** Where the runtime can compute XᵀX faster than the JavaScript loop, its Gram products. */

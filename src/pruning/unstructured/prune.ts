@@ -293,7 +293,7 @@ function zeroBiasOfPrunedFilters(model: OnnxModel, slots: Slot[]): void {
 }
 
 /** Sets flagged elements to +0 in the tensor's own bytes; all other bytes stay as they were. */
-function zeroElements(model: OnnxModel, t: TensorProto, flags: Uint8Array): void {
+export function zeroElements(model: OnnxModel, t: TensorProto, flags: Uint8Array): void {
   const size = elementSize(t.data_type);
   // A copy (tensor bytes are views of the file; Buffer#slice would not copy), at offset 0, so
   // word views are aligned; +0.0 is all zero bits in every float type.

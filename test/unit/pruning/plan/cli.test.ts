@@ -10,7 +10,7 @@ import { pruneCommand } from '../../../../src/cli/prune';
 import { loadModelSync } from '../../../../src/onnx/model';
 import type { PruneReport } from '../../../../src/pruning/report';
 import { accuracy, tempDir, weights, zeros } from '../unstructured/helpers';
-import { modelPath } from '../../../helpers/models';
+import { modelPath, tempDir as sharedTempDir } from '../../../helpers/models';
 
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -123,5 +123,33 @@ describe('cli: prune-lens prune with calibration and recovery flags', () => {
     assert.ok(flagged.totals.paramsAfter < flagged.totals.paramsBefore * 0.5, `${flagged.totals.paramsBefore} -> ${flagged.totals.paramsAfter}`);
     assert.ok(flagged.recovery!.length > 0);
     for (const r of flagged.recovery!) assert.ok(r.errorAfter < r.errorBefore, `${r.layer}: ${r.errorBefore} -> ${r.errorAfter}`);
+  });
+});
+
+describe('cli: prune-lens prune with calibration data (wanda, sparsegpt)', () => {
+  it('--method wanda --nm 2:4 --calibration: every block Linear at 2:4, lm_head kept, the same as the plan', async () => {
+    const dir = sharedTempDir('cli-wanda');
+    const out = path.join(dir, 'llama.wanda.onnx');
+    const { code, text } = await run([modelPath('lm_llama_licenses.onnx'), '--method', 'wanda', '--nm', '2:4', '--layers', 'layers.*',
+      '--calibration', modelPath('lm_licenses_train_x.npy'), '--calibration-size', '16', '-o', out, '--json']);
+    assert.equal(code, 0);
+    const report = JSON.parse(text) as PruneReport;
+    assert.equal(report.method, 'wanda');
+    assert.equal(report.layers.length, 28);
+    for (const l of report.layers) assert.equal(l.zerosAfter, l.paramsAfter / 2, l.layer);
+    const pruned = loadModelSync(out);
+    assert.equal(zeros(weights(pruned, 'lm_head')), 0, 'lm_head is not pruned');
+    const plan = path.join(dir, 'wanda.prune.json');
+    fs.writeFileSync(plan, JSON.stringify({ steps: [{ method: 'wanda', nm: '2:4', layers: ['layers.*'], calibration: { data: modelPath('lm_licenses_train_x.npy'), size: 16 } }] }));
+    const fromPlan = path.join(dir, 'llama.plan.onnx');
+    assert.equal((await run([modelPath('lm_llama_licenses.onnx'), '--plan', plan, '-o', fromPlan])).code, 0);
+    assert.ok(fs.readFileSync(fromPlan).equals(fs.readFileSync(out)), 'the flags and the plan file write the same model');
+  });
+
+  it('says what is missing', async () => {
+    await assert.rejects(run([modelPath('lm_llama_licenses.onnx'), '--method', 'sparsegpt', '--amount', '0.5']),
+      /method sparsegpt measures each layer's inputs; add --calibration FILE/);
+    await assert.rejects(run([modelPath('lm_llama_licenses.onnx'), '--method', 'l1', '--amount', '0.5', '--calibration-size', '8']),
+      /--calibration-size needs --calibration/);
   });
 });
