@@ -11,6 +11,7 @@ import { assumeInputShape, inferShapes, type Dim, type ShapeInfo } from '../../o
 import type { GraphProto, NodeProto } from '../../onnx/schema';
 import { DataType, tensorDims, tensorInts } from '../../onnx/tensor';
 import { resolveLayers } from '../match';
+import type { GqaMode } from './attention';
 import type { RuleContext } from './context';
 import { ruleFor, type RuleTable } from './rules';
 import type {
@@ -28,6 +29,11 @@ export interface BuildOptions {
   rules?: RuleTable;
   /** The input size MACs are counted at when the model has named dims (shapes by input name, or one shape). */
   inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
+  /**
+   * GQA: 'even' (default) keeps the kv heads and removes the same query head
+   * from every group; 'groups' removes kv heads together with their query heads.
+   */
+  gqa?: GqaMode;
 }
 
 export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}): DepGraph {
@@ -51,10 +57,12 @@ class Builder {
   private readonly layerOf = new Map<NodeProto, PrunableLayer>();
   private readonly ignored = new Set<PrunableLayer>();
   private readonly rules: RuleTable;
+  private readonly gqa: GqaMode;
 
   constructor(private readonly model: OnnxModel, opts: BuildOptions) {
     this.index = new GraphIndex(model.graph);
     this.rules = opts.rules ?? {};
+    this.gqa = opts.gqa ?? 'even';
     this.shapes = inferShapes(model, this.index);
     if (opts.inputShape) assumeInputShape(model, this.shapes, opts.inputShape.shapes, opts.inputShape.source);
     const layers = findPrunableLayers(this.index);
@@ -116,7 +124,7 @@ class Builder {
     const layer = this.layerOf.get(node);
     const self = this;
     return {
-      node, name, index: this.index, opset,
+      node, name, index: this.index, opset, gqa: this.gqa,
       channels: (v) => {
         const ch = v ? self.values.get(v) : undefined;
         if (!ch?.split) return ch;

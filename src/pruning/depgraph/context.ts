@@ -5,6 +5,7 @@ import type { PrunableLayer } from '../../analysis/layers';
 import type { ConstantRef, GraphIndex } from '../../onnx/graph';
 import type { Dim, DimOrigin } from '../../onnx/shapes';
 import type { NodeProto } from '../../onnx/schema';
+import type { GqaMode } from './attention';
 import type { Fixup, MemberRole, ValueChannels } from './types';
 
 export interface RuleContext {
@@ -14,6 +15,8 @@ export interface RuleContext {
   readonly index: GraphIndex;
   /** Opset of the default domain. */
   readonly opset: number;
+  /** How GQA models lose heads (BuildOptions.gqa). */
+  readonly gqa: GqaMode;
   /**
    * The channels of a value on one axis. A value whose channels a Reshape
    * spread over several axes is frozen when a rule reads it this way.
