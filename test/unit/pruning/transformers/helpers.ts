@@ -6,7 +6,7 @@
 
 import { GraphIndex } from '../../../../src/onnx/graph';
 import { loadModelSync, type OnnxModel } from '../../../../src/onnx/model';
-import { elementCount, tensorDims } from '../../../../src/onnx/tensor';
+import { elementCount, setTensorFloats, tensorDims, tensorFloats } from '../../../../src/onnx/tensor';
 import type { DepGraph } from '../../../../src/pruning/depgraph';
 import { applySelection } from '../../../../src/pruning/structured';
 import { modelPath, readNpyFloat32, readNpyInt64, seededRandom } from '../../../helpers/models';
@@ -74,6 +74,7 @@ export async function zeroThenRemove(t: Transformer, build: (m: OnnxModel) => De
   const graph = build(m);
   const sel = remove(graph);
   zeroChannels(m, graph, sel);
+  zeroConsumers(m, graph, sel);
   const zeroed = bytesOf(m);
   applySelection(m, graph, sel);
   const pruned = bytesOf(m);
@@ -120,4 +121,28 @@ export async function vitAccuracy(bytes: Uint8Array): Promise<number> {
     if (arg === Number(y.data[i])) ok++;
   }
   return ok / y.data.length;
+}
+
+/**
+ * Zeroes the consuming layers' input slices of the selected units too (o_proj's
+ * columns of a removed head): with GQA's kv heads kept, a query head whose q
+ * is zero still adds softmax-uniform·v, and only o_proj's zero columns make
+ * it contribute nothing.
+ */
+function zeroConsumers(m: OnnxModel, graph: DepGraph, remove: Map<number, number[]>): void {
+  const removed = new Set<number>();
+  for (const [gid, list] of remove) for (const i of list) removed.add(graph.groups[gid].units[i]);
+  for (const mem of graph.members) {
+    if (mem.role !== 'in') continue;
+    const positions = [...mem.labels.keys()].filter((p) => removed.has(graph.units.find(mem.labels[p])));
+    if (!positions.length) continue;
+    const t = graph.index.constant(mem.node.input[mem.input])!.tensor;
+    const dims = tensorDims(t);
+    const values = Float32Array.from(tensorFloats(t, m.external));
+    let inner = 1;
+    for (let a = mem.axis + 1; a < dims.length; a++) inner *= dims[a];
+    const outer = values.length / (dims[mem.axis] * inner);
+    for (let o = 0; o < outer; o++) for (const p of positions) values.fill(0, (o * dims[mem.axis] + p) * inner, (o * dims[mem.axis] + p + 1) * inner);
+    setTensorFloats(t, dims, values);
+  }
 }
