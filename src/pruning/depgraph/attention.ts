@@ -5,8 +5,8 @@
 // head count is rewritten. The batched MatMuls q·kᵀ and attn·v tie the heads
 // of their operands, and GQA's Unsqueeze → Expand → Reshape repeats each kv
 // head over its query heads: with `gqa: 'groups'` a kv head goes together
-// with its query heads; with `gqa: 'even'` the kv heads stay and the same
-// query head goes from every group (the Expand factor shrinks).
+// with its query heads; with `gqa: 'even'` the kv heads stay and every group
+// loses the same number of its own query heads (the Expand factor shrinks).
 
 import { prodDims, type Dim } from '../../onnx/dims';
 import type { NodeProto } from '../../onnx/schema';
@@ -148,11 +148,15 @@ export const expandRule: Rule = (ctx) => {
   const shift = od.length - (target?.length ?? od.length);
   const repeat = od[c + 1];
   if (ctx.gqa === 'even' && d[x.axis + 1] === 1 && typeof repeat === 'number' && repeat > 1) {
-    const reps = ctx.newUnits(repeat);
+    // Every (kv head, repeat) position is a unit of its own, so each group chooses its own query heads,
+    // in equal numbers: the Expand factor is one number for all groups.
+    const kv = x.labels.length;
+    const reps = ctx.newUnits(kv * repeat);
     ctx.freeze(x.labels, `kv heads are kept whole: query heads go evenly from every group (gqa: 'even')`);
-    const why = shapeVectorFixup(ctx, node, c + 1 - shift, (f) => f.kept(reps).length);
+    ctx.evenBlocks(reps, kv);
+    const why = shapeVectorFixup(ctx, node, c + 1 - shift, (f) => f.kept(reps).length / kv);
     if (why) return ctx.freezeInputs(why);
-    return ctx.set(node.output[0], { axis: c + 1, labels: reps });
+    return ctx.set(node.output[0], { axis: c, labels: reps, split: { sizes: [kv, repeat], shrink: 1, by: ctx.name } });
   }
   if (target && target[c - shift] !== 1) {
     const why = shapeVectorFixup(ctx, node, c - shift, (f) => f.kept(x.labels).length);

@@ -30,8 +30,8 @@ export interface BuildOptions {
   /** The input size MACs are counted at when the model has named dims (shapes by input name, or one shape). */
   inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
   /**
-   * GQA: 'even' (default) keeps the kv heads and removes the same query head
-   * from every group; 'groups' removes kv heads together with their query heads.
+   * GQA: 'even' (default) keeps the kv heads and removes the same number of
+   * query heads from every group; 'groups' removes kv heads with their query heads.
    */
   gqa?: GqaMode;
 }
@@ -52,6 +52,7 @@ class Builder {
   private readonly values = new Map<string, ValueChannels>();
   private readonly members: SliceMember[] = [];
   private readonly fixups: Fixup[] = [];
+  private readonly evenBlocks: DepGraph['evenBlocks'] = [];
   private readonly layerChannels: LayerChannels[] = [];
   private readonly constants = new Map<string, ConstantRef | undefined>();
   private readonly layerOf = new Map<NodeProto, PrunableLayer>();
@@ -85,7 +86,7 @@ class Builder {
     return {
       groups, unitGroup, values: this.values, members: this.members, fixups: this.fixups,
       layers: this.layerChannels, sources: this.sources, units: this.units, index: this.index,
-      constants: this.constants, shapes: this.shapes,
+      constants: this.constants, shapes: this.shapes, evenBlocks: this.evenBlocks,
     };
   }
 
@@ -185,6 +186,7 @@ class Builder {
         if (out && self.ignored.has(layer)) self.freezeLabels(out, `layer ${layer.displayName} is ignored`);
       },
       fixup: (f) => self.fixups.push(f),
+      evenBlocks: (labels, blocks) => self.evenBlocks.push({ labels, blocks }),
     };
   }
 
@@ -258,6 +260,18 @@ class Builder {
       });
     }
     this.describeMembers(groups, unitGroup);
+    for (const { labels, blocks } of this.evenBlocks) {
+      const size = labels.length / blocks;
+      const at = Array.from(labels, (u) => unitGroup.get(this.units.find(u)));
+      const g = at[0]?.group;
+      if (g === undefined || at.some((a) => a?.group !== g)) continue;
+      // k's and v's Expands give the same blocks: keep one copy of each.
+      const list = (groups[g].evenBlocks ??= []);
+      for (let b = 0; b < blocks; b++) {
+        const block = at.slice(b * size, (b + 1) * size).map((a) => a!.index);
+        if (!list.some((l) => l.join() === block.join())) list.push(block);
+      }
+    }
     return { groups, unitGroup };
   }
 

@@ -51,6 +51,8 @@ export interface RuleContext {
   /** Records which positions of this layer's weight are its out- and in-channels. */
   layerChannels(out: Int32Array | undefined, inn: Int32Array | undefined): void;
   fixup(f: Fixup): void;
+  /** `labels` fall into `blocks` equal consecutive blocks that must each lose the same number of channels. */
+  evenBlocks(labels: Int32Array, blocks: number): void;
 }
 
 export type Rule = (ctx: RuleContext) => void;

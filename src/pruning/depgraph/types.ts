@@ -69,6 +69,11 @@ export interface ChannelGroup {
   frozen?: string;
   /** Unit ids (union-find roots) in group order; index i of the group is units[i]. */
   units: Int32Array;
+  /**
+   * Group indices in blocks that must each lose the same number of channels
+   * (GQA's query heads per kv head: the Expand factor is one number).
+   */
+  evenBlocks?: number[][];
 }
 
 /** Per prunable layer, the units of its out- and in-channel positions. */
@@ -105,6 +110,8 @@ export interface DepGraph {
   index: GraphIndex;
   /** Constants resolved once, by value name. */
   constants: Map<string, ConstantRef | undefined>;
+  /** Labels split into equal blocks that must lose the same number of channels each (see ChannelGroup.evenBlocks). */
+  evenBlocks: { labels: Int32Array; blocks: number }[];
   /** Inferred shapes of the model the graph was built from (for MACs and value_info). */
   shapes: ShapeInfo;
 }
