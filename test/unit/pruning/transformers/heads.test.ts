@@ -6,7 +6,7 @@
 // valid, smaller, fewer MACs per token.
 
 import * as assert from 'node:assert/strict';
-import { buildDependencyGraph, type BuildOptions, type DepGraph } from '../../../../src/pruning/depgraph';
+import { buildDependencyGraph, type BuildOptions, type ChannelGroup, type DepGraph } from '../../../../src/pruning/depgraph';
 import { pruneStructured } from '../../../../src/pruning/structured';
 import { runModel } from '../../../helpers/ort';
 import { bytesOf } from '../structured/helpers';
@@ -20,7 +20,7 @@ interface Case { t: Transformer; opts: BuildOptions; label: string; heads: numbe
 const cases: Case[] = [
   { t: LM_GPT, opts: {}, label: 'one head of 4 per block', heads: 4, perBlock: 4, roots: 'h.0.attn.q_proj,h.0.attn.k_proj,h.0.attn.v_proj' },
   { t: VIT, opts: {}, label: 'one head of 4 per block (fused qkv)', heads: 4, perBlock: 3, roots: 'blocks.0.attn.qkv' },
-  { t: LM_LLAMA, opts: { gqa: 'even' }, label: 'one query head per kv group (2 of 8)', heads: 4, perBlock: 4, roots: 'layers.0.self_attn.q_proj' },
+  { t: LM_LLAMA, opts: { gqa: 'even' }, label: 'one query head per kv group (2 of 8)', heads: 8, perBlock: 4, roots: 'layers.0.self_attn.q_proj' },
   { t: LM_LLAMA, opts: { gqa: 'groups' }, label: 'one kv group with its 4 query heads', heads: 2, perBlock: 4, roots: 'layers.0.self_attn.q_proj,layers.0.self_attn.k_proj,layers.0.self_attn.v_proj' },
 ];
 
@@ -29,7 +29,9 @@ describe('transformers: attention heads', function () {
 
   for (const c of cases) {
     it(`${c.t.file} (gqa ${c.opts.gqa ?? 'default'}): ${c.label}, zero-then-remove within 1e-4 at every size`, async () => {
-      const r = await zeroThenRemove(c.t, (m) => buildDependencyGraph(m, c.opts), (g) => new Map(attentionGroups(g).map((x, i) => [x.id, [i % x.size]])));
+      // One head per block; with GQA 'even', one query head from each kv group (a different one in each).
+      const pick = (x: ChannelGroup, i: number) => x.evenBlocks?.map((b, k) => b[(i + k) % b.length]) ?? [i % x.size];
+      const r = await zeroThenRemove(c.t, (m) => buildDependencyGraph(m, c.opts), (g) => new Map(attentionGroups(g).map((x, i) => [x.id, pick(x, i)])));
       const groups = attentionGroups(r.graph);
       assert.equal(groups.length, c.perBlock, groups.map((g) => g.roots.join(',')).join('; '));
       assert.equal(groups[0].roots.join(','), c.roots);
@@ -44,9 +46,15 @@ describe('transformers: attention heads', function () {
       const dense = bytesOf(m);
       const macsBefore = linearMacsPerToken(m);
       const graph = buildDependencyGraph(load(c.t), c.opts);
-      const perGroupCount = Object.fromEntries(attentionGroups(graph).map((g) => [g.id, 1]));
+      const perGroupCount = Object.fromEntries(attentionGroups(graph).map((g) => [g.id, g.evenBlocks?.length ?? 1]));
       const { selection } = pruneStructured(m, { ...c.opts, criterion: 'l1', perGroupCount });
       assert.equal(selection.remove.size, c.perBlock);
+      for (const [gid, list] of selection.remove) {
+        const blocks = graph.groups[gid].evenBlocks;
+        assert.equal(list.length, blocks?.length ?? 1);
+        // Each kv group loses exactly one of its own query heads.
+        if (blocks) for (const b of blocks) assert.equal(list.filter((i) => b.includes(i)).length, 1, `${list} in ${JSON.stringify(blocks)}`);
+      }
       const pruned = bytesOf(m);
       const macsAfter = linearMacsPerToken(m);
       assert.ok(pruned.length < dense.length && macsAfter < macsBefore, `${macsAfter} vs ${macsBefore} MACs per token`);
