@@ -23,10 +23,13 @@ const VALUES_PER_RUN = 8;
 
 /** Per-channel statistics of the input of every prunable layer, on the calibration data. */
 export async function collectActivationStats(model: OnnxModel, source: ActivationSource, signal?: AbortSignal): Promise<Map<string, ChannelStats>> {
-  const values = [...new Set(findPrunableLayers(new GraphIndex(model.graph)).map((l) => l.node.input[0]).filter(Boolean))];
+  const layers = findPrunableLayers(new GraphIndex(model.graph));
+  const values = [...new Set(layers.map((l) => l.node.input[0]).filter(Boolean))];
+  // A Linear (MatMul, Gemm) reads its features on the last axis: [N, T, C] in a transformer.
+  const axes = new Map(layers.filter((l) => l.op === 'MatMul' || l.op === 'Gemm').map((l) => [l.node.input[0], -1]));
   const stats = new Map<string, ChannelStats>();
   for (let i = 0; i < values.length; i += VALUES_PER_RUN) {
-    for (const [k, v] of await channelStatistics(source, model, values.slice(i, i + VALUES_PER_RUN), signal)) stats.set(k, v);
+    for (const [k, v] of await channelStatistics(source, model, values.slice(i, i + VALUES_PER_RUN), signal, axes)) stats.set(k, v);
   }
   return stats;
 }

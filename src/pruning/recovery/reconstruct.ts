@@ -22,6 +22,11 @@
 // least-squares fit of the pre-ReLU outputs, torch or here, stays near 0.91.
 // The residual Add's other input is taken from the original model, the value
 // that branch is itself being fit to.
+//
+// A transformer's Linear is MatMul → Add(bias): the fit gets a bias column
+// too, and the fitted intercept is added to that Add's constant (FLAP's bias
+// compensation falls out of it: the removed inputs' mean contribution moves
+// into the bias).
 
 import type { PrunableLayer } from '../../analysis/layers';
 import { findPrunableLayers } from '../../analysis/layers';
@@ -29,6 +34,7 @@ import { attrFloat, attrInt } from '../../onnx/attributes';
 import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
+import type { NodeProto } from '../../onnx/schema';
 import { tensorDims } from '../../onnx/tensor';
 import { constantFloats, setConstantFloats } from './constants';
 import { convGeometry, denseGeometry, featureWidth, layerChunks, type Chunk, type LayerGeometry } from './features';
@@ -169,7 +175,8 @@ async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIn
       const x = (await runP.run(b)).get(inputName)!;
       const y = gatherChannels((await runO.run(b)).get(outputName)!, channelAxis, kept);
       if (!geometry) {
-        geometry = layer.op === 'Conv' ? convGeometry(node, layer.dims, x.dims, true) : denseGeometry(layer.op as 'Gemm' | 'MatMul', layer.op === 'Gemm');
+        geometry = layer.op === 'Conv' ? convGeometry(node, layer.dims, x.dims, true)
+          : denseGeometry(layer.op as 'Gemm' | 'MatMul', layer.op === 'Gemm' || !!matMulBias(index, layer));
         const m = kept.length / geometry.groups;
         const d = featureWidth(geometry, layer.op === 'Conv' ? x.dims[1] : x.dims[x.dims.length - 1]);
         systems = Array.from({ length: geometry.groups }, () => new NormalEquations(d, m));
@@ -385,6 +392,8 @@ function currentSolution(model: OnnxModel, index: GraphIndex, layer: PrunableLay
   const d = k + (g.bias ? 1 : 0);
   const sol = new Float64Array(d * m);
   for (let i = 0; i < k; i++) for (let o = 0; o < m; o++) sol[i * m + o] = lay.alpha * w[lay.at(i, o)];
+  // A MatMul's target excludes its Add's bias: the fitted column is a change to that bias, 0 now.
+  if (g.bias && layer.op === 'MatMul') return [sol];
   if (g.bias) for (let o = 0; o < m; o++) sol[k * m + o] = bias ? lay.beta * (bias.length === 1 ? bias[0] : bias[o]) : 0;
   out.push(sol);
   return out;
@@ -415,6 +424,13 @@ function writeSolution(model: OnnxModel, index: GraphIndex, layer: PrunableLayer
   }
   setConstantFloats(model, index, node, 1, layer.dims, w);
   if (!g.bias) return;
+  const add = g.op === 'MatMul' ? matMulBias(index, layer) : undefined;
+  if (add) {
+    const b = constantFloats(model, index, add.node, add.input);
+    for (let o = 0; o < mAll; o++) b[o] += bias[o];
+    setConstantFloats(model, index, add.node, add.input, add.dims, b);
+    return;
+  }
   const beta = g.op === 'Gemm' ? attrFloat(node, 'beta', 1) : 1;
   const bn = layer.batchNorm?.node;
   if (node.input[2]) {
@@ -430,4 +446,19 @@ function writeSolution(model: OnnxModel, index: GraphIndex, layer: PrunableLayer
   } else if (bias.some((v) => v !== 0)) {
     setConstantFloats(model, index, node, 2, [mAll], Float32Array.from(bias, (v) => v / beta));
   }
+}
+
+/** The Add after a MatMul whose other operand is a constant bias of one value per output: a Linear's bias. */
+function matMulBias(index: GraphIndex, layer: PrunableLayer): { node: NodeProto; input: number; dims: number[] } | undefined {
+  if (layer.op !== 'MatMul') return undefined;
+  const out = layer.node.output[0];
+  const users = index.consumers(out);
+  if (users.length !== 1 || users[0].op_type !== 'Add' || index.graphOutputs.has(out)) return undefined;
+  const add = users[0];
+  const input = add.input[0] === out ? 1 : 0;
+  const c = index.constant(add.input[input]);
+  if (!c) return undefined;
+  const dims = tensorDims(c.tensor);
+  const m = layer.dims[layer.outAxis];
+  return dims.reduce((p, d) => p * d, 1) === m && dims[dims.length - 1] === m ? { node: add, input, dims } : undefined;
 }
