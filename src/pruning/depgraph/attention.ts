@@ -11,6 +11,7 @@
 import { prodDims, type Dim } from '../../onnx/dims';
 import type { NodeProto } from '../../onnx/schema';
 import type { Rule, RuleContext } from './context';
+import { expandedConstant } from './embeddings';
 import { shapeEntryFixup } from './fixups';
 import { expand } from './indexMapping';
 import type { FixupContext, ValueChannels } from './types';
@@ -138,7 +139,10 @@ export const batchedMatMul: Rule = (ctx) => {
 export const expandRule: Rule = (ctx) => {
   const { node } = ctx;
   const x = ctx.channels(node.input[0]);
-  if (!x) return;
+  if (!x) {
+    expandedConstant(ctx);
+    return;
+  }
   const d = ctx.dims(node.input[0]);
   const od = ctx.dims(node.output[0]);
   if (!d || !od) return ctx.freezeInputs(`the shapes around ${ctx.name} are unknown`);

@@ -9,6 +9,7 @@ import type { Dim } from '../../onnx/shapes';
 import { tensorFloats } from '../../onnx/tensor';
 import { batchedMatMul, expandRule } from './attention';
 import type { Rule, RuleContext } from './context';
+import { gather } from './embeddings';
 import { groupFixup, shapeEntryFixup, sliceBoundsFixup, splitSizesFixup } from './fixups';
 import { expand, repeatEach, tieGroups } from './indexMapping';
 import { reshape, transpose } from './reshape';
@@ -499,4 +500,5 @@ export const CHANNEL_RULES: Record<ChannelKind, Rule> = {
   resize,
   pad,
   expand: expandRule,
+  gather,
 };
