@@ -24,7 +24,7 @@ describe('transformers: MLP neurons', function () {
 
   for (const c of cases) {
     it(`${c.t.file}: one group per block's MLP (${c.roots}, …), zero-then-remove within 1e-4 at every size`, async () => {
-      const mlp = (g: ReturnType<typeof buildDependencyGraph>) => g.groups.filter((x) => !x.frozen && x.roots.some((r) => MLP_ROOT.test(r)));
+      const mlp = (g: ReturnType<typeof buildDependencyGraph>) => g.groups.filter((x) => !x.frozen && x.roots.every((r) => MLP_ROOT.test(r)));
       const r = await zeroThenRemove(c.t, (m) => buildDependencyGraph(m), (g) => {
         const picked = pickChannels(g, 0.3, 5);
         const ids = new Set(mlp(g).map((x) => x.id));
@@ -43,7 +43,7 @@ describe('transformers: MLP neurons', function () {
       const dense = bytesOf(m);
       const macsBefore = linearMacsPerToken(m);
       const graph = buildDependencyGraph(load(c.t));
-      const mlpLayers = graph.groups.filter((g) => !g.frozen && g.roots.some((r) => MLP_ROOT.test(r))).flatMap((g) => g.roots);
+      const mlpLayers = graph.groups.filter((g) => !g.frozen && g.roots.every((r) => MLP_ROOT.test(r))).flatMap((g) => g.roots);
       const perLayer = Object.fromEntries(mlpLayers.map((n) => [n, 0.3]));
       const { selection } = pruneStructured(m, { criterion: 'l1', perLayer, ratio: 0 });
       const sizes = [...selection.remove.entries()].map(([gid, list]) => [graph.groups[gid].size, list.length]);
