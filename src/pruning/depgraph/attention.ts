@@ -58,6 +58,7 @@ export function headSplit(ctx: RuleContext, x: ValueChannels, d: Dim[], od: Dim[
       }
     }
   }
+  ctx.tag(units, 'attention');
   const why = shapeEntryFixup(ctx, node, 1, at, (f) => f.kept(units).length);
   if (why) {
     ctx.freezeInputs(why);

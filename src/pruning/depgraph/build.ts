@@ -53,6 +53,7 @@ class Builder {
   private readonly members: SliceMember[] = [];
   private readonly fixups: Fixup[] = [];
   private readonly evenBlocks: DepGraph['evenBlocks'] = [];
+  private readonly tags: { labels: Int32Array; kind: 'attention' | 'hidden' }[] = [];
   private readonly layerChannels: LayerChannels[] = [];
   private readonly constants = new Map<string, ConstantRef | undefined>();
   private readonly layerOf = new Map<NodeProto, PrunableLayer>();
@@ -187,6 +188,7 @@ class Builder {
       },
       fixup: (f) => self.fixups.push(f),
       evenBlocks: (labels, blocks) => self.evenBlocks.push({ labels, blocks }),
+      tag: (labels, kind) => self.tags.push({ labels, kind }),
     };
   }
 
@@ -260,6 +262,7 @@ class Builder {
       });
     }
     this.describeMembers(groups, unitGroup);
+    this.kinds(groups, unitGroup);
     for (const { labels, blocks } of this.evenBlocks) {
       const size = labels.length / blocks;
       const at = Array.from(labels, (u) => unitGroup.get(this.units.find(u)));
@@ -273,6 +276,20 @@ class Builder {
       }
     }
     return { groups, unitGroup };
+  }
+
+  /** Heads and the hidden size are tagged by their rules; a group of Linears on [.., C] (MatMul) otherwise holds MLP neurons. */
+  private kinds(groups: ChannelGroup[], unitGroup: DepGraph['unitGroup']): void {
+    for (const { labels, kind } of this.tags) {
+      const g = labels.length ? unitGroup.get(this.units.find(labels[0]))?.group : undefined;
+      if (g !== undefined && groups[g].kind !== 'hidden') groups[g].kind = kind;
+    }
+    const layerOf = new Map([...this.layerOf.values()].map((l) => [l.name, l]));
+    for (const g of groups) {
+      // An inner layer (its channels have consumers), not the model's last projection.
+      const inner = g.members.some((m) => m.endsWith(' in'));
+      if (!g.kind && inner && g.rootNodes.every((n) => layerOf.get(n)?.op === 'MatMul')) g.kind = 'mlp';
+    }
   }
 
   private describeMembers(groups: ChannelGroup[], unitGroup: DepGraph['unitGroup']): void {

@@ -53,6 +53,8 @@ export interface RuleContext {
   fixup(f: Fixup): void;
   /** `labels` fall into `blocks` equal consecutive blocks that must each lose the same number of channels. */
   evenBlocks(labels: Int32Array, blocks: number): void;
+  /** Marks what these units are (attention heads, the hidden size), for ChannelGroup.kind. */
+  tag(labels: Int32Array, kind: 'attention' | 'hidden'): void;
 }
 
 export type Rule = (ctx: RuleContext) => void;

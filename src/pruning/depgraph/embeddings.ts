@@ -33,6 +33,7 @@ export const gather: Rule = (ctx) => {
     const d = channelConstant(ctx, node.input[0]);
     if (!d || d.length !== 2 || a !== 0) return;
     const units = ctx.newUnits(d[1]);
+    ctx.tag(units, 'hidden');
     ctx.member(0, 1, units, 'operand');
     return ctx.set(node.output[0], { axis: indexRank, labels: units });
   }
@@ -47,6 +48,7 @@ export function expandedConstant(ctx: RuleContext): boolean {
   const od = ctx.dims(node.output[0]);
   if (!d || !od || od[od.length - 1] !== d[d.length - 1]) return false;
   const units = ctx.newUnits(d[d.length - 1]);
+  ctx.tag(units, 'hidden');
   ctx.member(0, d.length - 1, units, 'operand');
   ctx.set(node.output[0], { axis: od.length - 1, labels: units });
   return true;

@@ -74,7 +74,14 @@ export interface ChannelGroup {
    * (GQA's query heads per kv head: the Expand factor is one number).
    */
   evenBlocks?: number[][];
+  /**
+   * What the channels are in a transformer: attention heads, MLP neurons, or
+   * the hidden size (the residual stream); undefined elsewhere (CNN channels).
+   */
+  kind?: GroupKind;
 }
+
+export type GroupKind = 'attention' | 'mlp' | 'hidden';
 
 /** Per prunable layer, the units of its out- and in-channel positions. */
 export interface LayerChannels {
