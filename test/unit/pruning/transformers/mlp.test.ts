@@ -16,7 +16,7 @@ const MLP_ROOT = /(^|\.)(mlp|c_fc|gate_proj|up_proj)(\.|$)/;
 const cases: { t: Transformer; groups: number; roots: string }[] = [
   { t: LM_GPT, groups: 4, roots: 'h.0.c_fc' },
   { t: LM_LLAMA, groups: 4, roots: 'layers.0.gate_proj,layers.0.up_proj' },
-  { t: VIT, groups: 3, roots: 'blocks.0.mlp.mlp.0' },
+  { t: VIT, groups: 3, roots: 'blocks.0.mlp.0' },
 ];
 
 describe('transformers: MLP neurons', function () {

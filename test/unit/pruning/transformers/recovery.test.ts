@@ -20,7 +20,7 @@ import { LM_GPT, LM_LLAMA, VIT, load, perplexity, vitAccuracy, type Transformer 
 const atMost = (ours: number, reference: number) => ours <= reference * (1 + 2e-4);
 
 type Job = (g: ChannelGroup) => number | undefined;
-const mlp30: Job = (g) => (g.roots.every((r) => /(mlp\.mlp\.0|c_fc|gate_proj|up_proj)$/.test(r)) ? g.size - Math.floor(g.size * 0.7) : undefined);
+const mlp30: Job = (g) => (g.roots.every((r) => /(mlp\.0|c_fc|gate_proj|up_proj)$/.test(r)) ? g.size - Math.floor(g.size * 0.7) : undefined);
 const oneHead: Job = (g) => (g.roots.some((r) => /(q_proj|qkv)$/.test(r)) ? g.evenBlocks?.length ?? 1 : undefined);
 const hidden25: Job = (g) => (g.roots.includes('patch_embed') ? g.size / 4 : undefined);
 
