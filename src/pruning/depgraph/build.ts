@@ -69,7 +69,7 @@ class Builder {
     if (opts.inputShape) assumeInputShape(model, this.shapes, opts.inputShape.shapes, opts.inputShape.source);
     const layers = findPrunableLayers(this.index);
     for (const l of layers) this.layerOf.set(l.node, l);
-    for (const p of opts.ignore ?? []) for (const l of resolveLayers(p, layers)) this.ignored.add(l);
+    for (const p of opts.ignore ?? []) for (const l of resolveLayers(p, layers, 'layer', true)) this.ignored.add(l);
   }
 
   build(): DepGraph {

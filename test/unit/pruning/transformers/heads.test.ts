@@ -67,4 +67,14 @@ describe('transformers: attention heads', function () {
       if (process.env.SHOW_COUNTS) console.log(`      ${c.t.file} ${c.opts.gqa ?? ''}: ${dense.length} → ${pruned.length} bytes, linear MACs/token ${macsBefore} → ${macsAfter}`);
     });
   }
+
+  it('ignore lists on module paths: layers.*.self_attn keeps every head, lm_head names the head, the MLPs stay prunable', () => {
+    const graph = buildDependencyGraph(load(LM_LLAMA), { ignore: ['layers.*.self_attn', 'lm_head'] });
+    const heads = graph.groups.filter((g) => g.kind === 'attention');
+    assert.equal(heads.length, 12, 'q (and the kv heads) of 4 blocks');
+    for (const g of heads) assert.match(g.frozen ?? '', /is ignored|kv heads are kept whole/);
+    assert.ok(heads.some((g) => /layers\.0\.self_attn\.q_proj is ignored/.test(g.frozen ?? '')));
+    assert.equal(graph.groups.filter((g) => g.kind === 'mlp' && !g.frozen).length, 4);
+    assert.throws(() => buildDependencyGraph(load(LM_LLAMA), { ignore: ['layers.*.cross_attn'] }), /no layer matches "layers\.\*\.cross_attn"/);
+  });
 });
