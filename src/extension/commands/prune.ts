@@ -44,6 +44,7 @@ const METHOD_ITEMS: Record<StructuredMethod, { label: string; detail: string }> 
   random: { label: 'Random', detail: 'A baseline: remove channels or weights at random' },
   wanda: { label: 'Wanda (|W|·‖X‖)', detail: 'Weight magnitude times input activation norm on calibration data (Sun et al. 2023); needs calibration data' },
   'activation-norm': { label: 'Activation norm', detail: 'Remove channels whose activations on calibration data are smallest; needs calibration data' },
+  fluctuation: { label: 'Fluctuation (FLAP)', detail: 'Remove channels whose activations vary least on calibration data, weighted by the consumer weights; needs calibration data' },
 };
 
 const RECOVERY_ITEMS: Record<RecoveryMethod, { label: string; detail: string }> = {

@@ -34,7 +34,7 @@ async function pruneAndRefit(t: Transformer, source: ActivationSource, job: Job,
     if (n) perGroupCount[g.id] = n;
   }
   assert.ok(Object.keys(perGroupCount).length >= (job === hidden25 ? 1 : 3), 'one group per block, or the one hidden stream');
-  if (options.criterion === 'wanda') attachActivationStats(pruned, await collectActivationStats(pruned, source));
+  if (options.criterion === 'wanda' || options.criterion === 'fluctuation') attachActivationStats(pruned, await collectActivationStats(pruned, source));
   const { report } = pruneStructured(pruned, { ...options, perGroupCount });
   const cut = bytesOf(pruned);
   await recover(original, pruned, report, source, { method: 'least-squares' });
@@ -53,6 +53,7 @@ describe('transformers: perplexity and accuracy after pruning, with and without 
     { t: LM_GPT, job: oneHead, what: 'one head of 4 per block, L1', options: L1, cut: 11.909, refit: 6.970 },
     { t: LM_LLAMA, job: oneHead, what: 'one query head per kv group (2 of 8), L1', options: L1, cut: 5.738, refit: 5.183 },
     { t: LM_GPT, job: oneHead, what: 'one head of 4 per block, wanda (beats torch\'s L1)', options: { criterion: 'wanda' }, cut: 11.909, refit: 6.970 },
+    { t: LM_LLAMA, job: mlp30, what: 'MLP −30% per block, FLAP fluctuation (beats torch\'s L1)', options: { criterion: 'fluctuation' }, cut: 5.173, refit: 4.819 },
   ];
   for (const c of lmCases) {
     it(`${c.t.file}: ${c.what}: perplexity ≤ torch's ${c.cut} without and ${c.refit} with least squares`, async () => {
