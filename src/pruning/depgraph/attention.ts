@@ -16,9 +16,6 @@ import { shapeEntryFixup } from './fixups';
 import { expand } from './indexMapping';
 import type { FixupContext, ValueChannels } from './types';
 
-/** How a GQA model loses heads: whole kv groups with their query heads, or query heads evenly inside every group. */
-export type GqaMode = 'groups' | 'even';
-
 const sameDims = (a: Dim[], b: Dim[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**

@@ -11,11 +11,10 @@ import { assumeInputShape, inferShapes, type Dim, type ShapeInfo } from '../../o
 import type { GraphProto, NodeProto } from '../../onnx/schema';
 import { DataType, tensorDims, tensorInts } from '../../onnx/tensor';
 import { resolveLayers } from '../match';
-import type { GqaMode } from './attention';
 import type { RuleContext } from './context';
 import { ruleFor, type RuleTable } from './rules';
 import type {
-  ChannelGroup, DepGraph, Fixup, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
+  ChannelGroup, DepGraph, GqaMode, Fixup, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
 } from './types';
 import { UnitTable } from './units';
 

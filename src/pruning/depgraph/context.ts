@@ -5,8 +5,7 @@ import type { PrunableLayer } from '../../analysis/layers';
 import type { ConstantRef, GraphIndex } from '../../onnx/graph';
 import type { Dim, DimOrigin } from '../../onnx/shapes';
 import type { NodeProto } from '../../onnx/schema';
-import type { GqaMode } from './attention';
-import type { Fixup, MemberRole, ValueChannels } from './types';
+import type { Fixup, GqaMode, MemberRole, ValueChannels } from './types';
 
 export interface RuleContext {
   readonly node: NodeProto;

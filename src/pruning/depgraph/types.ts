@@ -83,6 +83,9 @@ export interface ChannelGroup {
 
 export type GroupKind = 'attention' | 'mlp' | 'hidden';
 
+/** How a GQA model loses heads: whole kv groups with their query heads, or query heads evenly inside every group. */
+export type GqaMode = 'groups' | 'even';
+
 /** Per prunable layer, the units of its out- and in-channel positions. */
 export interface LayerChannels {
   layer: PrunableLayer;
