@@ -28,7 +28,7 @@ export const PREVIEW_METHODS = ['l1', 'l2', 'bn-gamma'] as const satisfies reado
 export type PreviewMethod = (typeof PREVIEW_METHODS)[number];
 
 /** How a structured step repairs the model on calibration data after removing channels (none: it does not). */
-export const RECOVERY_METHODS = ['none', 'least-squares', 'bn-recalibration'] as const;
+export const RECOVERY_METHODS = ['none', 'least-squares', 'bias-compensation', 'bn-recalibration'] as const;
 export type RecoveryMethod = (typeof RECOVERY_METHODS)[number];
 
 /** Whether `word` is one of `list` (narrowing it to the list's type). */

@@ -50,6 +50,7 @@ const METHOD_ITEMS: Record<StructuredMethod, { label: string; detail: string }> 
 const RECOVERY_ITEMS: Record<RecoveryMethod, { label: string; detail: string }> = {
   none: { label: 'None', detail: 'Keep the remaining weights as they are' },
   'least-squares': { label: 'Least-squares reconstruction', detail: 'Refit each layer that lost input channels to its original outputs on calibration data (ridge regression)' },
+  'bias-compensation': { label: 'Bias compensation (FLAP)', detail: 'Move the mean contribution of the removed inputs into the bias of each layer that lost inputs; weights unchanged' },
   'bn-recalibration': { label: 'BatchNorm recalibration', detail: 'Recompute BatchNorm running statistics on calibration data; weights unchanged' },
 };
 

@@ -51,6 +51,12 @@ export interface ReconstructOptions {
   ridge?: number;
   /** Passes that leave out what a following ReLU clips (default 3; 0: plain least squares). */
   reluPasses?: number;
+  /**
+   * 'all' (default) refits weights and bias; 'bias' keeps the weights and moves
+   * the mean output difference into the bias (FLAP's compensation: the removed
+   * inputs' mean contribution). Layers without a bias to shift are left as they are.
+   */
+  fit?: 'all' | 'bias';
   /** Layer name → removed output channels, original numbering (PruneReport.layers[].removed). */
   removed: Map<string, number[]>;
   /** Refit only these layers (names); by default every layer that lost input channels. */
@@ -87,8 +93,8 @@ export async function reconstruct(original: OnnxModel, pruned: OnnxModel, source
     const layer = findPrunableLayers(index).find((l) => l.name === name)!;
     const before = originalLayers.get(name)!;
     const kept = keptChannels(before, opts.removed.get(name) ?? [], layer);
-    const gate = passes > 0 ? reluGate(originalIndex, layer) : undefined;
-    results.push(await refitLayer(original, pruned, index, layer, kept, source, { ridge, passes, gate },
+    const gate = passes > 0 && opts.fit !== 'bias' ? reluGate(originalIndex, layer) : undefined;
+    results.push(await refitLayer(original, pruned, index, layer, kept, source, { ridge, passes, gate, mode: opts.fit ?? 'all' },
       opts.gram ?? source.gram ?? jsGram, opts.signal));
   }
   opts.onProgress?.({ layer: '', done: todo.length, total: todo.length });
@@ -153,6 +159,8 @@ interface FitSettings {
   ridge: number;
   passes: number;
   gate?: ReluGate;
+  /** 'bias': keep the weights, shift the bias only (ReconstructOptions.fit). */
+  mode: 'all' | 'bias';
 }
 
 async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIndex, layer: PrunableLayer,
@@ -232,6 +240,7 @@ async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIn
   }
   const current = currentSolution(pruned, index, layer, geometry!);
   const scale = bnScale(pruned, index, layer, kept.length);
+  if (fit.mode === 'bias') solutions = systems.map((eq, g) => (geometry!.bias ? shiftBias(eq, current[g]) : current[g]));
   let errBefore = 0;
   let errAfter = 0;
   let variance = 0;
@@ -461,4 +470,22 @@ function matMulBias(index: GraphIndex, layer: PrunableLayer): { node: NodeProto;
   const dims = tensorDims(c.tensor);
   const m = layer.dims[layer.outAxis];
   return dims.reduce((p, d) => p * d, 1) === m && dims[dims.length - 1] === m ? { node: add, input, dims } : undefined;
+}
+
+/**
+ * The present weights with the bias moved by the mean residual: the bias
+ * feature is the last, so its Gram row holds Σx and its cross row Σy, and
+ * mean(y − x·w) = (Σy − Σx·w) / rows.
+ */
+function shiftBias(eq: NormalEquations, current: Float64Array): Float64Array {
+  const { d, m, gram, cross, rows } = eq;
+  const out = current.slice();
+  const b = d - 1;
+  for (let o = 0; o < m; o++) {
+    let predicted = 0;
+    // Σ over rows of x·w: the bias row of the lower triangle (gram[b·d + i], i ≤ b) holds Σx_i (and Σ1 = rows at i = b).
+    for (let i = 0; i <= b; i++) predicted += gram[b * d + i] * current[i * m + o];
+    out[b * m + o] += (cross[b * m + o] - predicted) / Math.max(1, rows);
+  }
+  return out;
 }

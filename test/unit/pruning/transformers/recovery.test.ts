@@ -9,6 +9,7 @@
 
 import * as assert from 'node:assert/strict';
 import type { OnnxModel } from '../../../../src/onnx/model';
+import { tensorFloats } from '../../../../src/onnx/tensor';
 import { attachActivationStats, collectActivationStats, recover, type ActivationSource } from '../../../../src/pruning/recovery';
 import { buildDependencyGraph, pruneStructured, type ChannelGroup, type StructuredOptions } from '../../../../src/pruning/structured';
 import { openCalibration } from '../../../../src/validation/activations';
@@ -82,4 +83,24 @@ describe('transformers: perplexity and accuracy after pruning, with and without 
       assert.ok(refit >= c.min && refit >= cut, `${cut} → ${refit}`);
     });
   }
+
+  it('digits_vit.onnx: bias compensation (FLAP) after hidden size −25%: every refit layer\'s output error falls, weights stay', async () => {
+    const source = await openCalibration(load(VIT), { data: modelPath('digits_train_x.npy'), size: 256 });
+    const original = load(VIT);
+    const pruned = load(VIT);
+    const graph = buildDependencyGraph(load(VIT));
+    const hidden = graph.groups.find((g) => g.kind === 'hidden')!;
+    const { report } = pruneStructured(pruned, { ...L1, perGroupCount: { [hidden.id]: 16 } });
+    // Every 2-D weight, by name and values.
+    const weights = (m: OnnxModel) => m.graph.initializer.filter((t) => t.dims.length === 2).map((t) => `${t.name}:${Array.from(tensorFloats(t, m.external)).join(',')}`);
+    const before = weights(pruned);
+    const cut = await vitAccuracy(bytesOf(pruned));
+    const errors = await recover(original, pruned, report, source, { method: 'bias-compensation' });
+    const after = await vitAccuracy(bytesOf(pruned));
+    if (process.env.SHOW_DIFFS) console.log(`      accuracy ${cut.toFixed(3)} → ${after.toFixed(3)} with bias compensation; ${errors.map((e) => `${e.errorBefore.toFixed(3)}→${e.errorAfter.toFixed(3)}`).join(' ')}`);
+    assert.equal(errors.length, 7, 'qkv and fc1 of 3 blocks, and the head');
+    for (const e of errors) assert.ok(e.errorAfter <= e.errorBefore + 1e-12, `${e.layer}: ${e.errorBefore} → ${e.errorAfter}`);
+    assert.deepEqual(weights(pruned), before, 'only biases change');
+    assert.ok(after >= cut, `${cut} → ${after}`);
+  });
 });
