@@ -19,7 +19,7 @@ const USAGE = `usage: prune-lens sensitivity MODEL --data X [options]
   --labels FILE        .npy of class indices (without: agreement with the unpruned model)
   --ratios LIST        pruning ratios to measure (default ${DEFAULT_RATIOS.join(',')})
   --criterion NAME     how channels are ranked: ${STRUCTURED_METHODS.join(', ')} (default l1)
-  --calibration FILE   calibration inputs for wanda and activation-norm (default: --data)
+  --calibration FILE   calibration inputs for wanda, activation-norm and fluctuation (default: --data)
   --ignore NAME        a layer never pruned, by name or glob (repeatable)
   --samples N          use at most N samples
   --batch N            samples per run (default 64)
