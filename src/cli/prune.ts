@@ -46,7 +46,7 @@ one-step plans:
                         mean (default) | max | sum | minmax | gaussian | none (raw scores)
   --max-ratio F         no layer loses more than this fraction (structured default 0.9)
   --calibration FILE    calibration inputs (.npy, .npz or a folder; token ids [N, T] for language models)
-                        for wanda, activation-norm, sparsegpt and recovery
+                        for wanda, activation-norm, fluctuation, sparsegpt and recovery
   --calibration-size N  samples used, the first N (default 256)   --calibration-batch N  samples per run (default 64)
   --recovery M          ${RECOVERY_METHODS.join(' | ')}: repair a structured prune on the calibration data
 the flags are the plan's step fields: the same plan from a file gives the same model, byte for byte

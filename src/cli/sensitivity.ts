@@ -7,17 +7,19 @@ import * as path from 'node:path';
 import { analyzeModel } from '../analysis';
 import { loadModel, writeAtomic } from '../onnx/model';
 import { PruneLensError } from '../onnx/errors';
-import { analyzeSensitivity, DEFAULT_RATIOS, suggestPlan } from '../pruning/sensitivity';
+import { analyzeSensitivity, DEFAULT_RATIOS, sensitivityByKind, suggestPlan } from '../pruning/sensitivity';
 import { isOneOf, readMethod, STRUCTURED_METHODS } from '../pruning/methods';
 import { openCalibration } from '../validation/activations';
 import { fixed, percent, table } from './format';
+
+const KIND_WORDS = { attention: 'heads', mlp: 'MLP', hidden: 'hidden size' } as const;
 
 const USAGE = `usage: prune-lens sensitivity MODEL --data X [options]
   --data FILE|DIR      validation inputs: .npy, .npz or a folder of .npy files
   --labels FILE        .npy of class indices (without: agreement with the unpruned model)
   --ratios LIST        pruning ratios to measure (default ${DEFAULT_RATIOS.join(',')})
   --criterion NAME     how channels are ranked: ${STRUCTURED_METHODS.join(', ')} (default l1)
-  --calibration FILE   calibration inputs for wanda and activation-norm (default: --data)
+  --calibration FILE   calibration inputs for wanda, activation-norm and fluctuation (default: --data)
   --ignore NAME        a layer never pruned, by name or glob (repeatable)
   --samples N          use at most N samples
   --batch N            samples per run (default 64)
@@ -103,7 +105,13 @@ export async function sensitivityCommand(argv: string[], out: (s: string) => voi
   const label = (layers: string[]) => layers.map((l) => shown.get(l) ?? l).join(' + ');
   const r = report.curves[0]?.ratios ?? ratios ?? DEFAULT_RATIOS;
   out(`${report.metricName} of ${path.basename(modelFile)} with one layer pruned at a time (unpruned: ${fixed(report.baseline)}), ${source.description}`);
-  out(table(['layer', ...r.map((v) => percent(v))], report.curves.map((c) => [label(c.layers ?? [c.layer]), ...c.metric.map((m) => fixed(m))])));
+  const named = (c: (typeof report.curves)[number]) => `${c.block ? `${c.block} ` : ''}${c.kind ? `${KIND_WORDS[c.kind]}: ` : ''}${label(c.layers ?? [c.layer])}`;
+  out(table(['layer', ...r.map((v) => percent(v))], report.curves.map((c) => [named(c), ...c.metric.map((m) => fixed(m))])));
+  const kinds = sensitivityByKind(report);
+  if (kinds.length) {
+    out(`\nby kind, mean (worst) over the groups of each kind:`);
+    out(table(['kind', ...r.map((v) => percent(v))], kinds.map((k) => [`${KIND_WORDS[k.kind]} (${k.groups})`, ...k.mean.map((m, j) => `${fixed(m)} (${fixed(k.worst[j])})`)])));
+  }
   if (suggestion) {
     out(`\nsuggested plan, ${percent(suggestion.macsReduction)} fewer MACs, predicted ${report.metricName} loss ${fixed(suggestion.predictedLoss)}: ${planFile}`);
     for (const s of suggestion.ratios) out(`  ${label(report.curves.find((c) => c.layer === s.layer)?.layers ?? [s.layer])}: ${percent(s.ratio)} of channels`);

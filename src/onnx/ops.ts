@@ -23,7 +23,8 @@ export type ChannelKind =
   | 'reduce' | 'shapeOnly' | 'softmax'
   | 'batchNorm' | 'instanceNorm' | 'layerNorm' | 'groupNorm'
   | 'conv' | 'convTranspose' | 'gemm' | 'matMul'
-  | 'flatten' | 'reshape' | 'concat' | 'split' | 'slice' | 'transpose' | 'squeeze' | 'unsqueeze' | 'resize' | 'pad';
+  | 'flatten' | 'reshape' | 'concat' | 'split' | 'slice' | 'transpose' | 'squeeze' | 'unsqueeze' | 'resize' | 'pad'
+  | 'expand' | 'gather';
 
 export interface OpBehaviour {
   /** Undefined: shapes come from the file's value_info, if it has them. */
@@ -83,10 +84,10 @@ add(['Split'], { shape: 'split', channels: 'split' });
 add(['Slice'], { shape: 'slice', channels: 'slice' });
 add(['Squeeze'], { shape: 'squeeze', channels: 'squeeze' });
 add(['Unsqueeze'], { shape: 'unsqueeze', channels: 'unsqueeze' });
-add(['Gather'], { shape: 'gather' });
+add(['Gather'], { shape: 'gather', channels: 'gather' });
 add(['Resize', 'Upsample'], { shape: 'resize', channels: 'resize' });
 add(['Pad'], { shape: 'pad', channels: 'pad' });
-add(['Expand'], { shape: 'expand' });
+add(['Expand'], { shape: 'expand', channels: 'expand' });
 add(['ConstantOfShape'], { shape: 'constantOfShape' });
 
 /** The table itself, read-only, for tests and docs. */

@@ -29,9 +29,25 @@ export function matchesLayer(pattern: string, layer: NamedLayer): boolean {
   return aliases.some((a) => re.test(a));
 }
 
-/** The layers a pattern names. Throws a 'plan' error when it names none, listing a few real names. */
-export function resolveLayers<L extends NamedLayer>(pattern: string, layers: readonly L[], what = 'layer'): L[] {
-  const found = layers.filter((l) => matchesLayer(pattern, l));
+/**
+ * Also matches a module that holds the layer: `layers.*.self_attn` names
+ * `layers.0.self_attn.q_proj`, `lm_head` names the layer of that module. For
+ * ignore lists, where naming a block means every layer in it.
+ */
+export function matchesModule(pattern: string, layer: NamedLayer): boolean {
+  if (matchesLayer(pattern, layer)) return true;
+  const parts = layer.displayName.split('.');
+  const re = isGlob(pattern) ? globToRegExp(pattern) : undefined;
+  for (let i = 1; i < parts.length; i++) {
+    const module = parts.slice(0, i).join('.');
+    if (re ? re.test(module) : module === pattern) return true;
+  }
+  return false;
+}
+
+/** The layers a pattern names (with `modules`, also the layers inside a named module). Throws a 'plan' error when it names none, listing a few real names. */
+export function resolveLayers<L extends NamedLayer>(pattern: string, layers: readonly L[], what = 'layer', modules = false): L[] {
+  const found = layers.filter((l) => (modules ? matchesModule(pattern, l) : matchesLayer(pattern, l)));
   if (!found.length) {
     const examples = layers.slice(0, 4).map((l) => l.displayName).join(', ');
     throw new PruneLensError('plan',

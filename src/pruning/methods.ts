@@ -4,15 +4,15 @@
 // This file imports nothing, so any layer (the webview included) may use it.
 
 /** Every way a plan step can rank or pick what it prunes. */
-export const METHODS = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma', 'wanda', 'activation-norm', 'sparsegpt'] as const;
+export const METHODS = ['l1', 'l2', 'random', 'threshold', 'nm', 'custom', 'bn-gamma', 'wanda', 'activation-norm', 'sparsegpt', 'fluctuation'] as const;
 export type Method = (typeof METHODS)[number];
 
 /** Methods that rank whole channels: a structured step (channels removed) takes these; each is a registered criterion. */
-export const STRUCTURED_METHODS = ['l1', 'l2', 'random', 'bn-gamma', 'wanda', 'activation-norm'] as const satisfies readonly Method[];
+export const STRUCTURED_METHODS = ['l1', 'l2', 'random', 'bn-gamma', 'wanda', 'activation-norm', 'fluctuation'] as const satisfies readonly Method[];
 export type StructuredMethod = (typeof STRUCTURED_METHODS)[number];
 
 /** Methods that rank by activations on calibration data: they need calibration data (and onnxruntime). */
-export const DATA_AWARE_METHODS = ['wanda', 'activation-norm'] as const satisfies readonly StructuredMethod[];
+export const DATA_AWARE_METHODS = ['wanda', 'activation-norm', 'fluctuation'] as const satisfies readonly StructuredMethod[];
 export type DataAwareMethod = (typeof DATA_AWARE_METHODS)[number];
 
 /**
@@ -36,7 +36,7 @@ export const PREVIEW_METHODS = ['l1', 'l2', 'bn-gamma'] as const satisfies reado
 export type PreviewMethod = (typeof PREVIEW_METHODS)[number];
 
 /** How a structured step repairs the model on calibration data after removing channels (none: it does not). */
-export const RECOVERY_METHODS = ['none', 'least-squares', 'bn-recalibration'] as const;
+export const RECOVERY_METHODS = ['none', 'least-squares', 'bias-compensation', 'bn-recalibration'] as const;
 export type RecoveryMethod = (typeof RECOVERY_METHODS)[number];
 
 /** Whether `word` is one of `list` (narrowing it to the list's type). */

@@ -4,6 +4,7 @@
 
 import { layerMacs, type PrunableLayer } from '../analysis';
 import type { ShapeInfo } from '../onnx/shapes';
+import type { GroupKind } from './depgraph';
 
 export interface LayerChange {
   layer: string;
@@ -119,6 +120,10 @@ export interface SensitivityCurve {
   layers?: string[];
   /** Per ratio, the MACs that pruning this group alone removes from the model. */
   macsSaved?: number[];
+  /** In a transformer: what the group's channels are (attention heads, MLP neurons, the hidden size). */
+  kind?: GroupKind;
+  /** In a transformer: the block the group belongs to (`layers.2`); none for the hidden size. */
+  block?: string;
 }
 
 export interface SensitivityReport {

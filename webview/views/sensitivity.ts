@@ -2,7 +2,8 @@
 // layer alone at each ratio, one line per layer. Hovering a line or its legend
 // entry highlights it; the selected layer is drawn thicker.
 
-import type { SensitivityReport } from '../../src/pruning/report';
+import type { SensitivityCurve, SensitivityReport } from '../../src/pruning/report';
+import { sensitivityByKind } from '../../src/pruning/sensitivity/kinds';
 import { h, s } from '../dom';
 import { formatPercent } from '../format';
 import { linearScale, niceTicks } from '../scale';
@@ -55,7 +56,8 @@ export function renderSensitivity(
 
   report.curves.forEach((curve, i) => {
     // A group of coupled layers (a residual stream) is pruned as one: name them all.
-    const name = (curve.layers ?? [curve.layer]).map((l) => displayNames.get(l) ?? l).join(' + ');
+    const layers = (curve.layers ?? [curve.layer]).map((l) => displayNames.get(l) ?? l).join(' + ');
+    const name = curve.kind ? `${curve.block ? `${curve.block} · ` : ''}${KIND_LABELS[curve.kind]}: ${layers}` : layers;
     // Every curve starts at the unpruned model.
     const points: [number, number][] = curve.ratios[0] === 0 ? [] : [[0, report.baseline]];
     curve.ratios.forEach((r, j) => points.push([r, curve.metric[j]]));
@@ -85,11 +87,31 @@ export function renderSensitivity(
   });
 
   const metric = report.metricName === 'accuracy' ? 'accuracy' : 'top-1 agreement with the original';
+  const byKind = kindTable(report);
   return h(
     'div',
     { class: 'sensitivity-view' },
     h('p', { class: 'muted' }, `${metric} after pruning each layer alone · unpruned ${formatPercent(report.baseline)} (dashed line)`),
     h('div', { class: 'card' }, svg),
     legend,
+    ...(byKind ? [byKind] : []),
+  );
+}
+
+const KIND_LABELS: Record<NonNullable<SensitivityCurve['kind']>, string> = { attention: 'attention heads', mlp: 'MLP neurons', hidden: 'hidden size' };
+
+/** A transformer's curves by kind: per kind, the mean (worst) metric of its groups at each ratio. */
+export function kindTable(report: SensitivityReport): HTMLElement | undefined {
+  const kinds = sensitivityByKind(report);
+  if (!kinds.length) return undefined;
+  const ratios = kinds[0].ratios;
+  const rows = kinds.map((k) => h('tr', { 'data-kind': k.kind },
+    h('th', {}, `${KIND_LABELS[k.kind]} (${k.groups})`),
+    ...ratios.map((_, j) => h('td', { title: `mean of ${k.groups} groups` }, Number.isFinite(k.mean[j]) ? `${formatPercent(k.mean[j])} (${formatPercent(k.worst[j])})` : '–'))));
+  return h(
+    'div',
+    { class: 'card kind-table' },
+    h('p', { class: 'muted' }, 'by kind: mean (worst) over the groups of each kind, each pruned alone'),
+    h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'kind'), ...ratios.map((r) => h('th', {}, String(r))))), h('tbody', {}, ...rows)),
   );
 }

@@ -45,11 +45,13 @@ const METHOD_ITEMS: Record<StructuredMethod, { label: string; detail: string }> 
   random: { label: 'Random', detail: 'A baseline: remove channels or weights at random' },
   wanda: { label: 'Wanda (|W|·‖X‖)', detail: 'Weight magnitude times input activation norm on calibration data (Sun et al. 2023); needs calibration data' },
   'activation-norm': { label: 'Activation norm', detail: 'Remove channels whose activations on calibration data are smallest; needs calibration data' },
+  fluctuation: { label: 'Fluctuation (FLAP)', detail: 'Remove channels whose activations vary least on calibration data, weighted by the consumer weights; needs calibration data' },
 };
 
 const RECOVERY_ITEMS: Record<RecoveryMethod, { label: string; detail: string }> = {
   none: { label: 'None', detail: 'Keep the remaining weights as they are' },
   'least-squares': { label: 'Least-squares reconstruction', detail: 'Refit each layer that lost input channels to its original outputs on calibration data (ridge regression)' },
+  'bias-compensation': { label: 'Bias compensation (FLAP)', detail: 'Move the mean contribution of the removed inputs into the bias of each layer that lost inputs; weights unchanged' },
   'bn-recalibration': { label: 'BatchNorm recalibration', detail: 'Recompute BatchNorm running statistics on calibration data; weights unchanged' },
 };
 

@@ -14,7 +14,7 @@ import { resolveLayers } from '../match';
 import type { RuleContext } from './context';
 import { ruleFor, type RuleTable } from './rules';
 import type {
-  ChannelGroup, DepGraph, Fixup, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
+  ChannelGroup, DepGraph, GqaMode, Fixup, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
 } from './types';
 import { checkChannels, MAX_UNITS } from './limits';
 import { UnitTable } from './units';
@@ -29,6 +29,11 @@ export interface BuildOptions {
   rules?: RuleTable;
   /** The input size MACs are counted at when the model has named dims (shapes by input name, or one shape). */
   inputShape?: { shapes: Record<string, number[]> | number[]; source: string };
+  /**
+   * GQA: 'even' (default) keeps the kv heads and removes the same number of
+   * query heads from every group; 'groups' removes kv heads with their query heads.
+   */
+  gqa?: GqaMode;
 }
 
 export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}): DepGraph {
@@ -47,20 +52,24 @@ class Builder {
   private readonly values = new Map<string, ValueChannels>();
   private readonly members: SliceMember[] = [];
   private readonly fixups: Fixup[] = [];
+  private readonly evenBlocks: DepGraph['evenBlocks'] = [];
+  private readonly tags: { labels: Int32Array; kind: 'attention' | 'hidden' }[] = [];
   private readonly layerChannels: LayerChannels[] = [];
   private readonly constants = new Map<string, ConstantRef | undefined>();
   private readonly layerOf = new Map<NodeProto, PrunableLayer>();
   private readonly ignored = new Set<PrunableLayer>();
   private readonly rules: RuleTable;
+  private readonly gqa: GqaMode;
 
   constructor(private readonly model: OnnxModel, opts: BuildOptions) {
     this.index = new GraphIndex(model.graph);
     this.rules = opts.rules ?? {};
+    this.gqa = opts.gqa ?? 'even';
     this.shapes = inferShapes(model, this.index);
     if (opts.inputShape) assumeInputShape(model, this.shapes, opts.inputShape.shapes, opts.inputShape.source);
     const layers = findPrunableLayers(this.index);
     for (const l of layers) this.layerOf.set(l.node, l);
-    for (const p of opts.ignore ?? []) for (const l of resolveLayers(p, layers)) this.ignored.add(l);
+    for (const p of opts.ignore ?? []) for (const l of resolveLayers(p, layers, 'layer', true)) this.ignored.add(l);
   }
 
   build(): DepGraph {
@@ -83,7 +92,7 @@ class Builder {
     return {
       groups, unitGroup, values: this.values, members: this.members, fixups: this.fixups,
       layers: this.layerChannels, sources: this.sources, units: this.units, index: this.index,
-      constants: this.constants, shapes: this.shapes,
+      constants: this.constants, shapes: this.shapes, evenBlocks: this.evenBlocks,
     };
   }
 
@@ -125,7 +134,7 @@ class Builder {
     const layer = this.layerOf.get(node);
     const self = this;
     return {
-      node, name, index: this.index, opset,
+      node, name, index: this.index, opset, gqa: this.gqa,
       channels: (v) => {
         const ch = v ? self.values.get(v) : undefined;
         if (!ch?.split) return ch;
@@ -186,6 +195,8 @@ class Builder {
         if (out && self.ignored.has(layer)) self.freezeLabels(out, `layer ${layer.displayName} is ignored`);
       },
       fixup: (f) => self.fixups.push(f),
+      evenBlocks: (labels, blocks) => self.evenBlocks.push({ labels, blocks }),
+      tag: (labels, kind) => self.tags.push({ labels, kind }),
     };
   }
 
@@ -259,7 +270,34 @@ class Builder {
       });
     }
     this.describeMembers(groups, unitGroup);
+    this.kinds(groups, unitGroup);
+    for (const { labels, blocks } of this.evenBlocks) {
+      const size = labels.length / blocks;
+      const at = Array.from(labels, (u) => unitGroup.get(this.units.find(u)));
+      const g = at[0]?.group;
+      if (g === undefined || at.some((a) => a?.group !== g)) continue;
+      // k's and v's Expands give the same blocks: keep one copy of each.
+      const list = (groups[g].evenBlocks ??= []);
+      for (let b = 0; b < blocks; b++) {
+        const block = at.slice(b * size, (b + 1) * size).map((a) => a!.index);
+        if (!list.some((l) => l.join() === block.join())) list.push(block);
+      }
+    }
     return { groups, unitGroup };
+  }
+
+  /** Heads and the hidden size are tagged by their rules; a group of Linears on [.., C] (MatMul) otherwise holds MLP neurons. */
+  private kinds(groups: ChannelGroup[], unitGroup: DepGraph['unitGroup']): void {
+    for (const { labels, kind } of this.tags) {
+      const g = labels.length ? unitGroup.get(this.units.find(labels[0]))?.group : undefined;
+      if (g !== undefined && groups[g].kind !== 'hidden') groups[g].kind = kind;
+    }
+    const layerOf = new Map([...this.layerOf.values()].map((l) => [l.name, l]));
+    for (const g of groups) {
+      // An inner layer (its channels have consumers), not the model's last projection.
+      const inner = g.members.some((m) => m.endsWith(' in'));
+      if (!g.kind && inner && g.rootNodes.every((n) => layerOf.get(n)?.op === 'MatMul')) g.kind = 'mlp';
+    }
   }
 
   private describeMembers(groups: ChannelGroup[], unitGroup: DepGraph['unitGroup']): void {

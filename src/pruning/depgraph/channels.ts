@@ -7,7 +7,9 @@ import { attr, attrInt, attrInts } from '../../onnx/attributes';
 import type { ChannelKind } from '../../onnx/ops';
 import type { Dim } from '../../onnx/shapes';
 import { tensorFloats } from '../../onnx/tensor';
+import { batchedMatMul, expandRule } from './attention';
 import type { Rule, RuleContext } from './context';
+import { gather } from './embeddings';
 import { groupFixup, shapeEntryFixup, sliceBoundsFixup, splitSizesFixup } from './fixups';
 import { expand, repeatEach, tieGroups } from './indexMapping';
 import { reshape, transpose } from './reshape';
@@ -245,7 +247,7 @@ const gemm: Rule = (ctx) => {
 
 const matMul: Rule = (ctx) => {
   const layer = ctx.layer();
-  if (!layer) return ctx.freezeInputs(`${ctx.name} multiplies two computed tensors`);
+  if (!layer) return batchedMatMul(ctx);
   const [k, n] = layer.dims;
   const rank = ctx.dims(ctx.node.input[0])?.length;
   const outRank = ctx.dims(ctx.node.output[0])?.length ?? rank;
@@ -501,4 +503,6 @@ export const CHANNEL_RULES: Record<ChannelKind, Rule> = {
   unsqueeze,
   resize,
   pad,
+  expand: expandRule,
+  gather,
 };

@@ -5,7 +5,7 @@ import type { PrunableLayer } from '../../analysis/layers';
 import type { ConstantRef, GraphIndex } from '../../onnx/graph';
 import type { Dim, DimOrigin } from '../../onnx/shapes';
 import type { NodeProto } from '../../onnx/schema';
-import type { Fixup, MemberRole, ValueChannels } from './types';
+import type { Fixup, GqaMode, MemberRole, ValueChannels } from './types';
 
 export interface RuleContext {
   readonly node: NodeProto;
@@ -14,6 +14,8 @@ export interface RuleContext {
   readonly index: GraphIndex;
   /** Opset of the default domain. */
   readonly opset: number;
+  /** How GQA models lose heads (BuildOptions.gqa). */
+  readonly gqa: GqaMode;
   /**
    * The channels of a value on one axis. A value whose channels a Reshape
    * spread over several axes is frozen when a rule reads it this way.
@@ -48,6 +50,10 @@ export interface RuleContext {
   /** Records which positions of this layer's weight are its out- and in-channels. */
   layerChannels(out: Int32Array | undefined, inn: Int32Array | undefined): void;
   fixup(f: Fixup): void;
+  /** `labels` fall into `blocks` equal consecutive blocks that must each lose the same number of channels. */
+  evenBlocks(labels: Int32Array, blocks: number): void;
+  /** Marks what these units are (attention heads, the hidden size), for ChannelGroup.kind. */
+  tag(labels: Int32Array, kind: 'attention' | 'hidden'): void;
 }
 
 export type Rule = (ctx: RuleContext) => void;

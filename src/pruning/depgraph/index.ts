@@ -7,6 +7,6 @@ export { RULES, type RuleTable } from './rules';
 export { elementwise } from './channels';
 export { expand, repeatEach, tieGroups } from './indexMapping';
 export type {
-  ChannelGroup, DepGraph, Fixup, FixupContext, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
+  ChannelGroup, DepGraph, GqaMode, GroupKind, Fixup, FixupContext, LayerChannels, MemberRole, SliceMember, Source, ValueChannels,
 } from './types';
 export { UnitTable } from './units';

@@ -8,6 +8,7 @@
 
 import { attrInt, attrInts } from '../../onnx/attributes';
 import { prodDims, type Dim } from '../../onnx/dims';
+import { headSplit, mergeAround } from './attention';
 import type { Rule } from './context';
 import { shapeEntryFixup } from './fixups';
 import { expand, permuteBlock, tieGroups } from './indexMapping';
@@ -24,9 +25,16 @@ export const reshape: Rule = (ctx) => {
   const target = ctx.dimValues(node.input[1]);
   if (!d || !od || !target || target.length !== od.length) return ctx.freezeInputs(`the shapes around ${ctx.name} are unknown`);
   const c = x.axis;
+  // Attention (attention.ts): a head split, or GQA's merge of kv heads with their repeats.
+  const attention = (found: ValueChannels | 'frozen' | undefined): boolean => {
+    if (found && found !== 'frozen') ctx.set(node.output[0], found);
+    return !!found;
+  };
+  if (attention(headSplit(ctx, x, d, od))) return;
   const sizes = x.split?.sizes ?? [x.labels.length];
   const span = sizes.length;
   const count = x.labels.length;
+  if (!sameDims(od.slice(0, c), d.slice(0, c)) && attention(mergeAround(ctx, x, d, od, target))) return;
   if (!sameDims(od.slice(0, c), d.slice(0, c))) return ctx.freezeInputs(`${ctx.name} reshapes the dims before the channels`);
   const rest = prodDims(d.slice(c + span));
   const allowZero = attrInt(node, 'allowzero', 0) === 1;
@@ -73,6 +81,7 @@ export const reshape: Rule = (ctx) => {
       return ctx.set(node.output[0], { axis: c, labels: x.labels, split: { sizes: parts, shrink: k - 1, by: ctx.name } });
     }
   }
+  if (attention(mergeAround(ctx, x, d, od, target))) return;
   ctx.freezeInputs(`${ctx.name} reshapes the channel axis into other dims`);
 };
 

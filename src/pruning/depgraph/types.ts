@@ -69,7 +69,22 @@ export interface ChannelGroup {
   frozen?: string;
   /** Unit ids (union-find roots) in group order; index i of the group is units[i]. */
   units: Int32Array;
+  /**
+   * Group indices in blocks that must each lose the same number of channels
+   * (GQA's query heads per kv head: the Expand factor is one number).
+   */
+  evenBlocks?: number[][];
+  /**
+   * What the channels are in a transformer: attention heads, MLP neurons, or
+   * the hidden size (the residual stream); undefined elsewhere (CNN channels).
+   */
+  kind?: GroupKind;
 }
+
+export type GroupKind = 'attention' | 'mlp' | 'hidden';
+
+/** How a GQA model loses heads: whole kv groups with their query heads, or query heads evenly inside every group. */
+export type GqaMode = 'groups' | 'even';
 
 /** Per prunable layer, the units of its out- and in-channel positions. */
 export interface LayerChannels {
@@ -105,6 +120,8 @@ export interface DepGraph {
   index: GraphIndex;
   /** Constants resolved once, by value name. */
   constants: Map<string, ConstantRef | undefined>;
+  /** Labels split into equal blocks that must lose the same number of channels each (see ChannelGroup.evenBlocks). */
+  evenBlocks: { labels: Int32Array; blocks: number }[];
   /** Inferred shapes of the model the graph was built from (for MACs and value_info). */
   shapes: ShapeInfo;
 }

@@ -7,7 +7,7 @@ import { layerAliases } from '../../analysis';
 import type { PrunableLayer } from '../../analysis/layers';
 import { PruneLensError } from '../../onnx/errors';
 import { elementCount } from '../../onnx/tensor';
-import { isGlob, matchesLayer } from '../match';
+import { isGlob, matchesLayer, matchesModule } from '../match';
 import { readNpyFloats } from './npy';
 import type { PlanIssue, PlanStep } from './types';
 
@@ -60,9 +60,9 @@ export function selectStepLayers(step: PlanStep, index: number, all: readonly Pr
   }
   if (step.ignore) {
     step.ignore.forEach((p, j) => {
-      if (!all.some((l) => matchesLayer(p, l))) warn(['ignore', j], `ignore \`${p}\` matches no layer of ${modelName}`);
+      if (!all.some((l) => matchesModule(p, l))) warn(['ignore', j], `ignore \`${p}\` matches no layer of ${modelName}`);
     });
-    chosen = chosen.filter((l) => !step.ignore!.some((p) => matchesLayer(p, l)));
+    chosen = chosen.filter((l) => !step.ignore!.some((p) => matchesModule(p, l)));
   }
   if (chosen.length === 0 && !issues.some((i) => i.severity === 'error')) {
     err([], `selects no layer of ${modelName} (after layers, ops and ignore); known layers: ${knownLayers(all)}`);

@@ -184,7 +184,7 @@ async function runStructuredStep(model: OnnxModel, p: Prepared, alive: Map<strin
   });
   if (unpruned && source && s.recovery) {
     report.recovery = await recover(unpruned, model, report, source, {
-      method: s.recovery.method === 'least-squares' ? 'least-squares' : 'none',
+      method: s.recovery.method === 'least-squares' || s.recovery.method === 'bias-compensation' ? s.recovery.method : 'none',
       ridge: s.recovery.ridge,
       bnRecalibration: s.recovery.method === 'bn-recalibration' || s.recovery.bnRecalibration === true,
       signal: opts.signal,

@@ -1,7 +1,8 @@
 // Data-aware channel importance from calibration activations:
 //   activation-norm: ‖X_c‖₂, the norm of channel c as its consumers read it;
 //   wanda: Σ over consumers of |W[:, c]|₁ · ‖X_c‖₂ (Wanda's |W|·‖X‖, summed
-//   over each of the channel's input slices).
+//   over each of the channel's input slices);
+//   fluctuation: Σ over consumers of Var(X_c) · ‖W[:, c]‖₂² (FLAP).
 // Both read per-channel statistics of the consumers' inputs, gathered once
 // with collectActivationStats and attached to the model, so the registered
 // criteria work through the same registry as l1 or bn-gamma (pruneStructured,
@@ -23,10 +24,13 @@ const VALUES_PER_RUN = 8;
 
 /** Per-channel statistics of the input of every prunable layer, on the calibration data. */
 export async function collectActivationStats(model: OnnxModel, source: ActivationSource, signal?: AbortSignal): Promise<Map<string, ChannelStats>> {
-  const values = [...new Set(findPrunableLayers(new GraphIndex(model.graph)).map((l) => l.node.input[0]).filter(Boolean))];
+  const layers = findPrunableLayers(new GraphIndex(model.graph));
+  const values = [...new Set(layers.map((l) => l.node.input[0]).filter(Boolean))];
+  // A Linear (MatMul, Gemm) reads its features on the last axis: [N, T, C] in a transformer.
+  const axes = new Map(layers.filter((l) => l.op === 'MatMul' || l.op === 'Gemm').map((l) => [l.node.input[0], -1]));
   const stats = new Map<string, ChannelStats>();
   for (let i = 0; i < values.length; i += VALUES_PER_RUN) {
-    for (const [k, v] of await channelStatistics(source, model, values.slice(i, i + VALUES_PER_RUN), signal)) stats.set(k, v);
+    for (const [k, v] of await channelStatistics(source, model, values.slice(i, i + VALUES_PER_RUN), signal, axes)) stats.set(k, v);
   }
   return stats;
 }
@@ -98,5 +102,36 @@ export function activationNormCriterion(stats: Map<string, ChannelStats>): Score
   };
 }
 
+/**
+ * FLAP's fluctuation: Σ over consumers and their input positions of the
+ * channel's variance on the calibration data times ‖W[:, c]‖² (how much the
+ * consumer's output moves with it; a constant channel can go into the bias).
+ */
+export function fluctuationCriterion(stats: Map<string, ChannelStats>): ScoreFn {
+  return (group, ctx) => {
+    const parts: Float64Array[] = [];
+    for (const { member, index } of ctx.membersOf(group, ['in'])) {
+      const c = ctx.graph.constants.get(member.node.input[member.input]) ?? ctx.graph.index.constant(member.node.input[member.input]);
+      const s = c && stats.get(member.node.input[0]);
+      if (!c || !s) continue;
+      const dims = tensorDims(c.tensor);
+      if (s.sumSq.length !== dims[member.axis] || !s.count) continue;
+      const identity = Int32Array.from({ length: dims[member.axis] }, (_, i) => i);
+      const l2 = memberNorms(ctx.values(member), dims, member.axis, identity, dims[member.axis], 2);
+      const part = new Float64Array(group.size);
+      const seen = new Uint8Array(group.size);
+      index.forEach((g, p) => {
+        if (g < 0) return;
+        const mean = s.sum[p] / s.count;
+        part[g] += Math.max(0, s.sumSq[p] / s.count - mean * mean) * l2[p] * l2[p];
+        seen[g] = 1;
+      });
+      parts.push(part.map((v, i) => (seen[i] ? v : NaN)));
+    }
+    return parts.length ? reduceScores(parts, group.size, 'sum') : undefined;
+  };
+}
+
 registerCriterion('wanda', (group, ctx) => wandaCriterion(statsOf(ctx, 'wanda'))(group, ctx));
 registerCriterion('activation-norm', (group, ctx) => activationNormCriterion(statsOf(ctx, 'activation-norm'))(group, ctx));
+registerCriterion('fluctuation', (group, ctx) => fluctuationCriterion(statsOf(ctx, 'fluctuation'))(group, ctx));

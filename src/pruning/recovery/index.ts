@@ -23,8 +23,11 @@ export { NormalEquations } from './ridge';
 export { addChannelStats, channelStatistics, type Activation, type ActivationRun, type ActivationSource, type ChannelStats } from './source';
 
 export interface RecoveryOptions {
-  /** 'least-squares' refits the layers that lost input channels; 'none' leaves the weights. */
-  method?: 'least-squares' | 'none';
+  /**
+   * 'least-squares' refits the layers that lost input channels; 'bias-compensation'
+   * only shifts their biases by the mean of what is missing (FLAP); 'none' leaves the weights.
+   */
+  method?: 'least-squares' | 'bias-compensation' | 'none';
   ridge?: number;
   /** Afterwards, recompute every BatchNorm's running statistics from the calibration data. */
   bnRecalibration?: boolean;
@@ -41,9 +44,10 @@ export interface RecoveryOptions {
 export async function recover(original: OnnxModel, pruned: OnnxModel, report: Pick<PruneReport, 'layers'>,
   source: ActivationSource, opts: RecoveryOptions = {}): Promise<LayerRecovery[]> {
   let errors: LayerRecovery[] = [];
-  if ((opts.method ?? 'least-squares') === 'least-squares') {
+  const method = opts.method ?? 'least-squares';
+  if (method === 'least-squares' || method === 'bias-compensation') {
     errors = await reconstruct(original, pruned, source, {
-      ridge: opts.ridge, gram: opts.gram, signal: opts.signal,
+      ridge: opts.ridge, gram: opts.gram, signal: opts.signal, fit: method === 'bias-compensation' ? 'bias' : 'all',
       removed: new Map(report.layers.map((l) => [l.layer, l.removed])),
       onProgress: (p) => opts.onProgress?.({ stage: 'reconstruct', ...p }),
     });

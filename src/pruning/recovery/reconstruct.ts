@@ -22,6 +22,11 @@
 // least-squares fit of the pre-ReLU outputs, torch or here, stays near 0.91.
 // The residual Add's other input is taken from the original model, the value
 // that branch is itself being fit to.
+//
+// A transformer's Linear is MatMul → Add(bias): the fit gets a bias column
+// too, and the fitted intercept is added to that Add's constant (FLAP's bias
+// compensation falls out of it: the removed inputs' mean contribution moves
+// into the bias).
 
 import type { PrunableLayer } from '../../analysis/layers';
 import { findPrunableLayers } from '../../analysis/layers';
@@ -29,6 +34,7 @@ import { attrFloat, attrInt } from '../../onnx/attributes';
 import { PruneLensError } from '../../onnx/errors';
 import { GraphIndex } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
+import type { NodeProto } from '../../onnx/schema';
 import { tensorDims } from '../../onnx/tensor';
 import { constantFloats, setConstantFloats } from './constants';
 import { convGeometry, denseGeometry, featureWidth, layerChunks, type Chunk, type LayerGeometry } from './features';
@@ -45,6 +51,12 @@ export interface ReconstructOptions {
   ridge?: number;
   /** Passes that leave out what a following ReLU clips (default 3; 0: plain least squares). */
   reluPasses?: number;
+  /**
+   * 'all' (default) refits weights and bias; 'bias' keeps the weights and moves
+   * the mean output difference into the bias (FLAP's compensation: the removed
+   * inputs' mean contribution). Layers without a bias to shift are left as they are.
+   */
+  fit?: 'all' | 'bias';
   /** Layer name → removed output channels, original numbering (PruneReport.layers[].removed). */
   removed: Map<string, number[]>;
   /** Refit only these layers (names); by default every layer that lost input channels. */
@@ -81,8 +93,8 @@ export async function reconstruct(original: OnnxModel, pruned: OnnxModel, source
     const layer = findPrunableLayers(index).find((l) => l.name === name)!;
     const before = originalLayers.get(name)!;
     const kept = keptChannels(before, opts.removed.get(name) ?? [], layer);
-    const gate = passes > 0 ? reluGate(originalIndex, layer) : undefined;
-    results.push(await refitLayer(original, pruned, index, layer, kept, source, { ridge, passes, gate },
+    const gate = passes > 0 && opts.fit !== 'bias' ? reluGate(originalIndex, layer) : undefined;
+    results.push(await refitLayer(original, pruned, index, layer, kept, source, { ridge, passes, gate, mode: opts.fit ?? 'all' },
       opts.gram ?? source.gram ?? jsGram, opts.signal));
   }
   opts.onProgress?.({ layer: '', done: todo.length, total: todo.length });
@@ -147,6 +159,8 @@ interface FitSettings {
   ridge: number;
   passes: number;
   gate?: ReluGate;
+  /** 'bias': keep the weights, shift the bias only (ReconstructOptions.fit). */
+  mode: 'all' | 'bias';
 }
 
 async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIndex, layer: PrunableLayer,
@@ -169,7 +183,8 @@ async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIn
       const x = (await runP.run(b)).get(inputName)!;
       const y = gatherChannels((await runO.run(b)).get(outputName)!, channelAxis, kept);
       if (!geometry) {
-        geometry = layer.op === 'Conv' ? convGeometry(node, layer.dims, x.dims, true) : denseGeometry(layer.op as 'Gemm' | 'MatMul', layer.op === 'Gemm');
+        geometry = layer.op === 'Conv' ? convGeometry(node, layer.dims, x.dims, true)
+          : denseGeometry(layer.op as 'Gemm' | 'MatMul', layer.op === 'Gemm' || !!matMulBias(index, layer));
         const m = kept.length / geometry.groups;
         const d = featureWidth(geometry, layer.op === 'Conv' ? x.dims[1] : x.dims[x.dims.length - 1]);
         systems = Array.from({ length: geometry.groups }, () => new NormalEquations(d, m));
@@ -225,6 +240,7 @@ async function refitLayer(original: OnnxModel, pruned: OnnxModel, index: GraphIn
   }
   const current = currentSolution(pruned, index, layer, geometry!);
   const scale = bnScale(pruned, index, layer, kept.length);
+  if (fit.mode === 'bias') solutions = systems.map((eq, g) => (geometry!.bias ? shiftBias(eq, current[g]) : current[g]));
   let errBefore = 0;
   let errAfter = 0;
   let variance = 0;
@@ -385,6 +401,8 @@ function currentSolution(model: OnnxModel, index: GraphIndex, layer: PrunableLay
   const d = k + (g.bias ? 1 : 0);
   const sol = new Float64Array(d * m);
   for (let i = 0; i < k; i++) for (let o = 0; o < m; o++) sol[i * m + o] = lay.alpha * w[lay.at(i, o)];
+  // A MatMul's target excludes its Add's bias: the fitted column is a change to that bias, 0 now.
+  if (g.bias && layer.op === 'MatMul') return [sol];
   if (g.bias) for (let o = 0; o < m; o++) sol[k * m + o] = bias ? lay.beta * (bias.length === 1 ? bias[0] : bias[o]) : 0;
   out.push(sol);
   return out;
@@ -415,6 +433,13 @@ function writeSolution(model: OnnxModel, index: GraphIndex, layer: PrunableLayer
   }
   setConstantFloats(model, index, node, 1, layer.dims, w);
   if (!g.bias) return;
+  const add = g.op === 'MatMul' ? matMulBias(index, layer) : undefined;
+  if (add) {
+    const b = constantFloats(model, index, add.node, add.input);
+    for (let o = 0; o < mAll; o++) b[o] += bias[o];
+    setConstantFloats(model, index, add.node, add.input, add.dims, b);
+    return;
+  }
   const beta = g.op === 'Gemm' ? attrFloat(node, 'beta', 1) : 1;
   const bn = layer.batchNorm?.node;
   if (node.input[2]) {
@@ -430,4 +455,37 @@ function writeSolution(model: OnnxModel, index: GraphIndex, layer: PrunableLayer
   } else if (bias.some((v) => v !== 0)) {
     setConstantFloats(model, index, node, 2, [mAll], Float32Array.from(bias, (v) => v / beta));
   }
+}
+
+/** The Add after a MatMul whose other operand is a constant bias of one value per output: a Linear's bias. */
+function matMulBias(index: GraphIndex, layer: PrunableLayer): { node: NodeProto; input: number; dims: number[] } | undefined {
+  if (layer.op !== 'MatMul') return undefined;
+  const out = layer.node.output[0];
+  const users = index.consumers(out);
+  if (users.length !== 1 || users[0].op_type !== 'Add' || index.graphOutputs.has(out)) return undefined;
+  const add = users[0];
+  const input = add.input[0] === out ? 1 : 0;
+  const c = index.constant(add.input[input]);
+  if (!c) return undefined;
+  const dims = tensorDims(c.tensor);
+  const m = layer.dims[layer.outAxis];
+  return dims.reduce((p, d) => p * d, 1) === m && dims[dims.length - 1] === m ? { node: add, input, dims } : undefined;
+}
+
+/**
+ * The present weights with the bias moved by the mean residual: the bias
+ * feature is the last, so its Gram row holds Σx and its cross row Σy, and
+ * mean(y − x·w) = (Σy − Σx·w) / rows.
+ */
+function shiftBias(eq: NormalEquations, current: Float64Array): Float64Array {
+  const { d, m, gram, cross, rows } = eq;
+  const out = current.slice();
+  const b = d - 1;
+  for (let o = 0; o < m; o++) {
+    let predicted = 0;
+    // Σ over rows of x·w: the bias row of the lower triangle (gram[b·d + i], i ≤ b) holds Σx_i (and Σ1 = rows at i = b).
+    for (let i = 0; i <= b; i++) predicted += gram[b * d + i] * current[i * m + o];
+    out[b * m + o] += (cross[b * m + o] - predicted) / Math.max(1, rows);
+  }
+  return out;
 }

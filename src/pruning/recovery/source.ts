@@ -59,7 +59,7 @@ export interface ActivationSource {
   readonly gram?: GramBackend;
 }
 
-/** Per position along axis 1 of a value: sum, sum of squares and how many elements each adds up. */
+/** Per position along the channel axis of a value (1, or the last for Linear inputs): sum, sum of squares and how many elements each adds up. */
 export interface ChannelStats {
   sum: Float64Array;
   sumSq: Float64Array;
@@ -67,16 +67,20 @@ export interface ChannelStats {
   count: number;
 }
 
-/** Streams the batches and folds each named value into per-channel statistics (axis 1). */
+/**
+ * Streams the batches and folds each named value into per-channel statistics:
+ * along axis 1 (NCHW), or along the axis `axes` gives the value (-1: the last,
+ * where a transformer's Linear reads its features from [N, T, C]).
+ */
 export async function channelStatistics(source: ActivationSource, model: OnnxModel, values: string[],
-  signal?: AbortSignal): Promise<Map<string, ChannelStats>> {
+  signal?: AbortSignal, axes?: Map<string, number>): Promise<Map<string, ChannelStats>> {
   const stats = new Map<string, ChannelStats>();
   if (!values.length) return stats;
   const run = await source.open(model, values);
   try {
     for (let b = 0; b < source.batches; b++) {
       if (signal?.aborted) throw new PruneLensError('cancelled', 'calibration was cancelled');
-      for (const [name, a] of await run.run(b)) addChannelStats(stats, name, a);
+      for (const [name, a] of await run.run(b)) addChannelStats(stats, name, a, axes?.get(name));
     }
   } finally {
     await run.release();
@@ -84,10 +88,11 @@ export async function channelStatistics(source: ActivationSource, model: OnnxMod
   return stats;
 }
 
-export function addChannelStats(stats: Map<string, ChannelStats>, name: string, a: Activation): void {
-  const channels = a.dims.length > 1 ? a.dims[1] : 1;
-  const inner = a.dims.slice(2).reduce((p, d) => p * d, 1);
-  const outer = a.dims[0] ?? 1;
+export function addChannelStats(stats: Map<string, ChannelStats>, name: string, a: Activation, axis = 1): void {
+  const ax = axis < 0 ? a.dims.length + axis : axis;
+  const channels = a.dims.length > ax ? a.dims[ax] : 1;
+  const inner = a.dims.slice(ax + 1).reduce((p, d) => p * d, 1);
+  const outer = a.dims.slice(0, ax).reduce((p, d) => p * d, 1);
   let s = stats.get(name);
   if (!s) stats.set(name, (s = { sum: new Float64Array(channels), sumSq: new Float64Array(channels), count: 0 }));
   if (s.sum.length !== channels) throw new PruneLensError('shape', `${channels} channels in one batch, ${s.sum.length} in another`, { tensor: name });

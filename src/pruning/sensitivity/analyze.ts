@@ -66,6 +66,11 @@ export async function analyzeSensitivity(model: OnnxModel, data: ActivationSourc
   for (const [k, group] of groups.entries()) {
     opts.onProgress?.({ layer: group.roots.join(', '), done: k, total: groups.length });
     const curve: SensitivityCurve = { layer: group.rootNodes[0], layers: group.rootNodes.slice(), ratios: [], metric: [], macsSaved: [] };
+    if (group.kind) {
+      curve.kind = group.kind;
+      const block = group.kind === 'hidden' ? undefined : blockOf(group.roots);
+      if (block) curve.block = block;
+    }
     for (const ratio of ratios) {
       if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'sensitivity analysis was cancelled');
       const copy = fresh();
@@ -88,15 +93,29 @@ export async function analyzeSensitivity(model: OnnxModel, data: ActivationSourc
   };
 }
 
-/** Top-1 class per sample, per batch. */
+/**
+ * The transformer block of a group's layers (`layers.2`, `h.0`, `blocks.1`):
+ * the module path up to its first index, when every root shares it.
+ */
+export function blockOf(roots: string[]): string | undefined {
+  const prefix = (name: string) => {
+    const parts = name.split('.');
+    const i = parts.findIndex((p) => /^\d+$/.test(p));
+    return i > 0 ? parts.slice(0, i + 1).join('.') : undefined;
+  };
+  const blocks = new Set(roots.map(prefix));
+  return blocks.size === 1 ? [...blocks][0] : undefined;
+}
+
+/** Top-1 class per prediction (per sample; per token for a language model's [N, T, V]), per batch. */
 async function predictions(model: OnnxModel, data: ActivationSource, output: string): Promise<Int32Array[]> {
   const run = await data.open(model, [output]);
   try {
     const out: Int32Array[] = [];
     for (let b = 0; b < data.batches; b++) {
       const a = (await run.run(b)).get(output)!;
-      const rows = a.dims[0];
-      const classes = a.data.length / rows;
+      const classes = a.dims.length > 2 ? a.dims[a.dims.length - 1] : a.data.length / a.dims[0];
+      const rows = a.data.length / classes;
       const pred = new Int32Array(rows);
       for (let r = 0; r < rows; r++) {
         let best = 0;

@@ -3,3 +3,4 @@
 
 export { analyzeSensitivity, DEFAULT_RATIOS, type SensitivityOptions } from './analyze';
 export { suggestPlan, type Suggestion, type SuggestOptions } from './suggest';
+export { sensitivityByKind, type KindCurve } from './kinds';

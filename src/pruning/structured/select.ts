@@ -77,6 +77,7 @@ export function selectChannels(graph: DepGraph, scores: Map<number, Float64Array
   } else {
     globalThreshold(pool, scores, ratio, limit, remove);
   }
+  for (const [gid, list] of remove) evenOut(graph, gid, list, scores.get(gid)!, remove, warnings);
   for (const [gid, list] of remove) if (!list.length) remove.delete(gid);
   keepEveryValueNonEmpty(graph, scores, remove, warnings, opts.roundTo);
   return { remove, warnings, keptByRounding };
@@ -223,4 +224,24 @@ function keepEveryValueNonEmpty(graph: DepGraph, scores: Map<number, Float64Arra
     warnings.push(`${name} would lose every channel: ${back.length} channel(s) of ${g.roots.join(', ')} are kept (${back.join(', ')})`);
   }
   for (const [gid, list] of remove) if (!list.length) remove.delete(gid);
+}
+
+/**
+ * A group whose channels fall into blocks that must lose equal numbers (GQA's
+ * query heads per kv head) loses ⌊n / blocks⌋ of the lowest-scored channels of
+ * each block instead of the n lowest overall.
+ */
+function evenOut(graph: DepGraph, gid: number, list: number[], s: Float64Array, remove: Map<number, number[]>, warnings: string[]): void {
+  const blocks = graph.groups[gid].evenBlocks;
+  if (!blocks?.length || !list.length) return;
+  const per = Math.min(Math.floor(list.length / blocks.length), Math.min(...blocks.map((b) => b.length)) - 1);
+  if (per * blocks.length !== list.length) {
+    warnings.push(`${graph.groups[gid].roots.join(', ')}: ${list.length} channels asked, ${per * blocks.length} removed, so that each of its ${blocks.length} blocks (kv groups) loses the same number`);
+  }
+  const out: number[] = [];
+  for (const b of blocks) {
+    const local = lowest(Float64Array.from(b, (i) => s[i]), per);
+    out.push(...local.map((i) => b[i]));
+  }
+  remove.set(gid, out.sort((a, b) => a - b));
 }

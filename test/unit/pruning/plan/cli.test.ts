@@ -89,7 +89,7 @@ describe('cli: prune-lens prune', () => {
   it('calibration and recovery flags are checked like the plan fields, in the words of the flags', async () => {
     const l1 = [model, '--method', 'l1', '--amount', '0.5', '--structured'];
     await assert.rejects(run([...l1, '--recovery', 'least-squares']), /recovery needs calibration data: add --calibration FILE/);
-    await assert.rejects(run([...l1, '--recovery', 'bn']), /--recovery bn is not one of none, least-squares, bn-recalibration/);
+    await assert.rejects(run([...l1, '--recovery', 'bn']), /--recovery bn is not one of none, least-squares, bias-compensation, bn-recalibration/);
     await assert.rejects(run([...l1, '--calibration-size', '64']), /--calibration-size needs --calibration FILE/);
     await assert.rejects(run([...l1, '--calibration', 'x.npy', '--calibration-size', '0']), /--calibration-size must be a positive integer \(got 0\)/);
     await assert.rejects(run([model, '--method', 'l1', '--amount', '0.5', '--calibration', 'x.npy', '--recovery', 'least-squares']),

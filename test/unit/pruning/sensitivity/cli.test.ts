@@ -32,6 +32,6 @@ describe('prune-lens sensitivity', () => {
     await assert.rejects(sensitivityCommand([modelPath('digits_mlp.onnx')]), /--data is required/);
     await assert.rejects(sensitivityCommand([modelPath('digits_mlp.onnx'), '--data', 'x.npy', '--ratios', '0.5,1.5']), /--ratios takes fractions between 0 and 1, not '1.5'/);
     await assert.rejects(sensitivityCommand([modelPath('digits_mlp.onnx'), '--data', 'x.npy', '--criterion', 'nm']),
-      /--criterion nm is not a method that ranks channels \(one of l1, l2, random, bn-gamma, wanda, activation-norm\)/);
+      /--criterion nm is not a method that ranks channels \(one of l1, l2, random, bn-gamma, wanda, activation-norm, fluctuation\)/);
   });
 });
