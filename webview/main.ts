@@ -232,7 +232,7 @@ function renderReports(): void {
   );
   panels.validation.replaceChildren(
     data.validation
-      ? renderValidation(data.validation, data.table?.outputs[0]?.shape)
+      ? renderValidation(data.validation, data.validation.outputShape ?? data.table?.outputs[0]?.shape)
       : emptyState('Run Validate Pruned Model to see accuracy, agreement and latency here.', prune && !busy ? { label: 'Validate', run: () => post({ type: 'requestValidate' }) } : undefined),
   );
   panels.sensitivity.replaceChildren(
@@ -243,7 +243,7 @@ function renderReports(): void {
   setBadge('compare', prune ? formatChange(prune.report.totals.paramsBefore, prune.report.totals.paramsAfter) : undefined);
   const v = data.validation;
   setBadge('validation', v ? (v.pruned.accuracy !== undefined ? formatPercent(v.pruned.accuracy, 1)
-    : isClassifierOutput(data.table?.outputs[0]?.shape) ? formatPercent(v.agreement, 1) : `cos ${formatCosine(v.cosine)}`) : undefined);
+    : isClassifierOutput(v.outputShape ?? data.table?.outputs[0]?.shape) ? formatPercent(v.agreement, 1) : `cos ${formatCosine(v.cosine)}`) : undefined);
   setBadge('sensitivity', data.sensitivity ? String(data.sensitivity.curves.length) : undefined);
 }
 

@@ -51,6 +51,8 @@ export interface ValidationReport {
   speedup: number;
   /** Name of the output compared (each model's first output). */
   output?: string;
+  /** That output's dims in the first batch: top-1 agreement is the headline only for [batch, classes]. */
+  outputShape?: number[];
   /** Things the user should know: a batch size forced by the model, samples dropped. */
   warnings?: string[];
 }

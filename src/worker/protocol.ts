@@ -123,6 +123,8 @@ export interface JobResult {
   labels: boolean;
   /** The output compared: the first output of each model. */
   output: string;
+  /** Its dims in the first batch: whether top-1 agreement means anything follows from them. */
+  outputDims?: number[];
   comparison: Comparison;
   latency: { original: LatencyStats; pruned: LatencyStats };
   warnings: string[];

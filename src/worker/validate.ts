@@ -63,6 +63,7 @@ export async function validate(options: ValidateOptions): Promise<ValidationRepo
       cosine: result.comparison.cosine,
       speedup: original.latency.p50 / pruned.latency.p50,
       output: result.output,
+      ...(result.outputDims ? { outputShape: result.outputDims } : {}),
       warnings: result.warnings,
     };
   } finally {

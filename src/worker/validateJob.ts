@@ -45,6 +45,7 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
     const timings = { original: [] as number[], pruned: [] as number[] };
     let timedSamples = 0;
     let done = 0;
+    let outputDims: number[] | undefined;
     let firstBatch: Batch | undefined;
     const reader = dataset.open();
     try {
@@ -68,6 +69,7 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
         if (a.values.length !== b.values.length) {
           throw new PruneLensError('validation', `the models' outputs differ in size (${a.values.length / batch.rows} and ${b.values.length / batch.rows} values per sample); they cannot be compared`);
         }
+        outputDims ??= a.dims.slice();
         const predictions = predictionRows(a.dims, batch.rows, dataset.labelsPerSample, output);
         checkLabelRange(batch, a.values.length / predictions);
         comparison.add(a.values, b.values, predictions, batch.labels, dataset.labelsPerSample > 1 ? batch.rows : undefined);
@@ -104,6 +106,7 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
       batchSize: dataset.batchSize,
       labels: dataset.hasLabels,
       output,
+      ...(outputDims ? { outputDims } : {}),
       comparison: comparison.result(),
       latency: { original: latencyStats(timings.original, timedSamples), pruned: latencyStats(timings.pruned, timedSamples) },
       warnings: dataset.warnings,

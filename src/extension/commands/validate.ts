@@ -73,7 +73,7 @@ export function validateCommand(services: Services) {
         }, pruned),
       );
       for (const w of report.warnings ?? []) log().warn(w);
-      const classifier = isClassifierOutput((await services.cache.get(original).catch(() => undefined))?.outputs[0]?.shape);
+      const classifier = isClassifierOutput(report.outputShape ?? (await services.cache.get(original).catch(() => undefined))?.outputs[0]?.shape);
       log().info(`validation: ${summary(report, classifier)}`);
       services.reports.postValidation(original, report);
       // Generated inputs are said in the toast: a reader of "cosine 0.99" should know it is not their data.
