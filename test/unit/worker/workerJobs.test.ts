@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { mock } from 'node:test';
 import { loadModelSync } from '../../../src/onnx/model';
 import { PruneLensError } from '../../../src/onnx/errors';
 import { reportPathFor, runPlan, validatePlan, type PrunePlan } from '../../../src/pruning/plan';
@@ -134,19 +135,45 @@ describe('worker jobs: pruning plans and sensitivity', function () {
   });
 
   it('progress keeps the idle watchdog from firing on a long job; silence still trips it', async () => {
-    const slow = new WorkerClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'slow-prune-worker.js'), idleTimeoutMs: 400 });
+    // The client's clock is mocked: it moves only when this test moves it, so a
+    // loaded machine (a slow fork, a late beat) cannot trip the watchdog, and
+    // silence trips it at exactly 0.4 s.
+    const IDLE_MS = 400;
+    mock.timers.enable({ apis: ['setTimeout'] });
+    const slow = new WorkerClient({ workerPath: path.join(ROOT, 'test', 'fixtures', 'worker', 'slow-prune-worker.js'), idleTimeoutMs: IDLE_MS });
     try {
       const job = { model: 'busy.onnx', plan: SMALL_PLAN, planBaseDir: MODELS, output: 'busy.pruned.onnx' };
-      const started = Date.now();
+      // Each event comes just before the watchdog would fire: the job outlives the idle timeout many times over.
+      let clientMs = 0;
       let events = 0;
-      const report = await slow.prunePlan(job, { onProgress: () => events++ });
-      assert.ok(Date.now() - started >= 1500, 'the job outlived the idle timeout several times over');
-      assert.ok(events >= 10);
+      const report = await slow.prunePlan(job, {
+        onProgress: () => {
+          events++;
+          mock.timers.tick(IDLE_MS - 1);
+          clientMs += IDLE_MS - 1;
+        },
+      });
+      assert.equal(events, 15);
+      assert.ok(clientMs >= 5 * IDLE_MS, `the job lasted ${clientMs} ms of the client's clock`);
       assert.equal(report.output, 'busy.pruned.onnx');
-      const failure = await slow.prunePlan({ ...job, model: 'silent.onnx' }).then(() => undefined, (e: unknown) => e);
+
+      // One event, then silence: not a millisecond short of the timeout does it fire, and then it does.
+      let heard!: () => void;
+      const firstEvent = new Promise<void>((resolve) => { heard = resolve; });
+      let settled = false;
+      const silent = slow.prunePlan({ ...job, model: 'silent.onnx' }, { onProgress: () => heard() })
+        .then(() => undefined, (e: unknown) => e)
+        .finally(() => { settled = true; });
+      await firstEvent;
+      mock.timers.tick(IDLE_MS - 1);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(settled, false, 'the watchdog fired before the idle timeout');
+      mock.timers.tick(1);
+      const failure = await silent;
       assert.ok(failure instanceof WorkerFailure && failure.kind === 'timeout', String(failure));
       assert.match(failure.message, /sent nothing for 0\.4 s \(last: refitting\)/);
     } finally {
+      mock.timers.reset();
       slow.dispose();
     }
   });
