@@ -5,7 +5,7 @@
 // number is bounded by the calibration size); activations are handed out one
 // batch at a time and never kept.
 
-import { RUN_OPTIONS } from './native';
+import { runOptions, SESSION_MEMORY_OPTIONS } from './native';
 import { requireOrt } from './ortRuntime';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
@@ -81,7 +81,7 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
   const runtime = ort(); // outside the try: "not loaded in an untrusted workspace" is its own error
   try {
     session = await runtime.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'], graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: SESSION_MEMORY_OPTIONS,
     });
   } catch (e) {
     throw new PruneLensError('validation', `onnxruntime cannot load the model for calibration: ${String((e as Error).message ?? e).split('\n')[0]}`, {}, model.file);
@@ -94,7 +94,7 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
       for (const [name, input] of Object.entries(batch.inputs)) {
         feeds[name] = new (ort().Tensor)(input.type as 'float32', typedView(input.data, input.type) as Float32Array, input.dims);
       }
-      const result = await session.run(feeds, outputs, RUN_OPTIONS);
+      const result = await session.run(feeds, outputs, runOptions('cpu'));
       const out = new Map<string, Activation>();
       values.forEach((v, k) => out.set(v, asActivation(v, result[outputs[k]])));
       return out;
@@ -105,7 +105,7 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
 
 async function createSession(bytes: Uint8Array, model: OnnxModel): Promise<InferenceSession> {
   try {
-    return await ort().InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+    return await ort().InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: SESSION_MEMORY_OPTIONS });
   } catch (e) {
     throw new PruneLensError('validation', `onnxruntime cannot load the model for calibration: ${String((e as Error).message ?? e).split('\n')[0]}`, {}, model.file);
   }
@@ -137,7 +137,7 @@ async function openSegmentRun(model: OnnxModel, from: string[], values: string[]
         if (!t) throw new PruneLensError('internal', `segment input ${name} was not held from the segment before`);
         feeds[name] = t;
       }
-      const result = await session.run(feeds, [...outputs, ...hold], RUN_OPTIONS);
+      const result = await session.run(feeds, [...outputs, ...hold], runOptions('cpu'));
       const activations = new Map<string, Activation>();
       values.forEach((v, k) => activations.set(v, asActivation(v, result[outputs[k]])));
       const kept = new Map<string, HeldValue>(hold.map((h) => [h, { held: result[h] } as HeldTensor]));

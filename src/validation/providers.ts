@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
+import { SESSION_MEMORY_OPTIONS } from './native';
 import type { ProviderAttempt } from './report';
 
 export const KNOWN_PROVIDERS = ['cuda', 'tensorrt', 'webgpu', 'dml', 'coreml', 'cpu'] as const;
@@ -140,11 +141,12 @@ function firstLine(e: unknown): string {
  * Each session has its own intra-op thread pool. By default its threads spin
  * after a run, waiting for more work; with two sessions taking turns, one's
  * spinning threads steal cores from the other's timed run. So no spinning.
+ * Memory: SESSION_MEMORY_OPTIONS (native.ts).
  */
-function sessionOptions(provider: ProviderName): InferenceSession.SessionOptions {
+export function sessionOptions(provider: ProviderName): InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    extra: { session: { ...SESSION_MEMORY_OPTIONS.session, intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }

@@ -3,7 +3,7 @@
 // the comparison. Between batches it checks for cancellation.
 
 import { checkMemory } from './memory';
-import { RUN_OPTIONS } from '../validation/native';
+import { runOptions } from '../validation/native';
 import * as fs from 'node:fs';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PruneLensError } from '../onnx/errors';
@@ -30,13 +30,14 @@ export async function runValidate(ort: OrtRuntime, job: ValidateJob, io: WorkIO)
     const dataset = openDataset(job, inputs, { sequenceLabels: true });
     progress.phase('load', `reading ${dataset.samples} samples from ${dataset.description}`, 0);
 
+    const afterRun = runOptions(pair.provider);
     const output = pair.original.outputNames[0];
     const prunedOutput = pair.pruned.outputNames[0];
     const run = async (session: InferenceSession, name: string, batch: Batch) => {
       const feeds: Record<string, Tensor> = {};
       for (const [input, b] of Object.entries(batch.inputs)) feeds[input] = ort.makeTensor(b.type, typedView(b.data, b.type), b.dims);
       const start = process.hrtime.bigint();
-      const result = await session.run(feeds, [name], RUN_OPTIONS);
+      const result = await session.run(feeds, [name], afterRun);
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       return { ms, values: asNumbers(result[name]), dims: result[name].dims.map(Number) };
     };
