@@ -17,9 +17,11 @@ const USAGE = `usage: prune-lens validate ORIGINAL PRUNED [options]
   --seed N            seed for generated inputs (default 0)
   --dim NAME=SIZE     size of a symbolic input dimension, for generated inputs (repeatable)
   --cuda-path DIR     folder with libonnxruntime_providers_cuda.so and the CUDA libraries
+  --memory-limit MIB  the worker's memory budget; past it: "ran out of memory at batch K"
+                      (default: three quarters of this machine's memory)
   --json              print the report as JSON`;
 
-const VALUE_OPTIONS = ['--data', '--labels', '--ep', '--batch', '--samples', '--warmup', '--seed', '--dim', '--cuda-path'];
+const VALUE_OPTIONS = ['--data', '--labels', '--ep', '--batch', '--samples', '--warmup', '--seed', '--dim', '--cuda-path', '--memory-limit'];
 
 interface Parsed {
   files: string[];
@@ -93,7 +95,11 @@ export async function validateCommand(
         const { params, macs } = (await analyzeFile(file)).totals;
         return { params, macs };
       },
-      clientOptions: { ...clientOptions, cudaLibraryPath: last('--cuda-path') ?? clientOptions.cudaLibraryPath },
+      clientOptions: {
+        ...clientOptions,
+        cudaLibraryPath: last('--cuda-path') ?? clientOptions.cudaLibraryPath,
+        memoryLimitMb: integer(parsed, '--memory-limit', 64) ?? clientOptions.memoryLimitMb,
+      },
       signal: controller.signal,
       onProgress: showProgress ? (e) => process.stderr.write(`\r\x1b[K${e.message}`) : undefined,
     });

@@ -31,6 +31,8 @@ export class WorkerJobs implements vscode.Disposable {
   private cudaPath?: string;
   /** Whether the running worker was started for a trusted workspace (else it may not load native code). */
   private trusted?: boolean;
+  /** The memory budget the running worker was started with (its V8 heap limit is fixed at start). */
+  private memoryLimitMb?: number;
   private running = 0;
 
   constructor(private readonly extensionPath: string) {}
@@ -82,18 +84,22 @@ export class WorkerJobs implements vscode.Disposable {
     // Restricted mode: no CUDA folder, and a worker that refuses to load onnxruntime at all.
     const trusted = vscode.workspace.isTrusted;
     const cuda = trusted && s.cudaLibraryPath ? resolveWorkspacePath(s.cudaLibraryPath, near) : undefined;
-    // A new CUDA folder or a change of trust needs a new process; a running job keeps the old one until it ends.
-    if (this.client && ((this.cudaPath === cuda && this.trusted === trusted) || this.running > 0)) return this.client;
+    const memoryLimitMb = s.workerMemoryLimitMb;
+    // A new CUDA folder, budget or a change of trust needs a new process; a running job keeps the old one until it ends.
+    const same = this.cudaPath === cuda && this.trusted === trusted && this.memoryLimitMb === memoryLimitMb;
+    if (this.client && (same || this.running > 0)) return this.client;
     this.client?.dispose();
     const { WorkerClient } = await import('../worker');
     this.client = new WorkerClient({
       workerPath: path.join(this.extensionPath, 'dist', 'worker.js'),
       cudaLibraryPath: cuda,
       allowNative: trusted,
+      memoryLimitMb,
       cancelGraceMs: CANCEL_GRACE_MS,
     });
     this.cudaPath = cuda;
     this.trusted = trusted;
+    this.memoryLimitMb = memoryLimitMb;
     return this.client;
   }
 }

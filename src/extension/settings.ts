@@ -28,6 +28,10 @@ export interface Settings {
   validationData: string;
   validationLabels: string;
   validationSamples: number;
+  /** Samples per validation batch; undefined: the worker's default (the manifest states the same, a unit test checks). */
+  validationBatchSize: number | undefined;
+  /** The worker's memory budget in MiB; undefined: the client's default (three quarters of the machine's memory). */
+  workerMemoryLimitMb: number | undefined;
   /** Inputs that data-aware criteria and recovery run through the model ('' when unset). */
   calibrationData: string;
   /** How many of them. */
@@ -68,6 +72,8 @@ export function readSettings(scope?: vscode.Uri): Settings {
     validationData: c.get<string>('validation.data', ''),
     validationLabels: c.get<string>('validation.labels', ''),
     validationSamples: c.get<number>('validation.samples', 0),
+    validationBatchSize: positiveInteger(c.get<number>('validation.batchSize'), 0) || undefined,
+    workerMemoryLimitMb: positiveInteger(machine.get<number>('worker.memoryLimitMb', 0), 0) || undefined,
     calibrationData: c.get<string>('calibration.data', ''),
     calibrationSize: positiveInteger(c.get<number>('calibration.size', 256), 256),
     externalDataThreshold: externalThresholdBytes(c.get<number>('externalDataThreshold', DEFAULT_EXTERNAL_THRESHOLD_MB)),

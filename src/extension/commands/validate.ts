@@ -7,7 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { isPruneLensError, PruneLensError } from '../../onnx/errors';
 import { isClassifierOutput, type ValidationReport } from '../../validation/report';
+import { DEFAULT_BATCH_SIZE } from '../../worker/validate';
 import { log } from '../log';
 import { resolveModel } from '../pick';
 import { withWork } from '../progress';
@@ -30,6 +32,8 @@ export interface ValidateCommandOptions {
   /** Sizes of symbolic dims for generated inputs, by name. */
   dims?: Record<string, number>;
   samples?: number;
+  /** Samples per batch; by default the `pruneLens.validation.batchSize` setting. */
+  batchSize?: number;
   providers?: string[];
 }
 
@@ -49,6 +53,7 @@ export function validateCommand(services: Services) {
       if (!chosen) return undefined;
       const { data, labels, dims } = chosen;
       const samples = options?.samples ?? (s.validationSamples > 0 ? s.validationSamples : undefined);
+      const batchSize = options?.batchSize ?? s.validationBatchSize;
       const dataText = describeData(chosen);
 
       log().info(`validating ${pruned.fsPath} against ${original.fsPath} (data: ${dataText})`);
@@ -60,6 +65,7 @@ export function validateCommand(services: Services) {
           labels: labels || undefined,
           dims,
           samples,
+          batchSize,
           providers: options?.providers ?? (s.executionProviders.length ? s.executionProviders : undefined),
           measure: async (file) => {
             const t = await services.cache.get(vscode.Uri.file(file));
@@ -71,7 +77,9 @@ export function validateCommand(services: Services) {
             work.report(e.message, e.fraction);
           },
         }, pruned),
-      );
+      ).catch((e: unknown) => {
+        throw withBatchSetting(e, options?.batchSize !== undefined ? 'batchSize' : 'pruneLens.validation.batchSize', batchSize ?? DEFAULT_BATCH_SIZE);
+      });
       for (const w of report.warnings ?? []) log().warn(w);
       const classifier = isClassifierOutput(report.outputShape ?? (await services.cache.get(original).catch(() => undefined))?.outputs[0]?.shape);
       log().info(`validation: ${summary(report, classifier)}`);
@@ -83,6 +91,12 @@ export function validateCommand(services: Services) {
       return report;
     });
   };
+}
+
+/** "Try a smaller batch size" says where the batch size comes from, and what it is now. */
+function withBatchSetting(e: unknown, from: string, batchSize: number): unknown {
+  if (!isPruneLensError(e) || e.code !== 'memory') return e;
+  return new PruneLensError('memory', `${e.detail} (${from} is ${batchSize})`, e.location, e.file);
 }
 
 /** The headline numbers: a classifier's agreement and accuracy, or, for other outputs (boxes, sequences), how close the outputs are. */

@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_BATCH_SIZE } from '../../../src/worker/validate';
 import { ROOT } from '../../helpers/models';
 
 const USER_FACING = /^(displayName|description|markdownDescription|title|name|contents|contextualTitle|category|enumDescriptions|altText|patternErrorMessage)$/;
@@ -40,5 +41,30 @@ describe('package.json and package.nls.json', () => {
   it('package.nls.json has no key the manifest does not use', () => {
     const used = new Set(strings().map(([, s]) => s.slice(1, -1)));
     assert.deepEqual(Object.keys(nls).filter((k) => !used.has(k)), []);
+  });
+
+  type Property = { type?: string | string[]; enum?: unknown[]; scope?: string; default?: unknown };
+  const properties = () => (pkg.contributes as { configuration: { properties: Record<string, Property> } }).configuration.properties;
+
+  it('the defaults it states are the core\'s', () => {
+    assert.equal(properties()['pruneLens.validation.batchSize'].default, DEFAULT_BATCH_SIZE);
+    assert.equal(properties()['pruneLens.worker.memoryLimitMb'].default, 0, '0: the worker client\'s own default');
+  });
+
+  it('restricted mode ignores every workspace setting that names a path or picks native code', () => {
+    // Paths: data and labels read, outputs written, a folder of native libraries loaded;
+    // the provider list picks which native backend runs.
+    const expected = ['pruneLens.calibration.data', 'pruneLens.cudaLibraryPath', 'pruneLens.executionProviders',
+      'pruneLens.outputName', 'pruneLens.validation.data', 'pruneLens.validation.labels'];
+    const untrusted = (pkg.capabilities as { untrustedWorkspaces: { restrictedConfigurations: string[] } }).untrustedWorkspaces;
+    assert.deepEqual([...untrusted.restrictedConfigurations].sort(), expected);
+    for (const key of expected) assert.ok(properties()[key], `${key} is not a setting`);
+    // A new free-text setting is a path until someone says otherwise here; machine settings are the user's alone.
+    const notPaths = ['pruneLens.assumedInputShape'];
+    const freeText = Object.entries(properties())
+      .filter(([k, p]) => [p.type].flat().includes('string') && !p.enum && p.scope !== 'machine' && !notPaths.includes(k))
+      .map(([k]) => k);
+    assert.deepEqual(freeText.filter((k) => !expected.includes(k)), []);
+    assert.equal(properties()['pruneLens.worker.memoryLimitMb'].scope, 'machine');
   });
 });

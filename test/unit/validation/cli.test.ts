@@ -39,10 +39,17 @@ describe('prune-lens validate', () => {
     assert.doesNotMatch(text, /^accuracy/m, 'no labels, no accuracy row');
   });
 
+  it('--memory-limit: shufflenet_dyn at --batch 512 past 256 MiB ends with "ran out of memory at batch 1"', async () => {
+    // The worker's peak resident size at batch 256 is about 355 MiB (test/unit/worker/pressure.test.ts).
+    await assert.rejects(run([modelPath('shufflenet_dyn.onnx'), modelPath('shufflenet_dyn.onnx'), '--samples', '512', '--batch', '512', '--warmup', '0', '--ep', 'cpu', '--memory-limit', '256']),
+      (e: Error) => e.message === 'ran out of memory at batch 1; try a smaller batch size');
+  });
+
   it('rejects bad arguments with the usage', async () => {
     await assert.rejects(run([modelPath('digits_lenet.onnx')]), /give ORIGINAL and PRUNED models\nusage: prune-lens validate/);
     await assert.rejects(run(['a.onnx', 'b.onnx', '--batch', '0']), /--batch must be an integer of at least 1, not '0'/);
     await assert.rejects(run(['a.onnx', 'b.onnx', '--ep', 'tpu']), /unknown execution provider 'tpu'/);
+    await assert.rejects(run(['a.onnx', 'b.onnx', '--memory-limit', '8']), /--memory-limit must be an integer of at least 64, not '8'/);
     await assert.rejects(run(['a.onnx', 'b.onnx', '--frobnicate']), /unknown option --frobnicate/);
   });
 });
