@@ -1,12 +1,15 @@
 // Hardening inside the real extension host: a crafted model's hover says why
 // it cannot be pruned (quickly, without the host's memory growing by GBs);
 // the plan editor explains "amount" and refuses amount 1 on structured steps;
-// and paths a plan names outside the workspace are refused with the reason.
+// paths a plan names outside the workspace are refused with the reason; and a
+// validation past the worker's memory budget fails with the batch, after which
+// the next one runs in the same extension host.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PruneLensApi } from '../../../src/extension/services';
+import type { ValidationReport } from '../../../src/validation/report';
 import type { ModelTreeNode } from '../../../src/extension/tree';
 import { hugeInputModel } from '../../fixtures/models/crafted';
 
@@ -88,5 +91,29 @@ describe('Prune Lens hardening', function () {
       (e: Error) => /output .*escaped-digits_mlp\.onnx \(from "output" of digits_mlp\.prune\.json\) is outside the workspace folder/.test(e.message),
     );
     assert.ok(!fs.existsSync(outside), 'the output was written outside the workspace');
+  });
+
+  it('a validation past a 256 MiB worker budget: "ran out of memory at batch 1; try a smaller batch size", and the next validation in the same host works', async function () {
+    this.timeout(300_000);
+    const settings = vscode.workspace.getConfiguration('pruneLens');
+    await settings.update('worker.memoryLimitMb', 256, vscode.ConfigurationTarget.Global);
+    try {
+      // shufflenet_dyn on generated inputs: about 355 MiB resident at batch 256, about 100 MiB at batch 4 (test/unit/worker/pressure.test.ts).
+      const model = inWorkspace('shufflenet_dyn.onnx');
+      const job = { original: model.fsPath, providers: ['cpu'] };
+      await assert.rejects(
+        async () => vscode.commands.executeCommand('pruneLens.validate', model, { ...job, samples: 512, batchSize: 512 }),
+        (e: Error) => e.message === 'ran out of memory at batch 1; try a smaller batch size (batchSize is 512)',
+      );
+      const hostMemory = process.memoryUsage().rss;
+      const report = await vscode.commands.executeCommand<ValidationReport>('pruneLens.validate', model, { ...job, samples: 8, batchSize: 4 });
+      assert.equal(report.samples, 8);
+      assert.equal(report.batchSize, 4);
+      assert.equal(report.agreement, 1);
+      // The batches lived in the worker, never in the extension host.
+      assert.ok(hostMemory < 1024 * 2 ** 20, `the extension host holds ${(hostMemory / 2 ** 20).toFixed(0)} MiB`);
+    } finally {
+      await settings.update('worker.memoryLimitMb', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 });
