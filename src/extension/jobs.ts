@@ -15,7 +15,8 @@ import type { PruneReport } from '../pruning/report';
 import type { ValidationReport } from '../validation';
 import type { PrunePlanJob, SensitivityJob, SensitivityResult, ValidateOptions, WorkerClient, WorkProgress } from '../worker';
 import { isCancellation, log } from './log';
-import { readSettings, resolveWorkspacePath } from './settings';
+import { readSettings } from './settings';
+import { allowedCudaPath } from './trust';
 
 /** A big model's calibration batch can take seconds; killing the worker mid-batch is the last resort. */
 const CANCEL_GRACE_MS = 10_000;
@@ -83,7 +84,7 @@ export class WorkerJobs implements vscode.Disposable {
     const s = readSettings(near);
     // Restricted mode: no CUDA folder, and a worker that refuses to load onnxruntime at all.
     const trusted = vscode.workspace.isTrusted;
-    const cuda = trusted && s.cudaLibraryPath ? resolveWorkspacePath(s.cudaLibraryPath, near) : undefined;
+    const cuda = trusted ? allowedCudaPath(near) : undefined;
     const memoryLimitMb = s.workerMemoryLimitMb;
     // A new CUDA folder, budget or a change of trust needs a new process; a running job keeps the old one until it ends.
     const same = this.cudaPath === cuda && this.trusted === trusted && this.memoryLimitMb === memoryLimitMb;

@@ -13,15 +13,14 @@ import { PLAN_SELECTOR, PlanLanguage } from './planLanguage';
 import { disposeStatus } from './progress';
 import { REPORT_EDITOR_VIEW_TYPE, ReportPanels } from './reportPanel';
 import type { PruneLensApi, Services } from './services';
-import { readSettings, resolveWorkspacePath } from './settings';
+import { readSettings } from './settings';
+import { settingsDataFiles } from './trust';
 import { ModelTreeProvider } from './tree';
 
 export function activate(context: vscode.ExtensionContext): PruneLensApi {
   const index = new ModelIndex();
   const cache = new ModelCache(analysisWorkerPath(context.extensionPath), (uri) => {
-    const s = readSettings(uri);
-    const data = [s.validationData, s.calibrationData].filter(Boolean).map((p) => resolveWorkspacePath(p, uri));
-    return chooseInputSize(uri.fsPath, s.assumedInputShape, data);
+    return chooseInputSize(uri.fsPath, readSettings(uri).assumedInputShape, settingsDataFiles(uri));
   });
   const tree = new ModelTreeProvider(index, cache);
   const treeView = vscode.window.createTreeView('pruneLens.models', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: false });

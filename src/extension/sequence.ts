@@ -6,15 +6,16 @@ import type * as vscode from 'vscode';
 import type { LayerTable } from '../analysis/types';
 import { readNpyHeader } from '../validation/npy';
 import { log } from './log';
-import { readSettings, resolveWorkspacePath } from './settings';
+import { readSettings } from './settings';
+import { settingsDataFiles } from './trust';
 
 export function sequenceLength(table: Pick<LayerTable, 'sequenceDim'>, uri: vscode.Uri): number | undefined {
   if (!table.sequenceDim) return undefined;
   const settings = readSettings(uri);
   if (settings.sequenceLength > 0) return settings.sequenceLength;
-  for (const setting of [settings.validationData, settings.calibrationData]) {
-    if (!setting.endsWith('.npy')) continue;
-    const file = resolveWorkspacePath(setting, uri);
+  // Only data inside the workspace (or picked in a dialog): a header read on hover is a read nobody asked for.
+  for (const file of settingsDataFiles(uri)) {
+    if (!file.endsWith('.npy')) continue;
     try {
       const shape = readNpyHeader(file).shape;
       if (shape.length >= 2 && shape[1] > 0) return shape[1];

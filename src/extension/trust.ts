@@ -7,7 +7,9 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkPath, PickedPaths, type PathOrigin } from './workspacePaths';
+import { log } from './log';
+import { readSettings, resolveWorkspacePath } from './settings';
+import { checkPath, isInside, PickedPaths, type PathOrigin } from './workspacePaths';
 
 export class UntrustedWorkspaceError extends Error {
   constructor(what: string) {
@@ -48,9 +50,7 @@ export interface AllowPathOptions {
  * dismissed); non-interactively, an Error with the reason.
  */
 export async function allowPath(file: string, origin: PathOrigin, o: AllowPathOptions): Promise<string | undefined> {
-  const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath) ?? [];
-  const roots = folders.length || !o.near ? folders : [path.dirname(o.near.fsPath)];
-  const reason = checkPath(file, roots, picked, origin);
+  const reason = checkPath(file, workspaceRoots(o.near), picked, origin);
   if (!reason) return file;
   if (!o.interactive) throw new Error(reason);
   const choice = await vscode.window.showWarningMessage(reason, { modal: true }, 'Choose File…');
@@ -62,4 +62,48 @@ export async function allowPath(file: string, origin: PathOrigin, o: AllowPathOp
   if (!uri) return undefined;
   picked.add(uri.fsPath);
   return uri.fsPath;
+}
+
+/** The workspace folders; with none open, the folder of the model at hand. */
+function workspaceRoots(near?: vscode.Uri): string[] {
+  const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath) ?? [];
+  return folders.length || !near ? folders : [path.dirname(near.fsPath)];
+}
+
+/**
+ * The data files the settings name (validation, then calibration), for reads
+ * nobody asked for: the input size MACs are counted at, a token model's
+ * sequence length. Only those allowed (allowPath's rule) are returned; this
+ * never asks, and logs why a file is left out.
+ */
+export function settingsDataFiles(uri: vscode.Uri): string[] {
+  const s = readSettings(uri);
+  const named = [['validation data', 'pruneLens.validation.data', s.validationData], ['calibration data', 'pruneLens.calibration.data', s.calibrationData]];
+  return named.flatMap(([what, setting, value]) => {
+    if (!value) return [];
+    const file = resolveWorkspacePath(value, uri);
+    const reason = checkPath(file, workspaceRoots(uri), picked, { what, from: `the setting ${setting}` });
+    if (reason) log().debug(`not read for ${path.basename(uri.fsPath)}: ${reason}`);
+    return reason ? [] : [file];
+  });
+}
+
+/**
+ * The CUDA folder the worker may load libraries from: the user's own setting
+ * anywhere, a workspace's only inside the workspace folders (no dialog offers
+ * another: native libraries are picked in the user's settings). Throws the
+ * reason otherwise. Callers ask only in a trusted workspace.
+ */
+export function allowedCudaPath(near: vscode.Uri): string | undefined {
+  const value = readSettings(near).cudaLibraryPath;
+  if (!value) return undefined;
+  const folder = resolveWorkspacePath(value, near);
+  const inspected = vscode.workspace.getConfiguration('pruneLens').inspect<string>('cudaLibraryPath');
+  const fromWorkspace = (inspected?.workspaceValue ?? '') !== '';
+  const roots = workspaceRoots(near);
+  if (fromWorkspace && !isInside(folder, roots)) {
+    throw new Error(`cudaLibraryPath ${folder} (from the workspace's settings) is outside the workspace folder${roots.length > 1 ? 's' : ''}; ` +
+      'Prune Lens loads native libraries a workspace names only from inside it: set pruneLens.cudaLibraryPath in your user settings instead');
+  }
+  return folder;
 }

@@ -83,10 +83,15 @@ export function parseNpyHeader(bytes: Buffer, file: string): NpyHeader {
   };
 }
 
-/** Reads the header of a .npy file from disk (without reading its data). */
+/**
+ * Reads the header of a .npy file from disk (without reading its data). Only
+ * a regular file: the extension host reads headers on hover, and a FIFO or a
+ * device named as data would block it (opened without blocking, then checked).
+ */
 export function readNpyHeader(file: string, fileOffset = 0): NpyHeader {
-  const fd = fs.openSync(file, 'r');
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
+    if (!fs.fstatSync(fd).isFile()) throw new PruneLensError('io', 'not a regular file (a .npy must be a file on disk)', {}, file);
     const prefix = Buffer.alloc(64 * 1024);
     const n = fs.readSync(fd, prefix, 0, prefix.length, fileOffset);
     return parseNpyHeader(prefix.subarray(0, n), file);

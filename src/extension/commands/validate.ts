@@ -17,7 +17,7 @@ import { chooseModelData, describeData, rememberedData, type ModelData } from '.
 import { prunedVersions, readReportFor } from '../pruneOps';
 import type { Services } from '../services';
 import { readSettings, resolveWorkspacePath } from '../settings';
-import { requireTrust } from '../trust';
+import { allowPath, requireTrust } from '../trust';
 import { guard, isOptions } from '../guard';
 
 export interface ValidateCommandOptions {
@@ -49,7 +49,7 @@ export function validateCommand(services: Services) {
       const { original, pruned } = pair;
       const s = readSettings(pruned);
       // The data belongs to the original model; its pruned versions share it.
-      const chosen = options ? programmaticData(services, original, pruned, options) : await chooseModelData(services, original, 'Validate');
+      const chosen = options ? await programmaticData(services, original, pruned, options) : await chooseModelData(services, original, 'Validate');
       if (!chosen) return undefined;
       const { data, labels, dims } = chosen;
       const samples = options?.samples ?? (s.validationSamples > 0 ? s.validationSamples : undefined);
@@ -111,14 +111,22 @@ export function summary(r: ValidationReport, classifier = true): string {
   return parts.join(', ');
 }
 
-/** Without questions: the data given, else the one chosen for the original before, else the setting, else generated inputs. */
-function programmaticData(services: Services, original: vscode.Uri, pruned: vscode.Uri, o: ValidateCommandOptions): ModelData {
+/**
+ * Without questions: the data given, else the one chosen for the original
+ * before, else the settings (whose paths must stay inside the workspace: this
+ * throws the reason), else generated inputs.
+ */
+async function programmaticData(services: Services, original: vscode.Uri, pruned: vscode.Uri, o: ValidateCommandOptions): Promise<ModelData> {
   if (o.data) return { data: o.data, labels: o.labels, dims: o.dims };
   const remembered = rememberedData(services, original);
   if (remembered) return { ...remembered, labels: o.labels ?? remembered.labels, dims: o.dims ?? remembered.dims };
   const s = readSettings(pruned);
-  const data = resolveWorkspacePath(s.validationData, pruned) || undefined;
-  return { data, labels: o.labels ?? (data ? resolveWorkspacePath(s.validationLabels, pruned) || undefined : undefined), dims: o.dims };
+  const fromSetting = (value: string, what: string, setting: string) => (value
+    ? allowPath(resolveWorkspacePath(value, pruned), { what, from: `the setting ${setting}` }, { kind: 'open', interactive: false, near: pruned })
+    : Promise.resolve(undefined));
+  const data = await fromSetting(s.validationData, 'validation data', 'pruneLens.validation.data');
+  const labels = o.labels ?? (data ? await fromSetting(s.validationLabels, 'labels', 'pruneLens.validation.labels') : undefined);
+  return { data, labels, dims: o.dims };
 }
 
 /**
@@ -145,7 +153,12 @@ async function resolvePair(services: Services, target: vscode.Uri, options?: Val
 async function resolveOriginal(services: Services, pruned: vscode.Uri, options?: ValidateCommandOptions): Promise<vscode.Uri | undefined> {
   if (options?.original) return vscode.Uri.file(path.resolve(path.dirname(pruned.fsPath), options.original));
   const report = await readReportFor(pruned.fsPath);
-  if (report?.source && fs.existsSync(report.source)) return vscode.Uri.file(report.source);
+  if (report?.source && fs.existsSync(report.source)) {
+    // The report is a file in the workspace: the model it names is loaded (by onnxruntime) only from inside it, or when picked.
+    const source = await allowPath(report.source, { what: 'original model', from: `the prune report of ${path.basename(pruned.fsPath)}` },
+      { kind: 'open', interactive: !options, near: pruned });
+    return source ? vscode.Uri.file(source) : undefined;
+  }
   if (options) throw new Error(`${path.basename(pruned.fsPath)} has no prune report naming its original; pass original`);
   const models = (await services.index.list()).filter((u) => u.fsPath !== pruned.fsPath);
   const pick = await vscode.window.showQuickPick(

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PruneLensError } from '../../../src/onnx/errors';
 import { ModelInput, openDataset, typedView, Batch } from '../../../src/validation/datasets';
 import { encodeNpy, parseNpyHeader, readNpyHeader, writeNpy } from '../../../src/validation/npy';
 import { readNpz } from '../../../src/validation/npz';
@@ -34,6 +36,15 @@ describe('validation data: .npy', () => {
     assert.equal(h.rowBytes, 256);
     assert.equal(h.dataOffset + 360 * 256, fs.statSync(VAL_X).size);
     assert.equal(readNpyHeader(VAL_Y).dtype, 'int64');
+  });
+
+  it('refuses a FIFO or a device named as .npy at once, instead of blocking on it', function () {
+    if (process.platform === 'win32') this.skip();
+    const fifo = path.join(tempDir('npy-fifo'), 'x.npy');
+    execFileSync('mkfifo', [fifo]);
+    for (const file of [fifo, '/dev/zero']) {
+      assert.throws(() => readNpyHeader(file), (e: Error) => e instanceof PruneLensError && e.code === 'io' && e.file === file && /not a regular file/.test(e.message));
+    }
   });
 
   it('writes what NumPy reads: header padded to 64 bytes, data after it', () => {

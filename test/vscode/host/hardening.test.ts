@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PruneLensApi } from '../../../src/extension/services';
+import { sequenceLength } from '../../../src/extension/sequence';
+import { encodeNpy } from '../../../src/validation/npy';
 import type { ValidationReport } from '../../../src/validation/report';
 import type { ModelTreeNode } from '../../../src/extension/tree';
 import { hugeInputModel } from '../../fixtures/models/crafted';
@@ -115,5 +117,104 @@ describe('Prune Lens hardening', function () {
     } finally {
       await settings.update('worker.memoryLimitMb', undefined, vscode.ConfigurationTarget.Global);
     }
+  });
+
+  describe('paths a plan, a setting or a report names, outside the workspace', () => {
+    const settings = () => vscode.workspace.getConfiguration('pruneLens');
+    /** A file beside the workspace folder (in the harness's own temp folder), never inside it. */
+    const outside = (name: string, bytes: Buffer | string) => {
+      const file = path.join(path.dirname(workspace()), name);
+      fs.writeFileSync(file, bytes);
+      return file;
+    };
+    const OUTSIDE_REASON = /is outside the workspace folder; Prune Lens reads and writes files a plan or a setting names only inside the workspace, unless you pick the file in a dialog/;
+
+    it('calibration data a plan step names is refused with the step and the reason, and nothing is written', async () => {
+      const data = outside('outside_train_x.npy', fs.readFileSync(inWorkspace('digits_train_x.npy').fsPath));
+      const planUri = inWorkspace('digits_resnet_slim_s1e-2.outside.prune.json');
+      fs.writeFileSync(planUri.fsPath, JSON.stringify({
+        steps: [{ method: 'l1', structured: true, amount: 0.3, ignore: ['fc'], calibration: { data: '../outside_train_x.npy', size: 64 }, recovery: { method: 'least-squares' } }],
+      }, null, 2) + '\n');
+      const output = inWorkspace('resnet.outside-data-test.onnx').fsPath;
+      await assert.rejects(
+        async () => vscode.commands.executeCommand('pruneLens.applyPlan', planUri, { model: 'digits_resnet_slim_s1e-2.onnx', output: path.basename(output) }),
+        (e: Error) => e.message.startsWith(`calibration data ${data} (from step 1 of digits_resnet_slim_s1e-2.outside.prune.json) `) && OUTSIDE_REASON.test(e.message),
+      );
+      assert.ok(!fs.existsSync(output));
+    });
+
+    it('validation data and labels the settings name are refused for Validate, naming the setting', async () => {
+      const model = inWorkspace('digits_lenet.onnx');
+      const data = outside('outside_val_x.npy', fs.readFileSync(inWorkspace('digits_val_x.npy').fsPath));
+      await settings().update('validation.data', data, vscode.ConfigurationTarget.Workspace);
+      try {
+        await assert.rejects(
+          async () => vscode.commands.executeCommand('pruneLens.validate', model, { original: model.fsPath, providers: ['cpu'] }),
+          (e: Error) => e.message.startsWith(`validation data ${data} (from the setting pruneLens.validation.data) `) && OUTSIDE_REASON.test(e.message),
+        );
+        // Inside the workspace, the same data is used, and so are labels the setting names only if inside too.
+        await settings().update('validation.data', 'digits_val_x.npy', vscode.ConfigurationTarget.Workspace);
+        const labels = outside('outside_val_y.npy', fs.readFileSync(inWorkspace('digits_val_y.npy').fsPath));
+        await settings().update('validation.labels', labels, vscode.ConfigurationTarget.Workspace);
+        await assert.rejects(
+          async () => vscode.commands.executeCommand('pruneLens.validate', model, { original: model.fsPath, providers: ['cpu'] }),
+          (e: Error) => e.message.startsWith(`labels ${labels} (from the setting pruneLens.validation.labels) `),
+        );
+        await settings().update('validation.labels', 'digits_val_y.npy', vscode.ConfigurationTarget.Workspace);
+        const report = await vscode.commands.executeCommand<ValidationReport>('pruneLens.validate', model, { original: model.fsPath, providers: ['cpu'] });
+        assert.equal(report.samples, 360);
+        assert.ok(report.labels);
+      } finally {
+        await settings().update('validation.data', undefined, vscode.ConfigurationTarget.Workspace);
+        await settings().update('validation.labels', undefined, vscode.ConfigurationTarget.Workspace);
+      }
+    });
+
+    it('a token model\'s sequence length is not read from data outside the workspace (the header read on hover)', async () => {
+      const model = inWorkspace('lm_gpt_licenses.onnx');
+      const tokens = encodeNpy('int64', [2, 23], new BigInt64Array(46));
+      const far = outside('outside_tokens.npy', tokens);
+      fs.writeFileSync(inWorkspace('inside_tokens.npy').fsPath, tokens);
+      const table = { sequenceDim: 'sequence' };
+      try {
+        await settings().update('validation.data', far, vscode.ConfigurationTarget.Workspace);
+        assert.equal(sequenceLength(table, model), undefined);
+        // A link inside the workspace that leads out is outside too.
+        fs.rmSync(inWorkspace('linked_tokens.npy').fsPath, { force: true });
+        fs.symlinkSync(far, inWorkspace('linked_tokens.npy').fsPath);
+        await settings().update('validation.data', 'linked_tokens.npy', vscode.ConfigurationTarget.Workspace);
+        assert.equal(sequenceLength(table, model), undefined);
+        await settings().update('validation.data', 'inside_tokens.npy', vscode.ConfigurationTarget.Workspace);
+        assert.equal(sequenceLength(table, model), 23);
+      } finally {
+        await settings().update('validation.data', undefined, vscode.ConfigurationTarget.Workspace);
+      }
+    });
+
+    it('a cudaLibraryPath in the workspace\'s settings that leads out of it is refused, saying where to set it instead', async () => {
+      const model = inWorkspace('digits_lenet.onnx');
+      await settings().update('cudaLibraryPath', path.dirname(workspace()), vscode.ConfigurationTarget.Workspace);
+      try {
+        await assert.rejects(
+          async () => vscode.commands.executeCommand('pruneLens.validate', model, { original: model.fsPath, samples: 16, providers: ['cpu'] }),
+          /cudaLibraryPath .* \(from the workspace's settings\) is outside the workspace folder; Prune Lens loads native libraries a workspace names only from inside it: set pruneLens.cudaLibraryPath in your user settings instead/,
+        );
+      } finally {
+        await settings().update('cudaLibraryPath', undefined, vscode.ConfigurationTarget.Workspace);
+      }
+      const report = await vscode.commands.executeCommand<ValidationReport>('pruneLens.validate', model, { original: model.fsPath, samples: 16, providers: ['cpu'] });
+      assert.equal(report.samples, 16);
+    });
+
+    it('the original a prune report names outside the workspace is not loaded', async () => {
+      const source = outside('outside_lenet.onnx', fs.readFileSync(inWorkspace('digits_lenet.onnx').fsPath));
+      const pruned = inWorkspace('lenet.outside-source-test.onnx');
+      fs.copyFileSync(inWorkspace('digits_lenet.onnx').fsPath, pruned.fsPath);
+      fs.writeFileSync(`${pruned.fsPath}.report.json`, JSON.stringify({ source, output: pruned.fsPath, layers: [], warnings: [] }));
+      await assert.rejects(
+        async () => vscode.commands.executeCommand('pruneLens.validate', pruned, { samples: 16, providers: ['cpu'] }),
+        (e: Error) => e.message.startsWith(`original model ${source} (from the prune report of lenet.outside-source-test.onnx) `) && OUTSIDE_REASON.test(e.message),
+      );
+    });
   });
 });
