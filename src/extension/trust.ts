@@ -2,8 +2,10 @@
 // bytes and run anywhere; validation loads onnxruntime-node (native code, and
 // CUDA libraries from a folder a workspace setting can name), so it waits
 // until the user trusts the workspace (and the worker refuses to load it
-// without trust, see jobs.ts). Paths a plan or a setting names stay inside the
-// workspace folders unless the user picks them in a dialog (allowPath).
+// without trust, see jobs.ts). Paths a plan, a setting or a prune report names
+// stay inside the workspace folders unless the user picks them in a dialog
+// (allowPath); reads nobody asked for just skip them (settingsDataFiles); a
+// CUDA folder the workspace names must be inside it (allowedCudaPath).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
