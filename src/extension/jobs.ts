@@ -51,7 +51,7 @@ export class WorkerJobs implements vscode.Disposable {
   /** Validation (validate.ts) on the shared worker. */
   async validate(options: Omit<ValidateOptions, 'client' | 'clientOptions'>, near: vscode.Uri): Promise<ValidationReport> {
     const { validate } = await import('../worker');
-    return this.use(near, {}, (client) => validate({ ...options, client }), []);
+    return this.use(near, {}, (client) => validate({ ...options, client }), [], true);
   }
 
   dispose(): void {
@@ -60,8 +60,8 @@ export class WorkerJobs implements vscode.Disposable {
   }
 
   private async use<T>(near: vscode.Uri, options: JobOptions,
-    run: (client: WorkerClient, options: JobOptions) => Promise<T>, outputs: string[]): Promise<T> {
-    const client = await this.clientFor(near);
+    run: (client: WorkerClient, options: JobOptions) => Promise<T>, outputs: string[], usesCuda = false): Promise<T> {
+    const client = await this.clientFor(near, usesCuda);
     const before = new Map(outputs.map((f) => [f, mtime(f)]));
     // The worker's temp files carry its pid, which the client forgets once it kills the worker.
     let pid: number | undefined;
@@ -80,11 +80,18 @@ export class WorkerJobs implements vscode.Disposable {
     }
   }
 
-  private async clientFor(near: vscode.Uri): Promise<WorkerClient> {
+  private async clientFor(near: vscode.Uri, usesCuda: boolean): Promise<WorkerClient> {
     const s = readSettings(near);
     // Restricted mode: no CUDA folder, and a worker that refuses to load onnxruntime at all.
     const trusted = vscode.workspace.isTrusted;
-    const cuda = trusted ? allowedCudaPath(near) : undefined;
+    let cuda: string | undefined;
+    try {
+      cuda = trusted ? allowedCudaPath(near) : undefined;
+    } catch (e) {
+      // A refused CUDA folder stops validation (the only job that runs on CUDA), not a prune.
+      if (usesCuda) throw e;
+      log().warn(`${(e as Error).message} (this job runs on CPU and does not need it)`);
+    }
     const memoryLimitMb = s.workerMemoryLimitMb;
     // A new CUDA folder, budget or a change of trust needs a new process; a running job keeps the old one until it ends.
     const same = this.cudaPath === cuda && this.trusted === trusted && this.memoryLimitMb === memoryLimitMb;

@@ -199,6 +199,11 @@ describe('Prune Lens hardening', function () {
           async () => vscode.commands.executeCommand('pruneLens.validate', model, { original: model.fsPath, samples: 16, providers: ['cpu'] }),
           /cudaLibraryPath .* \(from the workspace's settings\) is outside the workspace folder; Prune Lens loads native libraries a workspace names only from inside it: set pruneLens.cudaLibraryPath in your user settings instead/,
         );
+        // A prune runs on CPU and does not need the folder: it goes on.
+        const pruned = await vscode.commands.executeCommand<{ output: string }>('pruneLens.pruneModel', inWorkspace('digits_mlp.onnx'), {
+          method: 'l1', amount: 0.3, structured: false, output: 'mlp.refused-cuda-test.onnx', overwrite: true,
+        });
+        assert.ok(fs.existsSync(pruned.output));
       } finally {
         await settings().update('cudaLibraryPath', undefined, vscode.ConfigurationTarget.Workspace);
       }
