@@ -5,6 +5,7 @@
 
 import { bytesToFloatsInto, DataType, elementSize, halfToFloat, isExternal, tensorBytes, type ExternalReader } from '../onnx/tensor';
 import type { TensorProto } from '../onnx/schema';
+import { halfKernel, type HalfKernel } from './halfKernel';
 
 export interface AxisStats {
   /** Per index of axis 0. */
@@ -18,6 +19,8 @@ export interface AxisStats {
 }
 
 const BLOCK_ELEMENTS = 1 << 18;
+/** Bytes of 16-bit values copied into the WebAssembly kernel's memory per call. */
+const KERNEL_BLOCK_BYTES = 1 << 21;
 // One conversion buffer for all accumulators of a thread: they run one at a time, and a model has hundreds.
 let scratch = new Float32Array(0);
 
@@ -126,6 +129,11 @@ export class AxisAccumulator {
     };
   }
 
+  /** Whether 16-bit rows go through the WebAssembly kernel (halfKernel.ts), where it is available. */
+  get usesKernel(): boolean {
+    return this.inner === 1 && (this.dt === DataType.FLOAT16 || this.dt === DataType.BFLOAT16);
+  }
+
   get done(): boolean {
     return this.row >= this.d0 || this.d1 * this.inner === 0;
   }
@@ -149,11 +157,27 @@ export class AxisAccumulator {
     const rowBytes = rowLen * this.esize;
     if (rowLen === 0) return;
     const rows = Math.min(this.d0 - this.row, Math.floor(part.length / rowBytes));
-    const rowsPerBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / rowLen));
+    const kernel = this.usesKernel ? halfKernel() : null;
+    const rowsPerBlock = kernel ? kernelBlockRows(part, kernel, rowLen) : Math.max(1, Math.floor(BLOCK_ELEMENTS / rowLen));
     for (let done = 0; done < rows;) {
-      const n = Math.min(rowsPerBlock, rows - done);
-      const bytes = part.subarray(done * rowBytes, (done + n) * rowBytes);
+      let n = Math.min(rowsPerBlock, rows - done);
       const r0 = this.row;
+      // A block's rows share one group's columns (grouped 1x1 convolutions).
+      if (kernel) n = Math.min(n, (Math.floor(r0 / this.perGroup) + 1) * this.perGroup - r0);
+      const bytes = part.subarray(done * rowBytes, (done + n) * rowBytes);
+      if (kernel) {
+        const s = this.stats;
+        const col = Math.floor(r0 / this.perGroup) * this.d1;
+        const zeros = kernel.run(bytes, n, this.d1, this.dt as DataType.FLOAT16 | DataType.BFLOAT16,
+          s.l1a.subarray(r0, r0 + n), s.l2a.subarray(r0, r0 + n), s.l1b.subarray(col, col + this.d1), s.l2b.subarray(col, col + this.d1));
+        if (zeros !== undefined) {
+          s.zeros += zeros;
+          this.row += n;
+          done += n;
+          continue;
+        }
+        // An infinity or a NaN: the JavaScript kernels below give them their IEEE meaning.
+      }
       if (this.dt === DataType.FLOAT16 && this.inner === 1 && bytes.byteOffset % 2 === 0) {
         // fp16 matrices (language models): read the bits directly, four rows at a time.
         this.stats.zeros += accumulateHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, n * rowLen), r0, n, this.d1, this.perGroup, this.stats);
@@ -315,6 +339,18 @@ function accumulateHalf(h: Uint16Array, r0: number, rows: number, d1: number, pe
     zeros += accumulatePairs(bytesToFloatsInto(bytes, DataType.FLOAT16, scratch), r0 + r, rows - r, d1, perGroup, s);
   }
   return zeros;
+}
+
+/**
+ * Rows per kernel call: all of `part` when it already lies in the kernel's
+ * memory (read there by statsJob.ts), else blocks of about KERNEL_BLOCK_BYTES
+ * copied in, in whole groups of four rows so the sums add up in the same order
+ * however the rows arrive.
+ */
+function kernelBlockRows(part: Uint8Array, kernel: HalfKernel, rowLen: number): number {
+  if (kernel.holds(part)) return Infinity;
+  const rows = Math.max(1, Math.floor(KERNEL_BLOCK_BYTES / (2 * rowLen)));
+  return rows >= 4 ? rows - (rows % 4) : rows;
 }
 
 /** L2 norms from sums of squares. */

@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import { PruneLensError } from '../onnx/errors';
+import { halfKernel } from './halfKernel';
 import { AxisAccumulator, type AxisStats } from './norms';
 
 export interface StatsJob {
@@ -19,7 +20,13 @@ export interface StatsJob {
 
 /** Bytes read per chunk (rounded down to whole rows). */
 const CHUNK = 4 * 1024 * 1024;
-let buffer = new Uint8Array(0);
+let plain = new Uint8Array(0);
+
+/** Whole rows per chunk: about CHUNK bytes, in groups of four rows (the kernel's), at least one row. */
+function chunkRows(rowBytes: number): number {
+  const rows = Math.max(1, Math.floor(CHUNK / rowBytes));
+  return rows >= 4 ? rows - (rows % 4) : rows;
+}
 
 /** Reads the job's bytes chunk by chunk and accumulates them; `onChunk` gets the bytes of each chunk. */
 export function runStatsJob(job: StatsJob, onChunk?: (bytes: number) => void): AxisStats {
@@ -31,8 +38,17 @@ export function runStatsJob(job: StatsJob, onChunk?: (bytes: number) => void): A
     if (job.offset + job.length > size) {
       throw new PruneLensError('external-data', `external data needs bytes ${job.offset}..${job.offset + job.length} of a file that has ${size}`, { tensor: job.tensor });
     }
-    const chunk = rowBytes > 0 ? Math.max(rowBytes, Math.floor(CHUNK / rowBytes) * rowBytes) : CHUNK;
-    if (buffer.length < chunk) buffer = new Uint8Array(chunk);
+    const chunk = rowBytes > 0 ? chunkRows(rowBytes) * rowBytes : CHUNK;
+    // 16-bit floats are read straight into the SIMD kernel's memory (halfKernel.ts); the rest into a plain buffer.
+    const kernel = acc.usesKernel ? halfKernel() : null;
+    let buffer: Uint8Array;
+    if (kernel) {
+      kernel.reserve(chunk, chunk / rowBytes, acc.dims.length > 1 ? acc.dims[1] : 1);
+      buffer = kernel.input(chunk);
+    } else {
+      if (plain.length < chunk) plain = new Uint8Array(chunk);
+      buffer = plain;
+    }
     for (let at = 0; at < job.length;) {
       const want = Math.min(chunk, job.length - at);
       let got = 0;
