@@ -6,12 +6,12 @@
 
 import { analyzeFile, headsLabel, macsAt, modelMacs, type AnalyzeOptions, type LayerTable } from '../analysis';
 import { readNpyHeader } from '../validation/npy';
-import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, progressLine, stats, table } from './format';
+import { assumedInputLine, bytes, fixed, human, jsonPieces, parseInputShape, percent, progressLine, stats, table } from './format';
 
 const USAGE = 'usage: prune-lens analyze MODEL [--json] [--progress] [--seq-len N] [--input-shape [NAME=]1x3x96x96[,NAME=...] | --data X.npy]';
 
-export async function analyzeCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
-  signal?: AbortSignal): Promise<number> {
+/** `out` gets the whole output at once; without it, the output goes to stdout (JSON as it is formatted). */
+export async function analyzeCommand(argv: string[], out?: (s: string) => void, signal?: AbortSignal): Promise<number> {
   let json = false;
   let showProgress = process.stderr.isTTY === true;
   let seqLen: number | undefined;
@@ -46,8 +46,30 @@ export async function analyzeCommand(argv: string[], out: (s: string) => void = 
   } finally {
     progress?.end();
   }
-  out(json ? JSON.stringify(t, null, 2) : render(t, seqLen));
+  if (out) out(json ? JSON.stringify(t, null, 2) : render(t, seqLen));
+  else if (json) await writeJson(t);
+  else process.stdout.write(render(t, seqLen) + '\n');
   return 0;
+}
+
+/**
+ * The table as JSON on stdout, a megabyte at a time: the JSON of a large
+ * language model is hundreds of MB, more than the rest of the analysis needs.
+ */
+async function writeJson(t: LayerTable): Promise<void> {
+  let batch: string[] = [];
+  let size = 0;
+  for (const piece of jsonPieces(t)) {
+    batch.push(piece);
+    size += piece.length;
+    if (size >= 1 << 20) {
+      // A pipe whose reader is slower queues what it cannot take: wait for it, so that queue stays small.
+      if (!process.stdout.write(batch.join(''))) await new Promise((resolve) => process.stdout.once('drain', resolve));
+      batch = [];
+      size = 0;
+    }
+  }
+  process.stdout.write(batch.join('') + '\n');
 }
 
 function value(argv: string[], i: number, flag: string): string {

@@ -75,3 +75,34 @@ export function progressLine(label: string): { update: (done: number, total: num
     },
   };
 }
+
+/**
+ * The text of JSON.stringify(value, null, 2), in pieces: each member of the top
+ * object, and each element of an array member, on its own. A large layer table
+ * is then written as it is formatted, never held as one string.
+ */
+export function* jsonPieces(value: unknown): Generator<string> {
+  const nested = (v: unknown, pad: string) => JSON.stringify(v, null, 2)?.replace(/\n/g, `\n${pad}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    yield JSON.stringify(value, null, 2);
+    return;
+  }
+  // Members JSON.stringify leaves out: undefined, functions, symbols.
+  const members = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
+  if (!members.length) {
+    yield '{}';
+    return;
+  }
+  let first = true;
+  for (const [k, v] of members) {
+    const head = `${first ? '{' : ','}\n  ${JSON.stringify(k)}: `;
+    first = false;
+    if (!Array.isArray(v) || !v.length) {
+      yield head + nested(v, '  ');
+      continue;
+    }
+    for (let i = 0; i < v.length; i++) yield `${i ? ',' : `${head}[`}\n    ${nested(v[i], '    ') ?? 'null'}`;
+    yield '\n  ]';
+  }
+  yield '\n}';
+}

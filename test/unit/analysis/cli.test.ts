@@ -4,7 +4,8 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LayerTable } from '../../../src/analysis';
+import { analyzeFile, type LayerTable } from '../../../src/analysis';
+import { jsonPieces } from '../../../src/cli/format';
 import { loadModelSync, saveModel } from '../../../src/onnx/model';
 import { ROOT, modelPath, tempDir } from '../../helpers/models';
 
@@ -21,7 +22,7 @@ function newestSource(dir: string): number {
 }
 
 function cli(...args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
 }
 
 describe('prune-lens analyze (dist/cli.js)', () => {
@@ -43,6 +44,24 @@ describe('prune-lens analyze (dist/cli.js)', () => {
       ['features.0.0', 'features.1.0', 'features.3.0', 'features.4.0', 'classifier.1', 'classifier.3']);
     assert.ok(t.layers[0].batchNorm!.gamma.every((g) => typeof g === 'number' && Number.isFinite(g)));
     assert.equal(t.file, '../shared/models/digits_vgg_slim_s1e-2.onnx');
+  });
+
+  it('--json is written as it is formatted, byte for byte what JSON.stringify(table, null, 2) gives', async () => {
+    for (const name of ['lm_llama_licenses.onnx', 'digits_vgg_slim_s1e-2.onnx']) {
+      const rel = path.relative(ROOT, modelPath(name));
+      const r = cli('analyze', rel, '--json');
+      assert.equal(r.status, 0, r.stderr);
+      const t = await analyzeFile(path.join(ROOT, rel));
+      assert.equal(r.stdout, JSON.stringify({ ...t, file: rel }, null, 2) + '\n', name);
+    }
+  });
+
+  it('jsonPieces joins to JSON.stringify(value, null, 2): members left out, empty and nested arrays, scalars', () => {
+    const values: unknown[] = [
+      { a: 1, skip: undefined, f: () => 1, b: [], c: [1, [2, { d: 'x\ny' }], undefined, null], e: {}, g: { h: [{ i: 2 }] } },
+      {}, { only: undefined }, [1, 2], 'text', 3.5, null, { toJSON: () => ({ z: [1] }) }, { list: [{}], n: -0 },
+    ];
+    for (const v of values) assert.equal([...jsonPieces(v)].join(''), JSON.stringify(v, null, 2), JSON.stringify(v));
   });
 
   it('the text table names every layer, left-aligned, and the totals', () => {
