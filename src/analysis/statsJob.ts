@@ -19,7 +19,7 @@ export interface StatsJob {
 }
 
 /** Bytes read per chunk (rounded down to whole rows). */
-const CHUNK = 4 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
 let plain = new Uint8Array(0);
 
 /** Whole rows per chunk: about CHUNK bytes, in groups of four rows (the kernel's), at least one row. */
