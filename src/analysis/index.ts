@@ -16,7 +16,7 @@ import { DataType, dataTypeName, elementCount, elementSize, isExternal, tensorDi
 import { findAttention } from './attention';
 import { findEmbeddings, tieLayers } from './embeddings';
 import { findPrunableLayers, type PrunableLayer } from './layers';
-import { AxisAccumulator, axisStats, meanNormalized, rememberStats, sqrtAll, zeroStats, type AxisStats } from './norms';
+import { AxisAccumulator, axisStats, meanNormalized, rememberStats, sqrtAll, toArray, zeroStats, type AxisStats } from './norms';
 import { scopePath } from './names';
 import { findNorms } from './normLayers';
 import { computeStats } from './statsPool';
@@ -201,8 +201,8 @@ function describeLayer(model: OnnxModel, l: PrunableLayer, info: ShapeInfo, opts
   const stats = opts.zerosOnly ? zeroStats(l.weight.tensor, l.dims, l.groups, model.external)
     : earlyStats(model, l, opts) ?? axisStats(l.weight.tensor, l.dims, l.groups, model.external);
   // axis 0 stats are per index of dims[0]; axis 1 stats are widened by groups to real channels.
-  const a: ChannelNorms = norms(Array.from(stats.l1a), sqrtAll(stats.l2a));
-  const b: ChannelNorms = norms(Array.from(stats.l1b), sqrtAll(stats.l2b));
+  const a: ChannelNorms = norms(toArray(stats.l1a), sqrtAll(stats.l2a));
+  const b: ChannelNorms = norms(toArray(stats.l1b), sqrtAll(stats.l2b));
   const out = l.outAxis === 0 ? a : b;
   const inn = l.outAxis === 0 ? b : a;
   const weightCount = elementCount(l.dims);
