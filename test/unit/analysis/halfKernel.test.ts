@@ -123,29 +123,41 @@ describe('analysis: the SIMD kernel for fp16 and bf16 norms', () => {
   }
 
   it('weights in external data, read in several chunks straight into the kernel, give the table of the model in memory', async () => {
-    // 1201 x 2100 fp16 is 5 MB: two 4 MB chunks, rows not a multiple of four.
+    // 1201 x 2100 fp16 is 5 MB: several 1 MB chunks, rows not a multiple of four.
     const rand = seededRandom(11);
     const [k, n] = [1201, 2100];
     const w = weightLike(k * n, DataType.FLOAT16, 13);
     const bias = Uint16Array.from({ length: n }, () => 0x3c00 ^ (rand() < 0.5 ? 0x8000 : 0));
-    const graph = newGraph('g', [newNode('MatMul', ['x', 'w'], ['h'], 'mm'), newNode('Add', ['h', 'b'], ['y'], 'add')],
-      [newValueInfo('x', DataType.FLOAT16, ['N', k])], [newValueInfo('y', DataType.FLOAT16, ['N', n])],
-      [newTensor('w', DataType.FLOAT16, [k, n], new Uint8Array(w.buffer)), newTensor('b', DataType.FLOAT16, [n], new Uint8Array(bias.buffer))]);
+    // and a grouped 1x1 convolution, whose groups are read in place at offsets into the kernel's memory
+    const wc = weightLike(48 * 16, DataType.FLOAT16, 17); // 1.5 KB: large enough to go to external data
+    const graph = newGraph('g', [
+      newNode('MatMul', ['x', 'w'], ['h'], 'mm'), newNode('Add', ['h', 'b'], ['y'], 'add'),
+      newNode('Conv', ['img', 'wc'], ['z'], 'conv', { group: 3, kernel_shape: [1, 1] }),
+    ], [newValueInfo('x', DataType.FLOAT16, ['N', k]), newValueInfo('img', DataType.FLOAT16, [1, 48, 4, 4])],
+    [newValueInfo('y', DataType.FLOAT16, ['N', n]), newValueInfo('z', DataType.FLOAT16, [1, 48, 4, 4])],
+    [newTensor('w', DataType.FLOAT16, [k, n], new Uint8Array(w.buffer)), newTensor('b', DataType.FLOAT16, [n], new Uint8Array(bias.buffer)),
+      newTensor('wc', DataType.FLOAT16, [48, 16, 1, 1], new Uint8Array(wc.buffer))]);
     const m = parseModel(concatChunks(serializeModel(newModel(graph, 17, 8))));
     const inMemory = analyzeModel(m);
     const file = path.join(tempDir('half-kernel'), 'm.onnx');
     await saveModel(m, file, { externalThreshold: 0 });
     assert.ok(fs.statSync(`${file}.data`).size > 4 * 1024 * 1024);
+    const saved = parseModel(fs.readFileSync(file), file);
+    assert.ok(['w', 'wc'].every((name) => saved.graph.initializer.find((t) => t.name === name)!.external_data.length > 0));
     for (const threads of [1, 0]) {
       const t = await analyzeFile(file, { threads });
       assert.deepEqual({ ...t, file: '', totals: { ...t.totals, bytes: 0 } }, { ...inMemory, file: '', totals: { ...inMemory.totals, bytes: 0 } });
     }
-    // and both are the naive sums: L1 and L2 per output channel (axis 1 of a MatMul weight)
+    // and both are the naive sums: L1 and L2 per output channel (axis 1 of a MatMul weight, axis 0 of a Conv's)
     const ref = naive(w, DataType.FLOAT16, k, n);
-    const out = inMemory.layers[0].out;
+    const mm = inMemory.layers.find((l) => l.op === 'MatMul')!;
     for (let j = 0; j < n; j++) {
-      assert.equal(out.l1[j], ref.l1b[j]);
-      assert.equal(out.l2[j], Math.sqrt(ref.l2b[j]));
+      assert.equal(mm.out.l1[j], ref.l1b[j]);
+      assert.equal(mm.out.l2[j], Math.sqrt(ref.l2b[j]));
     }
+    const conv = inMemory.layers.find((l) => l.op === 'Conv')!;
+    const refc = naive(wc, DataType.FLOAT16, 48, 16, 3);
+    assert.deepEqual(conv.out.l1, Array.from(refc.l1a));
+    assert.deepEqual(conv.in.l1, Array.from(refc.l1b));
   });
 });
