@@ -12,6 +12,7 @@ import { PruneLensError, type ErrorCode } from '../onnx/errors';
 import type { AnalysisJob, AnalysisRequest, AnalysisResponse } from './analysisWorker';
 import type { LayerGroups, PrunePreview } from './groups';
 import { choiceKey, SETTING_NAME, type InputSizeChoice } from './inputSize';
+import { withWork, type Work } from './progress';
 
 /**
  * Files at least this big are analysed off the extension host's thread. Low on
@@ -20,6 +21,14 @@ import { choiceKey, SETTING_NAME, type InputSizeChoice } from './inputSize';
  * (under 400 KB) stay inline, where they take milliseconds.
  */
 export const WORKER_THRESHOLD_BYTES = 1024 * 1024;
+
+/**
+ * An analysis that reads at least this much (the .onnx and its external data)
+ * shows a cancellable progress notification, and so does any still running
+ * after NOTIFY_AFTER_MS: a language model's weights take seconds to read.
+ */
+const NOTIFY_BYTES = 256 * 1024 * 1024;
+const NOTIFY_AFTER_MS = 1000;
 
 interface Entry {
   mtimeMs: number;
@@ -79,7 +88,7 @@ export class ModelCache implements vscode.Disposable {
     const inputKey = choiceKey(choice);
     if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size && cached.inputKey === inputKey) return cached;
     this.analyses++;
-    const table = this.run<LayerTable>(file, stat.size, 'table', undefined, { inputShape: choice.stated }).then((t) =>
+    const table = this.analyse(file, stat.size, choice.stated).then((t) =>
       // A setting that could not be read is what the user needs to hear about, before any other misfit.
       choice.problem ? { ...t, inputShapeMisfit: { source: SETTING_NAME, reason: choice.problem } } : t);
     // The channel groups do not depend on the input size: keep them when only the size changed.
@@ -91,6 +100,56 @@ export class ModelCache implements vscode.Disposable {
       if (this.entries.get(file) === entry) this.entries.delete(file);
     });
     return entry;
+  }
+
+  /**
+   * The layer table, with a cancellable notification once the analysis turns
+   * out to be long (NOTIFY_BYTES, NOTIFY_AFTER_MS). Cancel fails the analysis
+   * with code 'cancelled' for everyone waiting on it; it is not cached, so the
+   * next request starts afresh.
+   */
+  private analyse(file: string, size: number, inputShape: AnalysisJob['inputShape']): Promise<LayerTable> {
+    const controller = new AbortController();
+    let last: { done: number; total: number } | undefined;
+    let work: Work | undefined;
+    let notified = false;
+    let settled = false;
+    let endWork!: () => void;
+    const ended = new Promise<void>((resolve) => (endWork = resolve));
+    let reported = 0;
+    const report = () => {
+      // The inline analysis reports every chunk; the notification needs a few updates a second.
+      if (!last || !work || (Date.now() - reported < 100 && last.done < last.total)) return;
+      reported = Date.now();
+      work.report(`${mib(last.done)} of ${mib(last.total)} MiB read`, last.done / last.total);
+    };
+    const notify = () => {
+      if (notified || settled) return;
+      notified = true;
+      void withWork(`analysing ${path.basename(file)}`, async (w) => {
+        work = w;
+        w.signal.addEventListener('abort', () => controller.abort());
+        report();
+        await ended;
+      }).catch(() => undefined);
+    };
+    const timer = setTimeout(notify, NOTIFY_AFTER_MS);
+    const table = this.run<LayerTable>(file, size, 'table', undefined, {
+      inputShape,
+      signal: controller.signal,
+      onProgress: (done, total) => {
+        last = { done, total };
+        if (total >= NOTIFY_BYTES) notify();
+        report();
+      },
+    });
+    const end = () => {
+      settled = true;
+      clearTimeout(timer);
+      endWork();
+    };
+    table.then(end, end);
+    return table;
   }
 
   /** The cached analysis if it is ready and current, without reading anything. */
@@ -168,6 +227,10 @@ export class ModelCache implements vscode.Disposable {
     this.worker = undefined;
     this.entries.clear();
   }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(0);
 }
 
 export function analysisWorkerPath(extensionPath: string): string {

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerInfo, LayerKind, LayerTable } from '../analysis/types';
-import { errorMessage, log, logError } from './log';
+import { errorMessage, isCancellation, log, logError } from './log';
 import { embeddingDescription, inputSizeNote, layerDescription, modelMacsDescription, normDescription } from './layerStats';
 import type { ModelCache } from './modelCache';
 import type { ModelIndex } from './modelIndex';
@@ -65,6 +65,10 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModelTreeNode>
     try {
       table = await this.cache.get(node.uri);
     } catch (e) {
+      if (isCancellation(e)) {
+        // Not cached: a refresh (or the next hover) analyses it again.
+        return [{ kind: 'message', uri: node.uri, label: 'Analysis cancelled', detail: 'Refresh the Models view to analyse this model again', error: false }];
+      }
       logError(`analysing ${node.uri.fsPath}`, e);
       return [{ kind: 'message', uri: node.uri, label: 'Could not read this model', detail: errorMessage(e), error: true }];
     }
