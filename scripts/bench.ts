@@ -23,6 +23,7 @@ import { benchLatency } from './bench/latency';
 import { benchRecovery } from './bench/recovery';
 import { llmChild, llmFp32Section, llmSection } from './bench/llm';
 import { benchLlmPrune } from './bench/llmPrune';
+import { benchResponsive, responsiveChild } from './bench/responsive';
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.resolve(ROOT, '../shared/models');
@@ -244,12 +245,15 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   llm: async () => void (await llmSection()),
   'llm-fp32': async () => void (await llmFp32Section()),
   'llm-prune': llmPruneSection,
+  // The extension host's event-loop stalls while the extension analyses and prunes the ~1.1 GB model, and cancels of both.
+  'llm-responsive': async () => void (await benchResponsive()),
 };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') return child(args.slice(1));
   if (args[0] === '--child-llm') return llmChild(args.slice(1));
+  if (args[0] === '--child-responsive') return responsiveChild(args.slice(1));
   if (args[0] === '--child-activation') {
     process.stdout.write(JSON.stringify(await measureActivation()));
     return;

@@ -6,8 +6,8 @@
 //   const { ms, parsedFiles } = await measureActivation();   // target: ms <= 50, parsedFiles == 0
 
 import * as fs from 'node:fs';
-import Module from 'node:module';
 import * as path from 'node:path';
+import { fakeContext, inertApi, provideVscode } from './vscodeStandIn';
 
 export async function measureActivation(): Promise<{ ms: number; parsedFiles: number }> {
   const root = repoRoot();
@@ -62,51 +62,4 @@ function watchModelReads(opened: Set<string>): () => void {
     };
   });
   return () => targets.forEach(([obj, key], i) => (obj[key] = originals[i]));
-}
-
-/** Makes `require('vscode')` return `api` until the returned function is called. */
-function provideVscode(api: unknown): () => void {
-  const M = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
-  const load = M._load;
-  M._load = function (request: string, ...rest: unknown[]) {
-    return request === 'vscode' ? api : load.call(this, request, ...rest);
-  };
-  return () => (M._load = load);
-}
-
-/**
- * An object every access and call on succeeds: properties are further inert
- * objects, calls and `new` return one, iteration is empty. Registrations
- * (createTreeView, registerCommand, EventEmitter) all cost next to nothing,
- * as the real ones do before anything is shown.
- */
-function inertApi(): unknown {
-  const handler: ProxyHandler<(...args: unknown[]) => unknown> = {
-    get(_t, key) {
-      if (key === Symbol.iterator) return function* () {};
-      if (key === Symbol.toPrimitive) return () => '';
-      if (key === 'then') return undefined;
-      return inert;
-    },
-    apply: () => inert,
-    construct: () => inert,
-  };
-  const inert: object = new Proxy(function () {}, handler);
-  // The bundle copies the module's own keys (esbuild's __toESM), so the top
-  // level names what the extension uses; everything below it is inert.
-  const names = ['commands', 'env', 'extensions', 'l10n', 'languages', 'window', 'workspace', 'CancellationError', 'CodeLens',
-    'CompletionItem', 'CompletionItemKind', 'Diagnostic', 'DiagnosticSeverity', 'Disposable', 'EventEmitter', 'Hover',
-    'MarkdownString', 'Position', 'ProgressLocation', 'Range', 'StatusBarAlignment', 'TabInputCustom', 'TabInputText',
-    'ThemeIcon', 'TreeItem', 'TreeItemCollapsibleState', 'Uri', 'ViewColumn'];
-  return Object.fromEntries(names.map((n) => [n, inert]));
-}
-
-function fakeContext(root: string) {
-  return {
-    subscriptions: [] as { dispose(): void }[],
-    extensionPath: root,
-    extensionUri: { fsPath: root, path: root, scheme: 'file' },
-    globalState: { get: () => undefined, update: async () => undefined },
-    workspaceState: { get: () => undefined, update: async () => undefined },
-  };
 }
