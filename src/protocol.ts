@@ -51,6 +51,24 @@ export type ToWebview =
   /** Bring a tab forward (a result opened from its toast). */
   | { type: 'showTab'; tab: 'layers' | 'compare' | 'validation' | 'sensitivity' };
 
+/**
+ * A ToWebview message as UTF-8 JSON, in parts: how the extension sends the
+ * messages that carry layer tables (extension/report/encode.ts), built a slice
+ * at a time so that a language model's millions of norms never hold the
+ * extension host at once. VS Code passes the bytes through untouched.
+ */
+export interface EncodedMessage {
+  type: 'encoded';
+  parts: (Uint8Array | ArrayBuffer)[];
+}
+
+/** The message an EncodedMessage holds, or the message itself. */
+export function decodeToWebview(message: ToWebview | EncodedMessage): ToWebview {
+  if (message.type !== 'encoded') return message;
+  const decoder = new TextDecoder();
+  return JSON.parse(message.parts.map((p) => decoder.decode(p)).join('')) as ToWebview;
+}
+
 /** Webview → extension. */
 export type FromWebview =
   /** Sent once the webview listens; the extension answers with the current data. */

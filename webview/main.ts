@@ -16,7 +16,7 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 
 import type { PruneReport } from '../src/pruning/report';
-import type { FromWebview, ToWebview } from '../src/protocol';
+import { decodeToWebview, type EncodedMessage, type FromWebview, type ToWebview } from '../src/protocol';
 import { isOneOf, PREVIEW_METHODS } from '../src/pruning/methods';
 import { emptyState, h } from './dom';
 import { formatChange } from '../src/pruning/outcome';
@@ -346,6 +346,6 @@ function receive(message: ToWebview): void {
   render();
 }
 
-window.addEventListener('message', (event: MessageEvent<ToWebview>) => receive(event.data));
+window.addEventListener('message', (event: MessageEvent<ToWebview | EncodedMessage>) => receive(decodeToWebview(event.data)));
 render();
 post({ type: 'ready' });

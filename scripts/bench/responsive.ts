@@ -22,6 +22,8 @@ import { generateLlm, llmBytes, type LlmSpec } from './llmModel';
 import { fakeContext, provideVscode, scriptedApi, type ScriptedApi } from './vscodeStandIn';
 
 const MB = 1024 * 1024;
+/** monitorEventLoopDelay's sampling interval. */
+const RESOLUTION_MS = 10;
 
 type Mode = 'idle' | 'analyze' | 'report' | 'prune';
 
@@ -37,7 +39,7 @@ interface Stall {
 
 interface Outcome {
   wall: number;
-  /** Event-loop delay while the work ran (monitorEventLoopDelay, 10 ms resolution). */
+  /** Event-loop delay while the work ran, in ms beyond monitorEventLoopDelay's interval (RESOLUTION_MS). */
   max: number;
   p99: number;
   mean: number;
@@ -108,8 +110,9 @@ async function openReport(scripted: ScriptedApi, uri: unknown): Promise<string> 
 }
 
 async function measured(work: () => Promise<string>, scripted: ScriptedApi, cancelAt?: number): Promise<Outcome> {
+  const first = scripted.progress.length;
   const during = () => {
-    const p = scripted.progress[scripted.progress.length - 1];
+    const p = scripted.progress.length > first ? scripted.progress[scripted.progress.length - 1] : undefined;
     return p ? `${p.title}${p.message ? `: ${p.message}` : ''}` : '(no progress shown)';
   };
   const stalls: Stall[] = [];
@@ -127,12 +130,12 @@ async function measured(work: () => Promise<string>, scripted: ScriptedApi, canc
     stalls.push({ ms: gap, cpu: used, at: now - gap - t0, during: during() });
     stalls.sort((a, b) => b.ms - a.ms).splice(3);
   }, 5);
-  const h = monitorEventLoopDelay({ resolution: 10 });
+  const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   h.enable();
   let cancelledAt: number | undefined;
   let cancelledDuring: string | undefined;
   const timer = cancelAt === undefined ? undefined : setTimeout(() => {
-    const shown = scripted.progress[scripted.progress.length - 1];
+    const shown = scripted.progress.length > first ? scripted.progress[scripted.progress.length - 1] : undefined;
     cancelledDuring = during();
     cancelledAt = performance.now();
     shown?.cancel();
@@ -151,9 +154,10 @@ async function measured(work: () => Promise<string>, scripted: ScriptedApi, canc
   clearTimeout(timer);
   return {
     wall: end - t0,
-    max: h.max / 1e6,
-    p99: h.percentile(99) / 1e6,
-    mean: h.mean / 1e6,
+    // The histogram holds the time between its ticks: the delay is what passes the interval.
+    max: Math.max(0, h.max / 1e6 - RESOLUTION_MS),
+    p99: Math.max(0, h.percentile(99) / 1e6 - RESOLUTION_MS),
+    mean: Math.max(0, h.mean / 1e6 - RESOLUTION_MS),
     stalls,
     result: cancelAt !== undefined && cancelledAt === undefined ? `${result} (finished before the cancel)` : result,
     cancelToSettled: cancelledAt === undefined ? undefined : end - cancelledAt,

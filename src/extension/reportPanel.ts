@@ -11,6 +11,7 @@ import { isFromWebview, type FromWebview, type Scope, type ToWebview } from '../
 import type { PreviewMethod } from '../pruning/methods';
 import type { PruneReport, SensitivityReport } from '../pruning/report';
 import type { ValidationReport } from '../validation/report';
+import { carriesTable, encodeInSlices } from './report/encode';
 import { createNonce, reportHtml } from './report/html';
 import { errorMessage, isCancellation, log } from './log';
 import type { ModelCache } from './modelCache';
@@ -46,6 +47,7 @@ class ReportSession implements vscode.Disposable {
   private working?: { label: string; progress?: number };
   private layer?: string;
   private readonly subscriptions: vscode.Disposable[] = [];
+  private outbox: Promise<void> = Promise.resolve();
 
   constructor(
     readonly model: vscode.Uri,
@@ -111,8 +113,13 @@ class ReportSession implements vscode.Disposable {
     this.post(working ? { type: 'busy', ...working } : { type: 'idle' });
   }
 
+  /** Messages go out in order; those that carry layer tables are encoded a slice at a time first (report/encode.ts). */
   private post(message: ToWebview): void {
-    void this.panel.webview.postMessage(message);
+    this.outbox = this.outbox
+      .then(async () => {
+        await this.panel.webview.postMessage(carriesTable(message) ? await encodeInSlices(message) : message);
+      })
+      .catch((e) => log().warn(`report: could not send '${message.type}' to the webview: ${errorMessage(e)}`));
   }
 
   private async receive(raw: unknown): Promise<void> {
