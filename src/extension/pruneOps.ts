@@ -6,7 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { reportPathFor } from '../pruning/plan/output';
-import { DATA_AWARE_METHODS, isOneOf, WEIGHT_METHODS, type RecoveryMethod, type StructuredMethod } from '../pruning/methods';
+import {
+  CALIBRATED_MASK_METHODS, DATA_AWARE_METHODS, isOneOf, WEIGHT_METHODS, type CalibratedMaskMethod, type RecoveryMethod, type StructuredMethod,
+} from '../pruning/methods';
 import { STRUCTURED_DEFAULTS, type Normalizer, type PlanStep, type PrunePlan } from '../pruning/plan/types';
 import { formatChange } from '../pruning/outcome';
 import type { PruneReport } from '../pruning/report';
@@ -19,6 +21,21 @@ import type { Scope } from '../protocol';
  */
 export const DIALOG_STRUCTURED_METHODS: readonly StructuredMethod[] = [...WEIGHT_METHODS, ...DATA_AWARE_METHODS];
 
+/**
+ * The methods the dialog offers for an unstructured prune: those that need
+ * only the weights, then wanda and sparsegpt, which measure each layer's
+ * inputs on calibration data block by block (at a sparsity or an N:M pattern).
+ */
+export const DIALOG_UNSTRUCTURED_METHODS: readonly (StructuredMethod | CalibratedMaskMethod)[] = [...WEIGHT_METHODS, ...CALIBRATED_MASK_METHODS];
+
+/** "2:4" → { n: 2, m: 4 }: N weights kept in every M along a layer's input, 0 < N < M. Undefined for anything else. */
+export function parseNm(text: string): { n: number; m: number } | undefined {
+  const match = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(text);
+  if (!match) return undefined;
+  const [n, m] = [Number(match[1]), Number(match[2])];
+  return n >= 1 && n < m && m <= 256 ? { n, m } : undefined;
+}
+
 export interface CalibrationRequest {
   /** .npy/.npz file or folder of inputs; an absolute path (the plan has no folder of its own). */
   data: string;
@@ -27,9 +44,12 @@ export interface CalibrationRequest {
 }
 
 export interface PruneRequest {
-  method: StructuredMethod;
-  /** Fraction in (0, 1) of the channels (structured) or weights (unstructured) to prune. */
+  /** sparsegpt only unstructured (and wanda unstructured is the calibrated mask step, not a channel ranking). */
+  method: StructuredMethod | CalibratedMaskMethod;
+  /** Fraction in (0, 1) of the channels (structured) or weights (unstructured) to prune; with `nm`, the pattern's sparsity (1 − N/M), for names. */
   amount: number;
+  /** Unstructured wanda and sparsegpt: an N:M pattern ("2:4") instead of a fraction per layer. */
+  nm?: string;
   scope: Scope;
   structured: boolean;
   /** Layers left out, by name or glob (node name, module path or weight name). */
@@ -48,7 +68,12 @@ export interface PruneRequest {
 
 /** Whether the request ranks by activations or recovers, and so needs calibration data (and onnxruntime). */
 export function needsCalibration(r: Pick<PruneRequest, 'method' | 'recovery'>): boolean {
-  return isOneOf(DATA_AWARE_METHODS, r.method) || (r.recovery !== undefined && r.recovery !== 'none');
+  return isOneOf(DATA_AWARE_METHODS, r.method) || isOneOf(CALIBRATED_MASK_METHODS, r.method) || (r.recovery !== undefined && r.recovery !== 'none');
+}
+
+/** Unstructured wanda or sparsegpt: weights zeroed per layer on calibration data (pruning/unstructured/calibrated.ts). */
+export function isCalibratedMask(r: Pick<PruneRequest, 'method' | 'structured'>): boolean {
+  return !r.structured && isOneOf(CALIBRATED_MASK_METHODS, r.method);
 }
 
 /** `c` when its data exists and its size is a whole number; otherwise an error naming where the value came from. */
@@ -60,7 +85,10 @@ export function checkCalibration(c: CalibrationRequest, from: string): Calibrati
 
 /** The plan the dialog's answers stand for; also what "Generate Plan" writes. */
 export function planFromRequest(r: PruneRequest): PrunePlan {
-  const step: PlanStep = { method: r.method, structured: r.structured, scope: r.scope, amount: r.amount };
+  // The calibrated mask step prunes each layer on its own (no scope) at a sparsity or an N:M pattern.
+  const step: PlanStep = isCalibratedMask(r)
+    ? { method: r.method, structured: false, ...(r.nm ? { nm: r.nm } : { amount: r.amount }) }
+    : { method: r.method, structured: r.structured, scope: r.scope, amount: r.amount };
   // Unstructured bn-gamma ranks whole filters by their BN's gamma: the engine needs that said.
   if (!r.structured && r.method === 'bn-gamma') step.granularity = 'filter';
   if (r.layers?.length) step.layers = r.layers;
@@ -83,7 +111,8 @@ export function planFromRequest(r: PruneRequest): PrunePlan {
  * that rank by activations, or calibrate and recover. Those wait for workspace trust.
  */
 export function planNeedsNative(plan: PrunePlan): boolean {
-  return plan.steps.some((s) => s.calibration !== undefined || (s.recovery !== undefined && s.recovery.method !== 'none') || isOneOf(DATA_AWARE_METHODS, s.method));
+  return plan.steps.some((s) => s.calibration !== undefined || (s.recovery !== undefined && s.recovery.method !== 'none')
+    || isOneOf(DATA_AWARE_METHODS, s.method) || isOneOf(CALIBRATED_MASK_METHODS, s.method));
 }
 
 /** The report written next to a pruned model, if there is one. */

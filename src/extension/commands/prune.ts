@@ -15,10 +15,12 @@ import { log } from '../log';
 import { isModelUri, resolveModel } from '../pick';
 import { askCalibration, askOutput, parseAmount } from '../prompts';
 import {
-  DATA_AWARE_METHODS, isOneOf, RECOVERY_METHODS, WEIGHT_METHODS, type RecoveryMethod, type StructuredMethod,
+  CALIBRATED_MASK_METHODS, DATA_AWARE_METHODS, isOneOf, RECOVERY_METHODS, type CalibratedMaskMethod, type RecoveryMethod,
+  type StructuredMethod,
 } from '../../pruning/methods';
 import {
-  checkCalibration, DIALOG_STRUCTURED_METHODS, needsCalibration, planFromRequest, type CalibrationRequest, type PruneRequest,
+  checkCalibration, DIALOG_STRUCTURED_METHODS, DIALOG_UNSTRUCTURED_METHODS, isCalibratedMask, needsCalibration, parseNm, planFromRequest,
+  type CalibrationRequest, type PruneRequest,
 } from '../pruneOps';
 import type { Services } from '../services';
 import { runPlanJob } from '../runPlanJob';
@@ -46,6 +48,12 @@ const METHOD_ITEMS: Record<StructuredMethod, { label: string; detail: string }> 
   wanda: { label: 'Wanda (|W|·‖X‖)', detail: 'Weight magnitude times input activation norm on calibration data (Sun et al. 2023); needs calibration data' },
   'activation-norm': { label: 'Activation norm', detail: 'Remove channels whose activations on calibration data are smallest; needs calibration data' },
   fluctuation: { label: 'Fluctuation (FLAP)', detail: 'Remove channels whose activations vary least on calibration data, weighted by the consumer weights; needs calibration data' },
+};
+
+/** Unstructured wanda and sparsegpt zero single weights, each layer on its own, measuring its inputs through the blocks already pruned. */
+const CALIBRATED_ITEMS: Record<CalibratedMaskMethod, { label: string; detail: string }> = {
+  wanda: { label: 'Wanda (|W|·‖X‖)', detail: 'Zero the weights with the smallest |W|·‖X‖ in each output row, X measured block by block on calibration data (Sun et al. 2023); needs calibration data' },
+  sparsegpt: { label: 'SparseGPT', detail: 'Zero weights and update the rest to make up for them, from each layer\'s Hessian on calibration data (Frantar & Alistarh 2023); needs calibration data, slower' },
 };
 
 const RECOVERY_ITEMS: Record<RecoveryMethod, { label: string; detail: string }> = {
@@ -81,11 +89,18 @@ async function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed
   const s = readSettings(model);
   const method = o.method ?? s.defaultMethod;
   const structured = o.structured ?? s.defaultStructured;
-  const allowed: readonly string[] = structured ? DIALOG_STRUCTURED_METHODS : WEIGHT_METHODS;
+  const allowed: readonly string[] = structured ? DIALOG_STRUCTURED_METHODS : DIALOG_UNSTRUCTURED_METHODS;
   if (!allowed.includes(method)) {
-    throw new Error(`method "${method}" is not one of ${allowed.join(', ')}${structured ? '' : ' (wanda and activation-norm prune channels: pass structured: true)'}`);
+    throw new Error(`method "${method}" is not one of ${allowed.join(', ')}${structured ? ' (sparsegpt zeroes weights: pass structured: false)' : ' (activation-norm and fluctuation prune channels: pass structured: true)'}`);
   }
-  const amount = o.amount ?? s.defaultAmount;
+  const calibrated = isCalibratedMask({ method, structured });
+  const nm = o.nm === undefined ? undefined : parseNm(o.nm);
+  if (o.nm !== undefined && (!calibrated || !nm)) {
+    throw new Error(calibrated ? `nm must be a pattern N:M with 0 < N < M, for example "2:4" (got ${JSON.stringify(o.nm)})` : 'nm applies to wanda and sparsegpt with structured: false');
+  }
+  if (calibrated && (scopeFixed ?? o.scope) === 'global') throw new Error(`${method} prunes each layer on its own; it has no global scope`);
+  // An N:M pattern's sparsity stands for the amount (in the output name and the toast).
+  const amount = nm ? 1 - nm.n / nm.m : o.amount ?? s.defaultAmount;
   if (!(amount > 0 && amount < 1)) throw new Error(`amount must be a fraction between 0 and 1 (got ${amount})`);
   const recovery = o.recovery ?? 'none';
   if (!isOneOf(RECOVERY_METHODS, recovery)) throw new Error(`recovery "${recovery}" is not one of ${RECOVERY_METHODS.join(', ')}`);
@@ -93,7 +108,8 @@ async function fromOptions(model: vscode.Uri, o: PruneCommandOptions, scopeFixed
   const request: PruneRequest = {
     method,
     amount,
-    scope: scopeFixed ?? o.scope ?? s.defaultScope,
+    ...(nm ? { nm: `${nm.n}:${nm.m}` } : {}),
+    scope: calibrated ? 'local' : scopeFixed ?? o.scope ?? s.defaultScope,
     structured,
     ignore: o.ignore,
     layers: o.layers,
@@ -135,7 +151,7 @@ const NORMALIZER_ITEMS: Record<Normalizer, { label: string; detail: string }> = 
 
 /** Why calibration data is needed, for messages: "wanda", "least-squares recovery", "wanda with least-squares recovery". */
 function describeNeed(r: Pick<PruneRequest, 'method' | 'recovery'>): string {
-  const ranking = isOneOf(DATA_AWARE_METHODS, r.method) ? r.method : undefined;
+  const ranking = isOneOf(DATA_AWARE_METHODS, r.method) || isOneOf(CALIBRATED_MASK_METHODS, r.method) ? r.method : undefined;
   const recovery = r.recovery && r.recovery !== 'none' ? `${r.recovery} recovery` : undefined;
   return [ranking, recovery].filter(Boolean).join(' with ');
 }
@@ -150,7 +166,9 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
   // Unstructured prunes have no recovery step, only structured global ones ask how to compare layers; the count follows the answers.
   let structured = s.defaultStructured;
   let scope: Scope = scopeFixed ?? s.defaultScope;
-  const total = () => 5 + (scopeFixed ? 0 : 1) + (structured ? 1 : 0) + (structured && scope === 'global' ? 1 : 0);
+  // wanda and sparsegpt zeroing weights prune each layer on its own: no scope to ask.
+  let calibrated = false;
+  const total = () => 5 + (scopeFixed || calibrated ? 0 : 1) + (structured ? 1 : 0) + (structured && scope === 'global' ? 1 : 0);
   let step = 0;
   const t = () => `${title}: ${name} (${++step}/${total()})`;
 
@@ -164,24 +182,38 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
   if (!structurePick) return undefined;
   structured = structurePick.structured;
 
-  const methods: readonly StructuredMethod[] = structured ? DIALOG_STRUCTURED_METHODS : WEIGHT_METHODS;
+  // A global prune ranks across layers; wanda and sparsegpt zeroing weights work layer by layer, so Global Prune leaves them out.
+  const methods: readonly (StructuredMethod | CalibratedMaskMethod)[] = structured ? DIALOG_STRUCTURED_METHODS
+    : DIALOG_UNSTRUCTURED_METHODS.filter((m) => !(scopeFixed === 'global' && isOneOf(CALIBRATED_MASK_METHODS, m)));
+  const calibrationNote = s.calibrationData ? `calibration data: ${path.basename(s.calibrationData)}` : 'asks for calibration data';
   const methodPick = await vscode.window.showQuickPick(
-    methods.map((m) => ({ ...METHOD_ITEMS[m], method: m, description: m === s.defaultMethod ? 'default' : undefined })),
+    methods.map((m) => {
+      const mask = !structured && isOneOf(CALIBRATED_MASK_METHODS, m);
+      const item = mask ? CALIBRATED_ITEMS[m] : METHOD_ITEMS[m as StructuredMethod];
+      return { ...item, method: m, description: m === s.defaultMethod ? 'default' : mask ? calibrationNote : undefined };
+    }),
     { title: t(), placeHolder: structured ? 'How should channels be ranked?' : 'How should weights be ranked?', ignoreFocusOut: true },
   );
   if (!methodPick) return undefined;
+  calibrated = isCalibratedMask({ method: methodPick.method, structured });
 
   const amountText = await vscode.window.showInputBox({
     title: t(),
-    prompt: 'Amount to prune: a fraction (0.3) or a percentage (30%)',
+    prompt: calibrated
+      ? 'Sparsity of each layer: a fraction (0.5), a percentage (50%), or an N:M pattern (2:4 keeps 2 of every 4 weights)'
+      : 'Amount to prune: a fraction (0.3) or a percentage (30%)',
     value: String(s.defaultAmount),
     ignoreFocusOut: true,
-    validateInput: (v) => (parseAmount(v) === undefined ? 'Enter a number between 0 and 1, or a percentage between 0% and 100%' : undefined),
+    validateInput: (v) => {
+      if (parseAmount(v) !== undefined || (calibrated && parseNm(v))) return undefined;
+      return calibrated ? 'Enter a fraction between 0 and 1, a percentage, or a pattern N:M with N < M (2:4)' : 'Enter a number between 0 and 1, or a percentage between 0% and 100%';
+    },
   });
   if (amountText === undefined) return undefined;
-  const amount = parseAmount(amountText)!;
+  const nm = calibrated ? parseNm(amountText) : undefined;
+  const amount = nm ? 1 - nm.n / nm.m : parseAmount(amountText)!;
 
-  if (!scopeFixed) {
+  if (!scopeFixed && !calibrated) {
     const scopePick = await vscode.window.showQuickPick(
       [
         { label: 'Local', detail: `Each layer loses ${fmtPercent(amount)} of its own channels or weights`, scope: 'local' as Scope },
@@ -214,7 +246,10 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
     recovery = recoveryPick.recovery;
   }
 
-  const request: PruneRequest = { method: methodPick.method, amount, scope, structured, recovery, ...structuredDefaults(structured, s, { normalizer }) };
+  const request: PruneRequest = {
+    method: methodPick.method, amount, ...(nm ? { nm: `${nm.n}:${nm.m}` } : {}), scope: calibrated ? 'local' : scope, structured, recovery,
+    ...structuredDefaults(structured, s, { normalizer }),
+  };
   if (needsCalibration(request)) {
     const calibration = await askCalibration(model, s, describeNeed(request));
     if (!calibration) return undefined;
@@ -253,7 +288,7 @@ function fmtPercent(f: number): string {
 async function runPrune(services: Services, model: vscode.Uri, job: PruneJob): Promise<PruneReport> {
   const { request } = job;
   const label = [
-    request.method, fmtPercent(request.amount), request.scope, request.structured ? 'structured' : 'unstructured',
+    request.method, request.nm ?? fmtPercent(request.amount), isCalibratedMask(request) ? undefined : request.scope, request.structured ? 'structured' : 'unstructured',
     request.recovery && request.recovery !== 'none' ? `${request.recovery} recovery` : undefined,
     request.calibration ? `calibration ${request.calibration.data} (${request.calibration.size} samples)` : undefined,
     request.ignore?.length ? `ignoring ${request.ignore.join(', ')}` : undefined,

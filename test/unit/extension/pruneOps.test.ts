@@ -6,8 +6,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { modelForPlan, planFromRequest, planNeedsNative, readReportFor } from '../../../src/extension/pruneOps';
-import { DATA_AWARE_METHODS, RECOVERY_METHODS, WEIGHT_METHODS } from '../../../src/pruning/methods';
+import { modelForPlan, needsCalibration, parseNm, planFromRequest, planNeedsNative, readReportFor } from '../../../src/extension/pruneOps';
+import { CALIBRATED_MASK_METHODS, DATA_AWARE_METHODS, RECOVERY_METHODS, WEIGHT_METHODS } from '../../../src/pruning/methods';
 import { validatePlan } from '../../../src/pruning/plan';
 
 describe('extension prune operations', () => {
@@ -51,6 +51,30 @@ describe('extension prune operations', () => {
     // Without calibration data the same request is a plan the runner refuses, naming the step's missing field.
     const missing = validatePlan(planFromRequest({ method: 'wanda', amount: 0.5, scope: 'local', structured: true }));
     assert.ok(missing.some((i) => i.severity === 'error' && i.path.includes('calibration')), JSON.stringify(missing));
+  });
+
+  it('turns unstructured wanda and sparsegpt at a sparsity or an N:M pattern into calibrated mask steps the runner accepts', () => {
+    const calibration = { data: '/data/train_x.npy', size: 64 };
+    for (const method of CALIBRATED_MASK_METHODS) {
+      assert.ok(needsCalibration({ method }), method);
+      const fraction = planFromRequest({ method, amount: 0.5, scope: 'local', structured: false, calibration, ignore: ['lm_head'] });
+      assert.deepEqual(fraction.steps, [{ method, structured: false, amount: 0.5, ignore: ['lm_head'], calibration }]);
+      const pattern = planFromRequest({ method, amount: 0.5, nm: '2:4', scope: 'local', structured: false, calibration });
+      assert.deepEqual(pattern.steps, [{ method, structured: false, nm: '2:4', calibration }]);
+      for (const plan of [fraction, pattern]) {
+        assert.equal(planNeedsNative(plan), true, method);
+        assert.deepEqual(validatePlan(plan).filter((i) => i.severity === 'error'), [], `${method} ${JSON.stringify(plan)}`);
+      }
+      // Without calibration data the runner refuses it, naming the missing field.
+      const missing = validatePlan(planFromRequest({ method, amount: 0.5, scope: 'local', structured: false }));
+      assert.ok(missing.some((i) => i.severity === 'error' && i.path.includes('calibration')), JSON.stringify(missing));
+    }
+  });
+
+  it('reads N:M patterns', () => {
+    assert.deepEqual(parseNm('2:4'), { n: 2, m: 4 });
+    assert.deepEqual(parseNm(' 4 : 8 '), { n: 4, m: 8 });
+    for (const bad of ['4:4', '0:4', '5:4', '2:', ':4', '2/4', '0.5', '2:4:8', '']) assert.equal(parseNm(bad), undefined, bad);
   });
 
   it('says which plan files need onnxruntime', () => {
