@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fakeContext, inertApi, provideVscode } from './vscodeStandIn';
+import { fakeContext, inertApi, provideVscode } from '../../test/helpers/vscodeStandIn';
 
 export async function measureActivation(): Promise<{ ms: number; parsedFiles: number }> {
   const root = repoRoot();

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DataType } from '../../src/onnx/tensor';
 import { generateLlm, llmBytes, type LlmSpec } from './llmModel';
-import { fakeContext, provideVscode, scriptedApi, type ScriptedApi } from './vscodeStandIn';
+import { fakeContext, provideVscode, scriptedApi, type ScriptedApi } from '../../test/helpers/vscodeStandIn';
 
 const MB = 1024 * 1024;
 /** monitorEventLoopDelay's sampling interval. */

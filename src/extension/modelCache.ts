@@ -47,6 +47,8 @@ export class ModelCache implements vscode.Disposable {
   private nextId = 1;
   /** How many analyses ran (not cache hits): the bench and tests read it. */
   analyses = 0;
+  /** When an analysis shows its cancellable notification (tests lower these). */
+  readonly notify = { bytes: NOTIFY_BYTES, afterMs: NOTIFY_AFTER_MS };
 
   /** `inputSize`: the input size to count a model's MACs at (the setting or its sample data), read on every get. */
   constructor(private readonly workerPath: string, private readonly inputSize: (uri: vscode.Uri) => InputSizeChoice = () => ({})) {}
@@ -128,18 +130,19 @@ export class ModelCache implements vscode.Disposable {
       notified = true;
       void withWork(`analysing ${path.basename(file)}`, async (w) => {
         work = w;
-        w.signal.addEventListener('abort', () => controller.abort());
+        if (w.signal.aborted) controller.abort();
+        else w.signal.addEventListener('abort', () => controller.abort());
         report();
         await ended;
       }).catch(() => undefined);
     };
-    const timer = setTimeout(notify, NOTIFY_AFTER_MS);
+    const timer = setTimeout(notify, this.notify.afterMs);
     const table = this.run<LayerTable>(file, size, 'table', undefined, {
       inputShape,
       signal: controller.signal,
       onProgress: (done, total) => {
         last = { done, total };
-        if (total >= NOTIFY_BYTES) notify();
+        if (total >= this.notify.bytes) notify();
         report();
       },
     });

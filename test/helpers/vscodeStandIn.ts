@@ -1,10 +1,11 @@
-// Stand-ins for the `vscode` module, so the bench can load the bundled
-// extension (dist/extension.js) in plain Node and call it the way VS Code does.
+// Stand-ins for the `vscode` module, so the bench and the unit tests can load
+// the bundled extension in plain Node and call it the way VS Code does.
 //
 //   inertApi()     every access and call succeeds and does nothing: activation cost
 //   scriptedApi()  the inert API plus what a command needs to run to its end:
-//                  settings, Uri, messages that answer nothing, and progress
-//                  notifications whose Cancel the bench can press
+//                  settings, Uri, messages that answer nothing, webviews that
+//                  serialise what is posted as VS Code does, and progress
+//                  notifications whose Cancel the caller presses
 
 import Module from 'node:module';
 import * as path from 'node:path';
@@ -142,7 +143,9 @@ export interface ScriptedApi {
  * folder, messages that are logged and answered with nothing, and
  * withProgress with a Cancel the caller presses through `progress`.
  */
-export function scriptedApi(folder: string, settings: Record<string, unknown> = {}): ScriptedApi {
+export function scriptedApi(folder: string, settings: Record<string, unknown> = {},
+  /** Called when a notification is shown and on every report to it (the caller may press Cancel then). */
+  onProgress?: (shown: ShownProgress) => void): ScriptedApi {
   const commands = new Map<string, (...args: unknown[]) => unknown>();
   const progress: ShownProgress[] = [];
   const messages: string[] = [];
@@ -182,8 +185,10 @@ export function scriptedApi(folder: string, settings: Record<string, unknown> = 
       const listeners: (() => void)[] = [];
       const token = {
         isCancellationRequested: false,
+        // As VS Code's tokens: a listener added after the cancel is called at once.
         onCancellationRequested: (f: () => void) => {
-          listeners.push(f);
+          if (token.isCancellationRequested) f();
+          else listeners.push(f);
           return disposable;
         },
       };
@@ -197,10 +202,12 @@ export function scriptedApi(folder: string, settings: Record<string, unknown> = 
         },
       };
       progress.push(shown);
+      onProgress?.(shown);
       return task({
         report(v: { message?: string; increment?: number }) {
           if (v.message !== undefined) shown.message = v.message;
           shown.percent += v.increment ?? 0;
+          onProgress?.(shown);
         },
       }, token);
     },
