@@ -52,8 +52,8 @@ const METHOD_ITEMS: Record<StructuredMethod, { label: string; detail: string }> 
 
 /** Unstructured wanda and sparsegpt zero single weights, each layer on its own, measuring its inputs through the blocks already pruned. */
 const CALIBRATED_ITEMS: Record<CalibratedMaskMethod, { label: string; detail: string }> = {
-  wanda: { label: 'Wanda (|W|·‖X‖)', detail: 'Zero the weights with the smallest |W|·‖X‖ in each output row, X measured block by block on calibration data (Sun et al. 2023); needs calibration data' },
-  sparsegpt: { label: 'SparseGPT', detail: 'Zero weights and update the rest to make up for them, from each layer\'s Hessian on calibration data (Frantar & Alistarh 2023); needs calibration data, slower' },
+  wanda: { label: 'Wanda (|W|·‖X‖)', detail: 'Zero the weights with the smallest |W|·‖X‖ in each output row, X measured block by block (Sun et al. 2023)' },
+  sparsegpt: { label: 'SparseGPT', detail: 'Zero weights and update the rest to make up for them, from each layer\'s Hessian (Frantar & Alistarh 2023); slower' },
 };
 
 const RECOVERY_ITEMS: Record<RecoveryMethod, { label: string; detail: string }> = {
@@ -185,7 +185,8 @@ async function ask(services: Services, model: vscode.Uri, title: string, scopeFi
   // A global prune ranks across layers; wanda and sparsegpt zeroing weights work layer by layer, so Global Prune leaves them out.
   const methods: readonly (StructuredMethod | CalibratedMaskMethod)[] = structured ? DIALOG_STRUCTURED_METHODS
     : DIALOG_UNSTRUCTURED_METHODS.filter((m) => !(scopeFixed === 'global' && isOneOf(CALIBRATED_MASK_METHODS, m)));
-  const calibrationNote = s.calibrationData ? `calibration data: ${path.basename(s.calibrationData)}` : 'asks for calibration data';
+  // Said beside the name, where it is never cut off: what they need, and which data they will use.
+  const calibrationNote = s.calibrationData ? `needs calibration data · ${path.basename(s.calibrationData)}` : 'needs calibration data (asks for a file)';
   const methodPick = await vscode.window.showQuickPick(
     methods.map((m) => {
       const mask = !structured && isOneOf(CALIBRATED_MASK_METHODS, m);
