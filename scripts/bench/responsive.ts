@@ -192,12 +192,11 @@ function run(mode: Mode, model: string, outDir: string, cancelAt?: number): Outc
 function row(label: string, o: Outcome): string[] {
   const stall = `stall max ${o.max.toFixed(0).padStart(4)} ms  p99 ${o.p99.toFixed(0).padStart(3)} ms  mean ${o.mean.toFixed(1).padStart(4)} ms`;
   const lines = [`  ${label.padEnd(18)} ${(o.wall / 1000).toFixed(2).padStart(6)} s   ${stall}   ${o.result}`];
-  if (o.cancelToSettled !== undefined) {
-    lines.push(`  ${''.padEnd(18)} cancel pressed during "${o.cancelledDuring}"; settled ${o.cancelToSettled.toFixed(0)} ms later`);
-  }
-  lines.push(`  ${''.padEnd(18)} files left in the output folder: ${o.leftovers.length ? o.leftovers.join(', ') : 'none'}`);
-  const top = o.stalls.map((s) => `${s.ms.toFixed(0)} ms (main thread busy ${s.cpu.toFixed(0)} ms) at ${(s.at / 1000).toFixed(2)} s, ${s.during}`).join('; ');
-  if (top) lines.push(`  ${''.padEnd(18)} longest stalls: ${top}`);
+  const more = (text: string) => lines.push(`      ${text}`);
+  if (o.cancelToSettled !== undefined) more(`cancel pressed during "${o.cancelledDuring}"; settled ${o.cancelToSettled.toFixed(0)} ms later`);
+  more(`files left in the output folder: ${o.leftovers.length ? o.leftovers.join(', ') : 'none'}`);
+  // The main thread's own CPU tells work on the event loop (busy ≈ stall) from waiting for a core (busy ≈ 0).
+  for (const s of o.stalls) more(`stall ${s.ms.toFixed(0)} ms (main thread busy ${s.cpu.toFixed(0)} ms) at ${(s.at / 1000).toFixed(2)} s, ${s.during}`);
   return lines;
 }
 
