@@ -1,6 +1,9 @@
 // Prune Model with options, in the real extension host: unstructured wanda and
 // sparsegpt on a language model at a sparsity or an N:M pattern, run in the
 // worker; options that do not fit them are refused before any work.
+//
+// The file sorts after extension.test.ts on purpose: that suite checks that
+// activation parsed nothing, and these tests parse models.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
