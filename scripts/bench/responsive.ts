@@ -202,10 +202,22 @@ function row(label: string, o: Outcome): string[] {
 
 export async function benchResponsive(blocks = 16): Promise<string[]> {
   const spec: LlmSpec = { blocks, dtype: DataType.FLOAT16 };
-  const model = generateLlm(spec);
-  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'prune-lens-bench-responsive-'));
+  const shared = generateLlm(spec);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'prune-lens-bench-responsive-'));
+  // The generated model's folder is shared with other benches, which write beside it: the model is
+  // hard-linked into a folder of our own, so what appears beside it is ours (a copy where links fail).
+  const model = path.join(work, 'model', path.basename(shared));
+  fs.mkdirSync(path.dirname(model));
+  for (const f of [path.basename(shared), `${path.basename(shared)}.data`]) {
+    try {
+      fs.linkSync(path.join(path.dirname(shared), f), path.join(path.dirname(model), f));
+    } catch {
+      fs.copyFileSync(path.join(path.dirname(shared), f), path.join(path.dirname(model), f));
+    }
+  }
+  const outDir = path.join(work, 'out');
   const lines = [
-    `llm-responsive: the extension host's event loop while the extension analyses and prunes ${path.basename(path.dirname(model))} (${(llmBytes(spec) / 1e9).toFixed(2)} GB fp16, external data)`,
+    `llm-responsive: the extension host's event loop while the extension analyses and prunes ${path.basename(path.dirname(shared))} (${(llmBytes(spec) / 1e9).toFixed(2)} GB fp16, external data)`,
     `  the bundled extension in a stand-in host, one fresh process per run; prune: Prune Model with options (l1 50% structured), the analysis cached first; load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${os.availableParallelism?.() ?? os.cpus().length} cores`,
   ];
   try {
@@ -219,7 +231,7 @@ export async function benchResponsive(blocks = 16): Promise<string[]> {
       lines.push(...row(`${mode}, cancelled`, cancelled));
     }
   } finally {
-    fs.rmSync(outDir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
   }
   for (const l of lines) console.log(l);
   return lines;
