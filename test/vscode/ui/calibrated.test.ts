@@ -85,6 +85,8 @@ describe('Wanda and SparseGPT in the prune wizard', function () {
     await wb.screenshot('calibrated-sparsegpt-3-progress');
     await progress.locator('.monaco-button').filter({ hasText: /^Cancel$/ }).first().click();
     await progress.waitFor({ state: 'hidden', timeout: 30_000 });
+    // The notification goes at once; the job has settled when the status bar stops saying it runs.
+    await wb.page.locator('.statusbar-item').filter({ hasText: /Prune Lens: pruning lm_gpt_licenses\.onnx/ }).waitFor({ state: 'hidden', timeout: 30_000 });
     await wb.screenshot('calibrated-sparsegpt-4-cancelled');
     assert.deepEqual(outputs(), []);
     // Nothing appears later either (a worker that was killed could have been mid-write).
