@@ -6,7 +6,8 @@
 
 import { analyzeFile, headsLabel, macsAt, modelMacs, type AnalyzeOptions, type LayerTable } from '../analysis';
 import { readNpyHeader } from '../validation/npy';
-import { assumedInputLine, bytes, fixed, human, jsonPieces, parseInputShape, percent, progressLine, stats, table } from './format';
+import { assumedInputLine, bytes, fixed, human, parseInputShape, percent, progressLine, stats, table } from './format';
+import { jsonPieces } from '../analysis/jsonPieces';
 
 const USAGE = 'usage: prune-lens analyze MODEL [--json] [--progress] [--seq-len N] [--input-shape [NAME=]1x3x96x96[,NAME=...] | --data X.npy]';
 
@@ -59,7 +60,7 @@ export async function analyzeCommand(argv: string[], out?: (s: string) => void, 
 async function writeJson(t: LayerTable): Promise<void> {
   let batch: string[] = [];
   let size = 0;
-  for (const piece of jsonPieces(t)) {
+  for (const piece of jsonPieces(t, 2)) {
     batch.push(piece);
     size += piece.length;
     if (size >= 1 << 20) {

@@ -75,39 +75,3 @@ export function progressLine(label: string): { update: (done: number, total: num
     },
   };
 }
-
-/**
- * The text of JSON.stringify(value, null, 2), in pieces: each member of the top
- * object, and each element of an array member, on its own. A large layer table
- * is then written as it is formatted, never held as one string.
- */
-export function* jsonPieces(value: unknown): Generator<string> {
-  // A value as it is indented one level (in the top object) or two (in one of its arrays):
-  // stringified inside as many one-element arrays, which are then cut off.
-  const nested = (v: unknown, depth: 1 | 2) => {
-    const s = JSON.stringify(depth === 1 ? [v] : [[v]], null, 2);
-    return depth === 1 ? s.slice(4, -2) : s.slice(10, -6);
-  };
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    yield JSON.stringify(value, null, 2);
-    return;
-  }
-  // Members JSON.stringify leaves out: undefined, functions, symbols.
-  const members = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
-  if (!members.length) {
-    yield '{}';
-    return;
-  }
-  let first = true;
-  for (const [k, v] of members) {
-    const head = `${first ? '{' : ','}\n  ${JSON.stringify(k)}: `;
-    first = false;
-    if (!Array.isArray(v) || !v.length) {
-      yield head + nested(v, 1);
-      continue;
-    }
-    for (let i = 0; i < v.length; i++) yield `${i ? ',' : `${head}[`}\n    ${nested(v[i], 2)}`;
-    yield '\n  ]';
-  }
-  yield '\n}';
-}

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeFile, type LayerTable } from '../../../src/analysis';
-import { jsonPieces } from '../../../src/cli/format';
+import { jsonPieces } from '../../../src/analysis/jsonPieces';
 import { loadModelSync, saveModel } from '../../../src/onnx/model';
 import { ROOT, modelPath, tempDir } from '../../helpers/models';
 
@@ -56,12 +56,12 @@ describe('prune-lens analyze (dist/cli.js)', () => {
     }
   });
 
-  it('jsonPieces joins to JSON.stringify(value, null, 2): members left out, empty and nested arrays, scalars', () => {
+  it('jsonPieces joins to JSON.stringify(value, null, indent): members left out, empty and nested arrays, scalars', () => {
     const values: unknown[] = [
       { a: 1, skip: undefined, f: () => 1, b: [], c: [1, [2, { d: 'x\ny' }], undefined, null], e: {}, g: { h: [{ i: 2 }] } },
       {}, { only: undefined }, [1, 2], 'text', 3.5, null, { toJSON: () => ({ z: [1] }) }, { list: [{}], n: -0 },
     ];
-    for (const v of values) assert.equal([...jsonPieces(v)].join(''), JSON.stringify(v, null, 2), JSON.stringify(v));
+    for (const v of values) for (const indent of [0, 2, 4]) assert.equal([...jsonPieces(v, indent)].join(''), JSON.stringify(v, null, indent), `${JSON.stringify(v)} at indent ${indent}`);
   });
 
   it('the text table names every layer, left-aligned, and the totals', () => {
