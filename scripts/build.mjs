@@ -19,6 +19,7 @@ const entries = [
   { ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' },
   { ...node, entryPoints: ['src/extension/analysisWorker.ts'], outfile: 'dist/analysisWorker.js' },
   { ...node, entryPoints: ['src/analysis/statsWorker.ts'], outfile: 'dist/statsWorker.js' },
+  { ...node, entryPoints: ['src/onnx/sliceWorker.ts'], outfile: 'dist/sliceWorker.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   ...(production ? [] : [{ ...node, entryPoints: ['scripts/bench.ts'], outfile: 'dist/bench.js' }]),
   { ...common, platform: 'browser', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },

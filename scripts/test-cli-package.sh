@@ -19,7 +19,7 @@ npm pack --pack-destination "$tmp" >"$tmp/pack.log" 2>&1 || { cat "$tmp/pack.log
 tgz=$tmp/prune-lens-$version.tgz
 [ -f "$tgz" ] || fail "npm pack made no $tgz"
 tar tzf "$tgz" | sort | tee "$tmp/contents"
-for f in package/dist/cli.js package/dist/worker.js package/package.json package/README.md package/LICENSE; do
+for f in package/dist/cli.js package/dist/worker.js package/dist/statsWorker.js package/dist/sliceWorker.js package/package.json package/README.md package/LICENSE; do
   grep -qx "$f" "$tmp/contents" || fail "$f is not in the tarball"
 done
 if grep -E '^package/(src|test|scripts|webview|media|node_modules|\.cache)/|\.map$|\.ts$' "$tmp/contents"; then

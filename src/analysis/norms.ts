@@ -5,6 +5,7 @@
 
 import { bytesToFloatsInto, DataType, elementSize, halfToFloat, isExternal, tensorBytes, type ExternalReader } from '../onnx/tensor';
 import type { TensorProto } from '../onnx/schema';
+import { deferredSlice } from '../onnx/deferred';
 import { halfKernel, type HalfKernel } from './halfKernel';
 
 export interface AxisStats {
@@ -48,7 +49,8 @@ export function zeroStats(t: TensorProto, dims: number[], groups: number, extern
   const known = rememberedStats(t, dims, groups);
   return {
     l1a: new Float64Array(d0), l2a: new Float64Array(d0), l1b: new Float64Array(g * d1), l2b: new Float64Array(g * d1),
-    zeros: known ? known.zeros : countZeros(tensorBytes(t, external), t.data_type ?? DataType.FLOAT), count,
+    // A cut not made yet knows its zeros (or they were counted on worker threads): it is not made here.
+    zeros: known ? known.zeros : deferredSlice(t)?.zeros ?? countZeros(tensorBytes(t, external), t.data_type ?? DataType.FLOAT), count,
   };
 }
 
@@ -90,6 +92,13 @@ export function rememberStats(t: TensorProto, dims: number[], groups: number, st
   const list = (remembered.get(t) ?? []).filter((r) => r.ref === ref);
   list.push({ ref, layout: `${dims.join('x')}/${groups}`, stats });
   remembered.set(t, list);
+}
+
+/** The zeros of an external tensor whose stats are remembered (in any layout: the count is the same). */
+export function rememberedZeros(t: TensorProto): number | undefined {
+  if (!isExternal(t)) return undefined;
+  const ref = refKey(t);
+  return remembered.get(t)?.find((r) => r.ref === ref)?.stats.zeros;
 }
 
 function rememberedStats(t: TensorProto, dims: number[], groups: number): AxisStats | undefined {

@@ -5,10 +5,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeMessage, encodeMessage } from './codec';
 import { PruneLensError, withFile } from './errors';
-import { ExternalData, externalLayout, type ExternalLayout } from './external';
+import { deferredSlice } from './deferred';
+import { ExternalData, externalLayout, modelTensors, type ExternalLayout } from './external';
 import { MAX_PROTOBUF_BYTES } from './save';
 import type { GraphProto, ModelProto } from './schema';
-import { ExternalReader, toNumber } from './tensor';
+import { ExternalReader, tensorBytes, toNumber } from './tensor';
 
 export { saveModel, writeAtomic, stageModel, type SaveOptions, type SavedFiles } from './save';
 
@@ -155,8 +156,12 @@ export async function readFileChunked(file: string, opts: LoadOptions = {}): Pro
   }
 }
 
-/** The model's bytes as chunks; unchanged messages are the original bytes, by reference. */
+/**
+ * The model's bytes as chunks; unchanged messages are the original bytes, by reference.
+ * Cut tensors not made yet (deferred.ts) are made first: these bytes hold every tensor's data.
+ */
 export function serializeModel(model: OnnxModel | ModelProto): Uint8Array[] {
   const proto = model instanceof OnnxModel ? model.proto : model;
+  for (const t of modelTensors(proto)) if (deferredSlice(t)) tensorBytes(t);
   return encodeMessage('ModelProto', proto);
 }

@@ -8,6 +8,9 @@
 //   before anything is written.
 // - Unchanged external tensors are copied from the source's data file in
 //   chunks, never held in memory; the source's files are never written.
+// - Tensors cut from external data and not made yet (deferred.ts) are made
+//   from the source's data file on worker threads (slicePool.ts), each chunk
+//   written at its place in the data file while this thread copies the rest.
 // - Every file goes to a temporary sibling first. Only when all of them are
 //   complete (and flushed to disk, where they replace a file) are they moved
 //   into place (commitFiles): without
@@ -19,8 +22,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeMessage } from './codec';
 import { PruneLensError, withFile } from './errors';
+import { deferredSlice } from './deferred';
 import { externalRef, modelTensors, resolveExternalPath, type ExternalLayout } from './external';
 import type { ModelProto, TensorProto } from './schema';
+import { sliceJobs } from './slice';
+import { runSlices, type SliceWork } from './slicePool';
 import { isExternal, tensorBytes } from './tensor';
 
 /** Protobuf's limit on a serialized message: sizes are signed 32-bit (2 GiB − 1 byte). */
@@ -50,6 +56,8 @@ export interface SaveOptions {
   signal?: AbortSignal;
   /** Bytes written so far, of the total. */
   onProgress?: (done: number, total: number) => void;
+  /** Worker threads that make cut tensors (default: one per core, and none for small models); 0: none. */
+  threads?: number;
 }
 
 export interface SavedFiles {
@@ -165,7 +173,7 @@ export async function stageModel(model: SavableModel, outPath: string, opts: Sav
     // Data files first (the .onnx names them), each entry at its planned offset.
     for (const file of staged.result.data) {
       const entries = plan.entries.filter((e) => e.file === file);
-      staged.result.bytes += await writeDataFile(staged, model, file, entries, opts.signal, progress);
+      staged.result.bytes += await writeDataFile(staged, model, file, entries, opts, progress);
     }
     staged.result.bytes += await staged.add(out, plan.chunks, opts.signal);
     progress(plan.protoBytes);
@@ -198,7 +206,8 @@ function planLayout(model: SavableModel, out: string, threshold: number): Layout
   const inline = encodeMessage('ModelProto', model.proto);
   const inlineBytes = byteLength(inline);
   const sourceLayout = model.externalLayout?.layout ?? 'none';
-  const anyExternal = tensors.some(isExternal);
+  // A cut of external data not made yet is external data still: it goes to a data file.
+  const anyExternal = tensors.some((t) => isExternal(t) || deferredSlice(t));
   if (sourceLayout === 'none' && !anyExternal && inlineBytes <= threshold) {
     if (inlineBytes > MAX_PROTOBUF_BYTES) throw tooLarge(inlineBytes, out);
     return { entries: [], chunks: inline, protoBytes: inlineBytes };
@@ -210,7 +219,7 @@ function planLayout(model: SavableModel, out: string, threshold: number): Layout
   let offset = 0;
   for (const t of tensors) {
     const length = dataLength(t);
-    if (length === undefined || (length < MIN_EXTERNAL_BYTES && !isExternal(t))) continue;
+    if (length === undefined || (length < MIN_EXTERNAL_BYTES && !isExternal(t) && !deferredSlice(t))) continue;
     if (perTensor) {
       const location = uniqueName(`${base}.${safeName(t.name ?? 'tensor')}.data`, used);
       entries.push({ tensor: t, file: path.join(path.dirname(out), location), location, offset: 0, length });
@@ -236,6 +245,8 @@ function tooLarge(bytes: number, out: string): PruneLensError {
 function dataLength(t: TensorProto): number | undefined {
   if (isExternal(t)) return externalRef(t).length;
   if (t.raw_data) return t.raw_data.length;
+  const d = deferredSlice(t);
+  if (d) return d.length;
   if (t.string_data.length) return undefined;
   // Typed fields: packed on write; small ones stay inline anyway.
   const count = t.float_data.length + t.int32_data.length + t.int64_data.length + t.double_data.length + t.uint64_data.length;
@@ -275,33 +286,62 @@ function encodePointingAt(proto: ModelProto, entries: DataEntry[]): Uint8Array[]
   }
 }
 
-/** Writes one data file: each entry's bytes at its offset, unchanged external tensors streamed from the source. */
+/**
+ * Writes one data file, each entry's bytes at its offset: cut tensors not made
+ * yet are made on worker threads while this thread streams the unchanged
+ * external tensors from the source and writes those in memory.
+ */
 async function writeDataFile(staged: StagedFiles, model: SavableModel, file: string, entries: DataEntry[],
-  signal: AbortSignal | undefined, progress: (n: number) => void): Promise<number> {
-  const w = await TmpWriter.open(staged.tmpFor(file), signal);
+  opts: SaveOptions, progress: (n: number) => void): Promise<number> {
+  const w = await TmpWriter.open(staged.tmpFor(file), opts.signal);
   const sync = staged.replacing(file);
   const sources = new Map<string, fs.promises.FileHandle>();
+  const work: SliceWork[] = [];
+  const rest: DataEntry[] = [];
+  for (const e of entries) {
+    const d = deferredSlice(e.tensor);
+    if (d) for (const job of sliceJobs(d.slice)) work.push({ job, position: e.offset + job.at });
+    else rest.push(e);
+  }
+  // The slices stop with this thread's part when it fails, and always before the file is closed.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  const sliced = runSlices(work, {
+    fd: w.fd, write: (bytes, position) => w.writeAt(bytes, position), signal: stop.signal, threads: opts.threads, onProgress: progress,
+  });
+  const slicesDone = sliced.then(() => undefined, () => undefined); // awaited below; a failure is not unhandled meanwhile
   try {
-    for (const e of entries) {
-      await w.padTo(e.offset);
-      if (isExternal(e.tensor)) {
-        const src = await sourceHandle(model, e.tensor, sources);
-        await w.copyFrom(src.handle, src.offset, e.length, src.size, e.tensor.name, progress);
-      } else {
-        const bytes = tensorBytes(e.tensor);
-        for (let at = 0; at < bytes.length; at += PIECE) {
-          const piece = bytes.subarray(at, Math.min(bytes.length, at + PIECE));
-          await w.write(piece);
-          progress(piece.length);
+    try {
+      for (const e of rest) {
+        if (isExternal(e.tensor)) {
+          const src = await sourceHandle(model, e.tensor, sources);
+          await w.copyFrom(src.handle, src.offset, e.length, src.size, e.offset, e.tensor.name, progress);
+        } else {
+          const bytes = tensorBytes(e.tensor);
+          for (let at = 0; at < bytes.length; at += PIECE) {
+            const piece = bytes.subarray(at, Math.min(bytes.length, at + PIECE));
+            await w.writeAt(piece, e.offset + at);
+            progress(piece.length);
+          }
         }
       }
+    } catch (e) {
+      stop.abort();
+      throw e;
+    } finally {
+      await slicesDone;
     }
+    await sliced;
+    // The file ends where the last entry does, even an empty one.
+    await w.extendTo(entries.reduce((n, e) => Math.max(n, e.offset + e.length), 0));
     await w.finish(sync);
     return w.written;
   } catch (e) {
     await w.abandon();
     throw withFile(e, file);
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     await Promise.all([...sources.values()].map((h) => h.close().catch(() => undefined)));
   }
 }
@@ -319,8 +359,9 @@ async function sourceHandle(model: SavableModel, t: TensorProto, open: Map<strin
   return { handle, offset: ref.offset, size, location: ref.location };
 }
 
-/** A temporary file written front to back, flushed on finish. */
+/** A temporary file, written front to back or at given offsets, flushed on finish. */
 class TmpWriter {
+  /** The file's size so far: the end of the furthest write. */
   written = 0;
 
   private constructor(private readonly file: string, private readonly fh: fs.promises.FileHandle, private readonly signal?: AbortSignal) {}
@@ -330,23 +371,36 @@ class TmpWriter {
     return new TmpWriter(file, await fs.promises.open(file, 'wx'), signal);
   }
 
+  /** The descriptor, for worker threads that write into the file (they share the process's descriptors). */
+  get fd(): number {
+    return this.fh.fd;
+  }
+
+  /** Appends. */
   async write(bytes: Uint8Array): Promise<void> {
+    await this.writeAt(bytes, this.written);
+  }
+
+  async writeAt(bytes: Uint8Array, position: number): Promise<void> {
     checkCancel(this.signal);
     let done = 0;
     while (done < bytes.length) {
-      const { bytesWritten } = await saveIO.write(this.file, this.fh, bytes, done, bytes.length - done);
+      const { bytesWritten } = await saveIO.write(this.file, this.fh, bytes, done, bytes.length - done, position + done);
       done += bytesWritten;
     }
-    this.written += bytes.length;
+    this.written = Math.max(this.written, position + bytes.length);
   }
 
-  async padTo(offset: number): Promise<void> {
-    if (offset > this.written) await this.write(new Uint8Array(offset - this.written));
+  /** Grows the file with zeros to `size` bytes, if it is shorter. */
+  async extendTo(size: number): Promise<void> {
+    const { size: now } = await this.fh.stat();
+    if (now < size) await this.fh.truncate(size);
+    this.written = Math.max(now, size);
   }
 
-  /** Copies `length` bytes from `src` at `offset`, reading the next piece while this one is written. */
-  async copyFrom(src: fs.promises.FileHandle, offset: number, length: number, srcSize: number, tensor: string | undefined,
-    progress: (n: number) => void): Promise<void> {
+  /** Copies `length` bytes from `src` at `offset` to `position`, reading the next piece while this one is written. */
+  async copyFrom(src: fs.promises.FileHandle, offset: number, length: number, srcSize: number, position: number,
+    tensor: string | undefined, progress: (n: number) => void): Promise<void> {
     if (offset + length > srcSize) {
       throw new PruneLensError('external-data', `external data needs bytes ${offset}..${offset + length} of a file that has ${srcSize}`, { tensor });
     }
@@ -371,7 +425,7 @@ class TmpWriter {
         const after = at + piece.length;
         which ^= 1;
         if (after < length) next = readPiece(after, bufs[which]);
-        await this.write(piece);
+        await this.writeAt(piece, position + at);
         progress(piece.length);
         at = after;
       }
@@ -398,7 +452,8 @@ function checkCancel(signal?: AbortSignal): void {
 
 /** The file operations of a save, replaceable by tests that inject failures (a full disk, a failed rename). */
 export const saveIO = {
-  write: (file: string, fh: fs.promises.FileHandle, bytes: Uint8Array, offset: number, length: number) => fh.write(bytes, offset, length),
+  write: (file: string, fh: fs.promises.FileHandle, bytes: Uint8Array, offset: number, length: number, position: number) =>
+    fh.write(bytes, offset, length, position),
   link: (from: string, to: string) => fs.promises.link(from, to),
   rename: (from: string, to: string) => fs.promises.rename(from, to),
 };

@@ -1,8 +1,10 @@
 // Tensor data: element types, validated dims, and typed access to the values,
-// whichever field holds them (raw_data, the typed *_data fields, or external
-// data in a side file). Reading fp32 raw_data gives a view of the file's bytes
-// when it is aligned; other types are converted.
+// whichever field holds them (raw_data, the typed *_data fields, external
+// data in a side file, or a slice of external data not made yet). Reading fp32
+// raw_data gives a view of the file's bytes when it is aligned; other types
+// are converted.
 
+import { takeDeferredBytes } from './deferred';
 import { PruneLensError } from './errors';
 import type { TensorProto } from './schema';
 import type { Int64 } from './wire';
@@ -96,7 +98,10 @@ export function tensorBytes(t: TensorProto, external?: ExternalReader): Uint8Arr
   } else if (t.raw_data) {
     bytes = t.raw_data;
   } else {
-    bytes = packTypedField(t, dt, count);
+    // A slice not made yet (deferred.ts) is made now and kept, like any data put into raw_data.
+    const sliced = takeDeferredBytes(t);
+    if (sliced) t.raw_data = sliced;
+    bytes = sliced ?? packTypedField(t, dt, count);
   }
   if (bytes.length !== count * size) {
     throw new PruneLensError('tensor',

@@ -46,6 +46,8 @@ export interface SaveOptions {
   externalThreshold?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Worker threads that make the cut weights (default: one per core, none for small models). */
+  threads?: number;
 }
 
 /**

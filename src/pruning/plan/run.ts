@@ -11,8 +11,10 @@ import * as path from 'node:path';
 import { analyzeModel, analyzeModelAsync, findPrunableLayers, type LayerInfo, type LayerTable } from '../../analysis';
 import type { PrunableLayer } from '../../analysis/layers';
 import { PruneLensError } from '../../onnx/errors';
+import { modelTensors } from '../../onnx/external';
 import { GraphIndex } from '../../onnx/graph';
 import { parseModel, serializeModel, type OnnxModel } from '../../onnx/model';
+import { countDeferredZeros } from '../../onnx/slicePool';
 import { concatChunks } from '../../onnx/wire';
 import { drasticWarning } from '../outcome';
 import type { FrozenGroup, LayerChange, PruneReport, PruneStepSummary } from '../report';
@@ -121,7 +123,9 @@ export async function runPlan(model: OnnxModel, given: PrunePlan, opts: RunPlanO
   }
   opts.onProgress?.({ step: prepared.length, steps: prepared.length, label: 'done' });
 
-  // The report needs channels, params, MACs and zeros after the prune, not norms.
+  // The report needs channels, params, MACs and zeros after the prune, not norms. Cuts not made yet
+  // (the writer makes them) know their zeros, or have them counted here on worker threads.
+  await countDeferredZeros(modelTensors(model.proto), { signal: opts.signal });
   const after = analyzeModel(model, { zerosOnly: true, inputShape: opts.inputShape });
   const report = buildReport(model, plan, before, after, touched, removed, frozen, summaries, warnings);
   if (recovery.length) report.recovery = recovery;

@@ -4,17 +4,22 @@
 // shape constants follow (Split sizes, Slice bounds, depthwise group), and
 // value_info is updated. The selection is checked before anything changes.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { rememberedZeros } from '../../analysis/norms';
 import { newTensor, uniqueName } from '../../onnx/build';
+import { deferredSlice, deferSlice } from '../../onnx/deferred';
 import { PruneLensError } from '../../onnx/errors';
+import { externalRef, resolveExternalPath } from '../../onnx/external';
 import type { ConstantRef } from '../../onnx/graph';
 import type { OnnxModel } from '../../onnx/model';
 import type { NodeProto, TensorProto } from '../../onnx/schema';
-import { elementCount, elementSize, setTensorBytes, tensorBytes, tensorDims, type ReadScratch } from '../../onnx/tensor';
+import { composeKeeps, gatherAxes, type TensorSlice } from '../../onnx/slice';
+import { DataType, dataTypeName, elementCount, elementSize, isExternal, setTensorBytes, tensorBytes, tensorDims } from '../../onnx/tensor';
 import type { DepGraph, FixupContext, ValueChannels } from '../depgraph';
 import { inferShapes, type ShapeInfo } from '../../onnx/shapes';
 import { cutAccounting, type FrozenGroup, type LayerChange } from '../report';
 import type { Selection } from './select';
-import { gatherAxes } from './slice';
 
 export interface AppliedPrune {
   layers: LayerChange[];
@@ -191,24 +196,13 @@ function cutTensors(model: OnnxModel, graph: DepGraph, edits: Map<NodeProto, Map
   };
   const deadCandidates: NodeProto[] = [];
   const replaced: ConstantRef[] = [];
-  // Weights in external data are read into one reused buffer: each is sliced (copied) and then not needed.
-  const scratch: ReadScratch = { buffer: new Uint8Array(0) };
-  const external = model.external && ((t: TensorProto) => model.external!(t, scratch));
   for (const { ref, list } of uses.values()) {
     const keys = list.map(keyOf);
     if (keys.every((k) => k === '')) continue;
     const t = ref.tensor;
-    const dims = tensorDims(t);
-    const size = elementSize(t.data_type);
-    const bytes = tensorBytes(t, external);
-    const cut = (keeps: Keeps) => ({
-      dims: dims.map((d, a) => keeps[a]?.length ?? d),
-      bytes: gatherAxes(bytes, dims, keeps, size),
-    });
+    const cut = cutter(model, t);
     if (keys.every((k) => k === keys[0])) {
-      const c = cut(edits.get(list[0].node!)!.get(list[0].input)!);
-      setTensorBytes(t, c.dims, c.bytes);
-      updateInputDeclaration(model, ref, c.dims);
+      updateInputDeclaration(model, ref, cut(edits.get(list[0].node!)!.get(list[0].input)!, t));
       continue;
     }
     const byKey = new Map<string, string>();
@@ -216,9 +210,10 @@ function cutTensors(model: OnnxModel, graph: DepGraph, edits: Map<NodeProto, Map
       if (!keys[i] || !use.node) return;
       let name = byKey.get(keys[i]);
       if (!name) {
-        const c = cut(edits.get(use.node)!.get(use.input)!);
         name = uniqueName(model.graph, `${ref.holder}_pruned`);
-        model.graph.initializer.push(newTensor(name, t.data_type ?? 1, c.dims, c.bytes));
+        const clone = newTensor(name, t.data_type ?? 1, [], new Uint8Array(0));
+        cut(edits.get(use.node)!.get(use.input)!, clone);
+        model.graph.initializer.push(clone);
         byKey.set(keys[i], name);
       }
       const old = constantOf(graph, use.node.input[use.input]);
@@ -228,6 +223,57 @@ function cutTensors(model: OnnxModel, graph: DepGraph, edits: Map<NodeProto, Map
     replaced.push(ref);
   }
   removeUnused(model, deadCandidates, replaced);
+}
+
+/**
+ * How `t` is cut: a function that puts a cut of it into a tensor (itself, or
+ * a new one) and returns the cut's dims. A tensor in external data (or a cut
+ * of one not made yet) is not read: the cut is deferred (onnx/deferred.ts) and
+ * made when the model is written, on worker threads, straight into the output.
+ * Anything else is sliced in memory, read once for all its cuts.
+ */
+function cutter(model: OnnxModel, t: TensorProto): (keeps: Keeps, into: TensorProto) => number[] {
+  const dims = tensorDims(t);
+  const size = elementSize(t.data_type);
+  const source = deferredSlice(t) ?? externalSource(model, t, dims, size);
+  if (source) {
+    const { slice, zeros } = source;
+    // A slice of a tensor without zeros has none; other counts are made before the report needs them.
+    return (keeps, into) => {
+      const cut = { ...slice, keeps: composeKeeps(slice.keeps, keeps.map((k) => k && Int32Array.from(k))) as (Int32Array | undefined)[] };
+      deferSlice(into, cut, zeros === 0 ? 0 : undefined);
+      return into.dims.map(Number);
+    };
+  }
+  const bytes = tensorBytes(t, model.external);
+  return (keeps, into) => {
+    const cutDims = dims.map((d, a) => keeps[a]?.length ?? d);
+    setTensorBytes(into, cutDims, gatherAxes(bytes, dims, keeps, size));
+    return cutDims;
+  };
+}
+
+/** An external tensor as a slice that keeps everything, with its zeros if the analysis counted them. */
+function externalSource(model: OnnxModel, t: TensorProto, dims: number[], size: number): { slice: TensorSlice; zeros?: number } | undefined {
+  if (!isExternal(t) || !model.file || !size) return undefined;
+  const ref = externalRef(t);
+  // The checks tensorBytes would make on reading, made now: a bad reference fails the prune, not the write.
+  if (ref.length !== elementCount(dims) * size) {
+    throw new PruneLensError('tensor', `data holds ${ref.length} bytes, but ${dataTypeName(t.data_type)}[${dims.join(',')}] needs ${elementCount(dims) * size}`, { tensor: t.name });
+  }
+  const file = resolveExternalPath(path.dirname(model.file), ref.location, t.name);
+  const has = fs.statSync(file).size;
+  if (ref.offset + ref.length > has) {
+    throw new PruneLensError('external-data', `external data needs bytes ${ref.offset}..${ref.offset + ref.length} of "${ref.location}", which has ${has}`, { tensor: t.name });
+  }
+  const dt = t.data_type ?? 0;
+  return {
+    slice: {
+      file, offset: ref.offset, dims, keeps: dims.map(() => undefined), elemSize: size, tensor: t.name,
+      floating: dt === DataType.FLOAT || dt === DataType.FLOAT16 || dt === DataType.BFLOAT16 || dt === DataType.DOUBLE,
+    },
+    zeros: rememberedZeros(t),
+  };
 }
 
 /** IR < 4 models list initializers among the graph inputs; keep that declaration's shape in step. */

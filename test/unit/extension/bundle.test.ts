@@ -19,6 +19,7 @@ describe('extension bundle', () => {
     assert.equal(importsOrt(await build('src/extension/main.ts')), false, 'dist/extension.js would load onnxruntime-node');
     assert.equal(importsOrt(await build('src/extension/analysisWorker.ts')), false, 'dist/analysisWorker.js would load onnxruntime-node');
     assert.equal(importsOrt(await build('src/analysis/statsWorker.ts')), false, 'dist/statsWorker.js would load onnxruntime-node');
+    assert.equal(importsOrt(await build('src/onnx/sliceWorker.ts')), false, 'dist/sliceWorker.js would load onnxruntime-node');
     // The check can fail: the worker does import it.
     assert.equal(importsOrt(await build('src/worker/worker.ts')), true, 'the worker should import onnxruntime-node');
   });

@@ -11,8 +11,11 @@ import * as path from 'node:path';
 import { loadModel, loadModelSync, parseModel, saveModel, serializeModel, type OnnxModel } from '../../../src/onnx/model';
 import { saveIO } from '../../../src/onnx/save';
 import { newTensor } from '../../../src/onnx/build';
-import { DataType, isExternal, tensorFloats } from '../../../src/onnx/tensor';
-import { runPlan, savePruned } from '../../../src/pruning/plan';
+import { deferredSlice } from '../../../src/onnx/deferred';
+import { countDeferredZeros } from '../../../src/onnx/slicePool';
+import { DataType, isExternal, setTensorFloats, tensorBytes, tensorDims, tensorFloats } from '../../../src/onnx/tensor';
+import { runPlan, savePruned, type PrunePlan } from '../../../src/pruning/plan';
+import type { PruneReport } from '../../../src/pruning/report';
 import { concatChunks } from '../../../src/onnx/wire';
 import { NetBuilder } from '../../fixtures/models/builders';
 import { tempDir } from '../../helpers/models';
@@ -31,9 +34,8 @@ function mlp(): OnnxModel {
 const FEEDS: Feeds = { x: { dims: [3, 64], data: new NetBuilder(5).random(3 * 64, 1) } };
 
 /** The model written with external data (one file, or one per tensor), as a fresh source in `dir`. */
-async function externalSource(dir: string, layout: 'single' | 'per-tensor' = 'single'): Promise<string> {
+async function externalSource(dir: string, layout: 'single' | 'per-tensor' = 'single', m = mlp()): Promise<string> {
   const file = path.join(dir, 'net.onnx');
-  const m = mlp();
   if (layout === 'single') {
     await saveModel(m, file, { externalThreshold: 0 });
     return file;
@@ -277,6 +279,40 @@ describe('onnx save: all files or none', () => {
     }
   });
 
+  it('a really full disk while worker threads write the cuts (a 64 KiB tmpfs): nothing is left behind', async function () {
+    const mnt = tempDir('save-tmpfs-threads');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      this.skip(); // not root, or no mount
+    }
+    try {
+      const src = await externalSource(tempDir('save-tmpfs-threads-src'));
+      const { model, report } = await pruned(src);
+      fs.writeFileSync(path.join(mnt, 'keep.txt'), 'old');
+      fs.writeFileSync(path.join(mnt, 'filler'), new Uint8Array(48 * 1024));
+      await assert.rejects(savePruned(model, report, path.join(mnt, 'out.onnx'), { threads: 2 }), (e: any) => e.code === 'io' && /no space/.test(e.message));
+      assert.deepEqual(fs.readdirSync(mnt).sort(), ['filler', 'keep.txt']);
+      assert.equal(fs.readFileSync(path.join(mnt, 'keep.txt'), 'utf8'), 'old');
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+
+  it('a cancel while worker threads write the cuts: the old set is intact, nothing half-written is left', async () => {
+    const { dir, before, out, model, report } = await withOldOutput();
+    const controller = new AbortController();
+    let calls = 0;
+    await assert.rejects(savePruned(model, report, out, {
+      overwrite: true, threads: 2, signal: controller.signal,
+      onProgress: () => {
+        if (++calls === 1) controller.abort();
+      },
+    }), (e: any) => e.code === 'cancelled');
+    assert.ok(calls >= 1);
+    assert.deepEqual(snapshot(dir), before);
+  });
+
   it('a cancel mid-write: the old set is intact, nothing half-written is left', async () => {
     const { dir, out, before, model, report } = await withOldOutput();
     const controller = new AbortController();
@@ -305,5 +341,101 @@ describe('onnx save: all files or none', () => {
     }), (e: any) => e.code === 'io' && /already exists/.test(e.message) && e.message.includes('net.pruned.onnx'));
     assert.equal(fs.readFileSync(out, 'utf8'), 'someone else');
     assert.deepEqual(fs.readdirSync(dir).sort(), ['net.onnx', 'net.onnx.data', 'net.pruned.onnx']);
+  });
+});
+
+describe('onnx save: cuts of external data, made when written', () => {
+  const STRUCTURED: PrunePlan = { steps: [{ method: 'l1', amount: 0.5, structured: true }] };
+  /** A report without what depends on where the model lives. */
+  const plain = (r: PruneReport) => ({ ...r, source: '', output: '', totals: { ...r.totals, bytesBefore: 0, bytesAfter: 0 } });
+  const deferred = (m: OnnxModel) => m.graph.initializer.filter((t) => deferredSlice(t)).map((t) => t.name).sort();
+
+  /** The written model holds exactly the tensors of the model pruned in memory, and computes the same. */
+  async function sameAsInMemory(out: string, ref: OnnxModel): Promise<void> {
+    const back = loadModelSync(out);
+    assert.deepEqual(back.graph.initializer.map((t) => t.name).sort(), ref.graph.initializer.map((t) => t.name).sort());
+    for (const t of ref.graph.initializer) {
+      const got = back.graph.initializer.find((b) => b.name === t.name)!;
+      assert.deepEqual(tensorDims(got), tensorDims(t), t.name);
+      assert.ok(Buffer.from(tensorBytes(got, back.external)).equals(Buffer.from(tensorBytes(t))), t.name);
+    }
+    assert.equal(firstBitDifference((await runModelFile(out, FEEDS)).y, (await runModel(concatChunks(serializeModel(ref)), FEEDS)).y), -1);
+  }
+
+  for (const threads of [0, 2]) {
+    it(`a structured prune reads no cut weight; ${threads ? 'worker threads make' : 'this thread makes'} each cut into the output, bit for bit the in-memory cut`, async () => {
+      const dir = tempDir('save-deferred');
+      const model = await loadModel(await externalSource(dir));
+      const report = await runPlan(model, STRUCTURED);
+      // fc1 loses filters, fc2 filters and inputs, fc3 inputs; the biases are small and inline, cut in memory.
+      assert.deepEqual(deferred(model), ['fc1.weight', 'fc2.weight', 'fc3.weight']);
+      const out = path.join(dir, 'net.pruned.onnx');
+      const progress: number[] = [];
+      const saved = await savePruned(model, report, out, { threads, onProgress: (done) => progress.push(done) });
+      assert.deepEqual(deferred(model), ['fc1.weight', 'fc2.weight', 'fc3.weight'], 'writing does not keep the cuts in memory');
+      assert.ok(progress.length > 0 && progress.every((d, i) => i === 0 || d >= progress[i - 1]));
+      assert.equal(saved.totals.bytesAfter, fs.statSync(out).size + fs.statSync(`${out}.data`).size);
+      const ref = mlp();
+      assert.deepEqual(plain(report), plain(await runPlan(ref, STRUCTURED)));
+      await sameAsInMemory(out, ref);
+    });
+  }
+
+  it('zeros in the cut weights are counted (on worker threads too) without making the cuts: the report is the in-memory one', async () => {
+    // Every fifth weight zero, half of them -0.
+    const withZeros = () => {
+      const m = mlp();
+      for (const t of m.graph.initializer.filter((x) => x.name!.endsWith('.weight'))) {
+        const f = Float32Array.from(tensorFloats(t));
+        for (let i = 0; i < f.length; i += 5) f[i] = i % 10 ? -0 : 0;
+        setTensorFloats(t, tensorDims(t), f);
+      }
+      return m;
+    };
+    const dir = tempDir('save-deferred-zeros');
+    const model = await loadModel(await externalSource(dir, 'single', withZeros()));
+    const report = await runPlan(model, STRUCTURED);
+    assert.deepEqual(deferred(model), ['fc1.weight', 'fc2.weight', 'fc3.weight']);
+    const ref = withZeros();
+    const refReport = await runPlan(ref, STRUCTURED);
+    assert.ok(refReport.totals.zerosAfter! > 0);
+    assert.deepEqual(plain(report), plain(refReport));
+    // The same counts from worker threads.
+    const cuts = model.graph.initializer.filter((t) => deferredSlice(t));
+    const counted = cuts.map((t) => deferredSlice(t)!.zeros);
+    for (const t of cuts) deferredSlice(t)!.zeros = undefined;
+    await countDeferredZeros(cuts, { threads: 2 });
+    assert.deepEqual(cuts.map((t) => deferredSlice(t)!.zeros), counted);
+    assert.deepEqual(deferred(model), ['fc1.weight', 'fc2.weight', 'fc3.weight']);
+    const out = path.join(dir, 'net.pruned.onnx');
+    await savePruned(model, report, out, { threads: 2 });
+    await sameAsInMemory(out, ref);
+  });
+
+  it('a second structured step cuts the cuts: each weight is still one slice of the source, and the model is the in-memory one', async () => {
+    // random ranks without reading the weights, so the first step's cuts stay unmade into the second.
+    const plan: PrunePlan = { steps: [{ method: 'l1', amount: 0.25, structured: true }, { method: 'random', amount: 0.25, structured: true, seed: 3 }] };
+    const dir = tempDir('save-deferred-twice');
+    const model = await loadModel(await externalSource(dir));
+    const report = await runPlan(model, plan);
+    assert.deepEqual(deferred(model), ['fc1.weight', 'fc2.weight', 'fc3.weight']);
+    const ref = mlp();
+    assert.deepEqual(plain(report), plain(await runPlan(ref, plan)));
+    const out = path.join(dir, 'net.pruned.onnx');
+    await savePruned(model, report, out, { threads: 2 });
+    await sameAsInMemory(out, ref);
+  });
+
+  it('a cut read in memory before writing (an unstructured step after it) is made then, and written from memory', async () => {
+    const plan: PrunePlan = { steps: [{ method: 'l1', amount: 0.5, structured: true }, { method: 'l1', amount: 0.3 }] };
+    const dir = tempDir('save-deferred-made');
+    const model = await loadModel(await externalSource(dir));
+    const report = await runPlan(model, plan);
+    assert.deepEqual(deferred(model), []);
+    const ref = mlp();
+    assert.deepEqual(plain(report), plain(await runPlan(ref, plan)));
+    const out = path.join(dir, 'net.pruned.onnx');
+    await savePruned(model, report, out, { threads: 2 });
+    await sameAsInMemory(out, ref);
   });
 });
