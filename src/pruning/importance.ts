@@ -84,16 +84,26 @@ export function scoreGroups(model: OnnxModel, graph: DepGraph, criterion: string
 /** For each group, its members with the group index of each of their positions (-1: another group). */
 function indexMembers(graph: DepGraph): Map<number, { member: SliceMember; index: Int32Array }[]> {
   const out = new Map<number, { member: SliceMember; index: Int32Array }[]>();
+  // Group and index of each unit root in arrays, not the map: a language model's members have thousands of labels.
+  const groupOf = new Int32Array(graph.units.size).fill(-1);
+  const indexOf = new Int32Array(graph.units.size).fill(-1);
+  for (const [root, at] of graph.unitGroup) {
+    groupOf[root] = at.group;
+    indexOf[root] = at.index;
+  }
   for (const m of graph.members) {
     const index = new Int32Array(m.labels.length);
+    const groupAt = new Int32Array(m.labels.length);
     const groups = new Set<number>();
-    m.labels.forEach((u, p) => {
-      const at = graph.unitGroup.get(graph.units.find(u));
-      index[p] = at ? at.index : -1;
-      if (at) groups.add(at.group);
-    });
+    let last = -1;
+    for (let p = 0; p < m.labels.length; p++) {
+      const r = graph.units.find(m.labels[p]);
+      index[p] = indexOf[r];
+      const g = (groupAt[p] = groupOf[r]);
+      if (g >= 0 && g !== last) groups.add((last = g));
+    }
     for (const g of groups) {
-      const own = groups.size === 1 ? index : index.map((v, p) => (graph.unitGroup.get(graph.units.find(m.labels[p]))?.group === g ? v : -1));
+      const own = groups.size === 1 ? index : index.map((v, p) => (groupAt[p] === g ? v : -1));
       if (!out.has(g)) out.set(g, []);
       out.get(g)!.push({ member: m, index: own });
     }

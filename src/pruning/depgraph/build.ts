@@ -301,14 +301,20 @@ class Builder {
   }
 
   private describeMembers(groups: ChannelGroup[], unitGroup: DepGraph['unitGroup']): void {
+    // Group of each unit root in an array, not the map: members of a language model have thousands of labels.
+    const groupOf = new Int32Array(this.units.size).fill(-1);
+    for (const [root, at] of unitGroup) groupOf[root] = at.group;
     const seen = groups.map(() => new Set<string>());
     for (const m of this.members) {
       const layer = this.layerOf.get(m.node);
       const who = layer?.displayName ?? displayName(m.node, m.node.input[1] ?? '', this.index.nameOf(m.node));
       const text = `${who} ${m.role}`;
+      let last = -1;
       for (const u of m.labels) {
-        const g = unitGroup.get(this.units.find(u))?.group;
-        if (g === undefined || seen[g].has(text)) continue;
+        const g = groupOf[this.units.find(u)];
+        if (g < 0 || g === last) continue;
+        last = g;
+        if (seen[g].has(text)) continue;
         seen[g].add(text);
         groups[g].members.push(text);
       }
