@@ -120,7 +120,7 @@ export async function llmSection(sizes: number[] = [16, 58]): Promise<string[]> 
     const t0 = performance.now();
     const file = generateLlm(spec);
     const genMs = performance.now() - t0;
-    const pruned = path.join(path.dirname(file), 'pruned.onnx');
+    const pruned = path.join(outputDir(), 'pruned.onnx');
     const rounds = blocks <= 16 ? 3 : 2;
     const runs: Record<'read' | 'anchor' | 'analyze' | 'prune', Run[]> = { read: [], anchor: [], analyze: [], prune: [] };
     for (let i = 0; i < rounds; i++) {
@@ -140,9 +140,17 @@ export async function llmSection(sizes: number[] = [16, 58]): Promise<string[]> 
     log(`    analyze                    ${fmt(r.analyze)}${ratio(r.analyze, 0.5)}   (peak target ≤ 300 MiB)`);
     log(`    prune l1 50% structured    ${fmt(r.prune)}${ratio(r.prune, 1.0)}`);
     log(`    output: ${await checkOutput(pruned)}`);
-    removeOutput(pruned);
+    fs.rmSync(path.dirname(pruned), { recursive: true, force: true });
   }
   return out;
+}
+
+/**
+ * A fresh folder for the pruned outputs, removed with them: never the generated
+ * model's folder, which other runs may be reading (or writing their own outputs to).
+ */
+function outputDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'prune-lens-bench-out-'));
 }
 
 function removeOutput(file: string): void {
@@ -170,13 +178,13 @@ async function checkOutput(file: string): Promise<string> {
 export async function llmFp32Section(blocks = 22): Promise<string[]> {
   const spec: LlmSpec = { blocks, dtype: DataType.FLOAT };
   const file = generateLlm(spec);
-  const out = path.join(path.dirname(file), 'pruned.onnx');
+  const out = path.join(outputDir(), 'pruned.onnx');
   const t = performance.now();
   const r = spawnSync(process.execPath, [path.join(__dirname, 'bench.js'), '--child-llm', 'fp32-check', file, out], { encoding: 'utf8', maxBuffer: 64 * MB });
   const wall = performance.now() - t;
   if (r.status !== 0) throw new Error(`fp32 check failed: ${r.stderr.slice(-2000)}`);
   const c = JSON.parse(r.stdout.trim().split('\n').pop()!) as Awaited<ReturnType<typeof fp32Check>>;
-  removeOutput(out);
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
   const lines = [
     `llm fp32: ${blocks} blocks, ${(llmBytes(spec) / GB).toFixed(2)} GB fp32, pruned 20% unstructured (l1, per layer) and written; ${load()}`,
     `  load + prune + write ${(c.pruneMs / 1000).toFixed(1)} s (whole check ${(wall / 1000).toFixed(1)} s), peak ${(c.peak / MB).toFixed(0)} MiB`,
