@@ -149,8 +149,13 @@ export interface SliceJob {
   length: number;
 }
 
-/** Source bytes one job reads at most (more only when a single row is larger). */
-export const SLICE_CHUNK = 8 * 1024 * 1024;
+/**
+ * Source bytes one job reads at most (more only when a single row is larger).
+ * Small pieces stay in the cache between the read, the gather and the write:
+ * writing a 2 GB cut with 1 MB jobs took 2.4-2.9 s against 6.5-17 s with 8 MB
+ * (0.9 s of system time against 4-7 s), on a busy 2-core machine.
+ */
+export const SLICE_CHUNK = 1024 * 1024;
 
 /**
  * Splits a slice into jobs of whole rows, each reading one contiguous span of
