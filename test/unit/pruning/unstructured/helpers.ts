@@ -64,8 +64,12 @@ export async function accuracy(model: OnnxModel | Uint8Array): Promise<number> {
 }
 
 /** A fresh temporary folder, removed when the test process exits. */
+/** Folders made by tempDir, removed by one exit listener (one per folder would pass Node's listener limit). */
+const tempDirs: string[] = [];
+
 export function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prune-lens-plan-'));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (!tempDirs.length) process.once('exit', () => { for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true }); });
+  tempDirs.push(dir);
   return dir;
 }
