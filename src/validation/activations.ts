@@ -5,6 +5,7 @@
 // number is bounded by the calibration size); activations are handed out one
 // batch at a time and never kept.
 
+import * as path from 'node:path';
 import { runOptions, SESSION_MEMORY_OPTIONS } from './native';
 import { requireOrt } from './ortRuntime';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
@@ -76,25 +77,13 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
 }
 
 async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Promise<ActivationRun> {
-  let session: InferenceSession;
   const { bytes, outputs } = modelWithOutputs(model, values);
-  const runtime = ort(); // outside the try: "not loaded in an untrusted workspace" is its own error
-  try {
-    session = await runtime.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: SESSION_MEMORY_OPTIONS,
-    });
-  } catch (e) {
-    throw new PruneLensError('validation', `onnxruntime cannot load the model for calibration: ${String((e as Error).message ?? e).split('\n')[0]}`, {}, model.file);
-  }
+  const session = await createSession(bytes, model);
   return {
     async run(b) {
       const batch = batches[b];
       if (!batch) throw new PruneLensError('internal', `calibration batch ${b} does not exist (there are ${batches.length})`);
-      const feeds: Record<string, Tensor> = {};
-      for (const [name, input] of Object.entries(batch.inputs)) {
-        feeds[name] = new (ort().Tensor)(input.type as 'float32', typedView(input.data, input.type) as Float32Array, input.dims);
-      }
-      const result = await session.run(feeds, outputs, runOptions('cpu'));
+      const result = await session.run(batchFeeds(batch), outputs, runOptions('cpu'));
       const out = new Map<string, Activation>();
       values.forEach((v, k) => out.set(v, asActivation(v, result[outputs[k]])));
       return out;
@@ -103,9 +92,20 @@ async function openRun(model: OnnxModel, values: string[], batches: Batch[]): Pr
   };
 }
 
+/**
+ * A session on the bytes of a cut copy of `model`. Weights still in the source's
+ * external data stay there: onnxruntime reads them from the model's folder
+ * (the copy only names them), so a session holds its own nodes' weights, never
+ * the whole model's; weights already pruned are inline in the copy.
+ */
 async function createSession(bytes: Uint8Array, model: OnnxModel): Promise<InferenceSession> {
+  const runtime = ort(); // outside the try: "not loaded in an untrusted workspace" is its own error
+  const folder = model.file && model.externalLayout.layout !== 'none' ? path.dirname(path.resolve(model.file)) : undefined;
   try {
-    return await ort().InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: SESSION_MEMORY_OPTIONS });
+    return await runtime.InferenceSession.create(bytes, {
+      executionProviders: ['cpu'], graphOptimizationLevel: 'all',
+      extra: folder ? { ...SESSION_MEMORY_OPTIONS, session: { ...SESSION_MEMORY_OPTIONS.session, model_external_initializers_file_folder_path: folder } } : SESSION_MEMORY_OPTIONS,
+    });
   } catch (e) {
     throw new PruneLensError('validation', `onnxruntime cannot load the model for calibration: ${String((e as Error).message ?? e).split('\n')[0]}`, {}, model.file);
   }

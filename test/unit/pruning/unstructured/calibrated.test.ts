@@ -4,16 +4,19 @@
 // windows to stay quick; scripts/lm/prune-perplexity.ts gives the full-data table.
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { findPrunableLayers } from '../../../../src/analysis';
 import { GraphIndex } from '../../../../src/onnx/graph';
-import { loadModelSync, parseModel, serializeModel, type OnnxModel } from '../../../../src/onnx/model';
+import { loadModel, loadModelSync, parseModel, saveModel, serializeModel, type OnnxModel } from '../../../../src/onnx/model';
 import { DataType, floatsToBytes, tensorFloats } from '../../../../src/onnx/tensor';
 import { newGraph, newModel, newNode, newTensor, newValueInfo } from '../../../../src/onnx/build';
 import { concatChunks } from '../../../../src/onnx/wire';
 import { runPlan, validatePlan, type PlanStep } from '../../../../src/pruning/plan';
 import { blockOf, sparseGpt, wandaMask, type SparsityTarget } from '../../../../src/pruning/unstructured';
 import { openCalibration } from '../../../../src/validation/activations';
-import { modelPath } from '../../../helpers/models';
+import { modelPath, tempDir } from '../../../helpers/models';
+import { runModel, runModelFile } from '../../../helpers/ort';
 import { perplexityOf } from '../../../helpers/perplexity';
 import { mulberry32 } from '../../../../src/pruning/unstructured/random';
 
@@ -163,6 +166,49 @@ describe('sparsegpt and wanda on an fp16 model', () => {
     }
     console.log(`      squared output error at 2:4: ${JSON.stringify(errors)}`);
     assert.ok(errors.sparsegpt < 0.8 * errors.nm, JSON.stringify(errors));
+  });
+});
+
+describe('sparsegpt and wanda on a model with external data', () => {
+  it('prune as the same model inline, read the weights from the data file without changing it, and write an output that runs', async () => {
+    const dir = tempDir('calib-external');
+    const inline = fp16Stack();
+    const source = path.join(dir, 'stack.onnx');
+    // Every weight (16 KiB each) goes to stack.onnx.data: the calibration sessions must find them there.
+    await saveModel(inline, source, { externalThreshold: 0 });
+    const data = `${source}.data`;
+    const before = { bytes: fs.readFileSync(data), mtime: fs.statSync(data).mtimeMs };
+    const calibration = { data: undefined, size: 32, batch: 16, dims: { T: 16 } };
+    for (const method of ['wanda', 'sparsegpt'] as const) {
+      for (const segments of [true, false]) {
+        const calibrate = async (m: OnnxModel) => {
+          const s = await openCalibration(m, calibration);
+          return segments ? s : Object.assign(Object.create(s), { openSegment: undefined });
+        };
+        const step: PlanStep = { method, nm: '2:4', calibration: { data: 'generated' } };
+        const a = parseModel(concatChunks(serializeModel(inline)), inline.file);
+        await runPlan(a, { steps: [step] }, { calibrate });
+        const b = await loadModel(source);
+        assert.equal(b.externalLayout.layout, 'single');
+        assert.ok(findPrunableLayers(new GraphIndex(b.graph)).every((l) => l.weight.tensor.data_location === 1), 'weights external');
+        const report = await runPlan(b, { steps: [step] }, { calibrate });
+        assert.equal(report.layers.length, 4);
+        const la = findPrunableLayers(new GraphIndex(a.graph));
+        const lb = findPrunableLayers(new GraphIndex(b.graph));
+        for (let i = 0; i < la.length; i++) {
+          assert.deepEqual(tensorFloats(lb[i].weight.tensor, b.external), tensorFloats(la[i].weight.tensor, a.external),
+            `${method} ${segments ? 'segments' : 'prefixes'} ${la[i].displayName}: the same weights as inline`);
+        }
+        const out = path.join(dir, `${method}-${segments}.onnx`);
+        const saved = await saveModel(b, out);
+        assert.deepEqual(saved.data.map((f) => path.basename(f)), [`${method}-${segments}.onnx.data`], 'the output keeps external data');
+        const x = { dims: [2, 16, 64], data: Float32Array.from({ length: 2 * 16 * 64 }, (_, k) => Math.sin(k)) };
+        const fromFile = (await runModelFile(out, { x })).y;
+        const fromMemory = (await runModel(concatChunks(serializeModel(a)), { x })).y;
+        assert.deepEqual(fromFile, fromMemory, 'the written model computes what the inline one does');
+      }
+    }
+    assert.ok(before.bytes.equals(fs.readFileSync(data)) && fs.statSync(data).mtimeMs === before.mtime, 'the source data file is untouched');
   });
 });
 
