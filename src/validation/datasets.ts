@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { PruneLensError } from '../onnx/errors';
 import { ArraySource, RowReader, asOneRow, concatArrays, offsetArray } from './arrays';
 import { DTYPE_BYTES, NpyDtype } from './npy';
+import { floatToHalf, halfToFloat } from '../onnx/tensor';
 import { readNpz } from './npz';
 import { mulberry32 } from '../pruning/unstructured/random';
 
@@ -190,7 +191,7 @@ function checkFits(input: ModelInput, array: ArraySource): void {
   const expected = input.shape;
   const mismatch = array.shape.length !== expected.length ||
     expected.some((d, k) => k > 0 && typeof d === 'number' && d >= 0 && d !== array.shape[k]);
-  const typeOk = array.dtype === input.type || (array.dtype === 'float64' && input.type === 'float32');
+  const typeOk = array.dtype === input.type || (isFloat(array.dtype) && isFloat(input.type));
   if (mismatch || !typeOk) {
     throw new PruneLensError('validation',
       `input '${input.name}' expects shape ${shapeText(expected)} of ${input.type}, but the data has shape ${shapeText(array.shape)} of ${array.dtype}`, {}, array.label);
@@ -210,8 +211,8 @@ function arrayBatches(inputs: ModelInput[], arrays: Map<string, ArraySource>, la
         const array = arrays.get(input.name)!;
         let data = await readers.get(input.name)!.read(rows);
         let type = array.dtype;
-        // NumPy's default float64 is common in saved data; the model wants float32.
-        if (type === 'float64' && input.type === 'float32') { data = float64To32(data); type = 'float32'; }
+        // NumPy's default float64 is common in saved data; the model may want float32 or float16.
+        if (type !== input.type && isFloat(type) && isFloat(input.type)) { data = convertFloats(data, type, input.type as NpyDtype); type = input.type as NpyDtype; }
         batch.inputs[input.name] = { type, dims: [rows, ...array.shape.slice(1)], data };
       }
       if (labels && labelReader) batch.labels = toLabels(await labelReader.read(rows), labels);
@@ -225,9 +226,20 @@ function arrayBatches(inputs: ModelInput[], arrays: Map<string, ArraySource>, la
   };
 }
 
-function float64To32(bytes: Buffer): Buffer {
-  const from = typedView(bytes, 'float64') as Float64Array;
-  return Buffer.from(Float32Array.from(from).buffer);
+const FLOATS = new Set(['float16', 'float32', 'float64']);
+function isFloat(type: string): boolean {
+  return FLOATS.has(type);
+}
+
+/** Floats of one width as another (float16 as its bit pattern). */
+function convertFloats(bytes: Buffer, from: NpyDtype, to: NpyDtype): Buffer {
+  const src = typedView(bytes, from) as Float32Array | Float64Array | Uint16Array;
+  const n = src.length;
+  const read = from === 'float16' ? (i: number) => halfToFloat(src[i]) : (i: number) => src[i];
+  const out = to === 'float16' ? new Uint16Array(n) : to === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  if (to === 'float16') for (let i = 0; i < n; i++) out[i] = floatToHalf(read(i));
+  else for (let i = 0; i < n; i++) out[i] = read(i);
+  return Buffer.from(out.buffer);
 }
 
 /** A typed array over `bytes` (copied when the Buffer's offset is not aligned to the element size). */
@@ -238,6 +250,8 @@ export function typedView(bytes: Buffer, dtype: NpyDtype): ArrayBufferView & Arr
   const offset = aligned.byteOffset;
   const n = aligned.length / size;
   switch (dtype) {
+    // float16 as its bit pattern, which is what onnxruntime's float16 tensors hold.
+    case 'float16': return new Uint16Array(buffer, offset, n);
     case 'float32': return new Float32Array(buffer, offset, n);
     case 'float64': return new Float64Array(buffer, offset, n);
     case 'int8': return new Int8Array(buffer, offset, n);
@@ -325,8 +339,9 @@ function randomValues(type: NpyDtype, count: number, random: () => number): Buff
   const bytes = Buffer.alloc(count * DTYPE_BYTES[type]);
   const view = typedView(bytes, type);
   for (let i = 0; i < count; i++) {
-    if (type === 'float32' || type === 'float64') {
-      (view as Float32Array)[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    if (type === 'float32' || type === 'float64' || type === 'float16') {
+      const v = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      (view as Float32Array)[i] = type === 'float16' ? floatToHalf(v) : v;
     } else if (type === 'int64' || type === 'uint64') {
       (view as BigInt64Array)[i] = BigInt(Math.floor(random() * 10));
     } else {

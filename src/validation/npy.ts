@@ -6,15 +6,15 @@ import * as fs from 'node:fs';
 import { PruneLensError } from '../onnx/errors';
 
 /** Element types we can feed to onnxruntime (and read as labels), by ONNX name. */
-export type NpyDtype = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
+export type NpyDtype = 'float16' | 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
 
 const DESCR_TO_DTYPE: Record<string, NpyDtype> = {
-  f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', u2: 'uint16',
+  f2: 'float16', f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', u2: 'uint16',
   i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64', b1: 'bool',
 };
 
 export const DTYPE_BYTES: Record<NpyDtype, number> = {
-  float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, uint16: 2,
+  float16: 2, float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, uint16: 2,
   int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1,
 };
 
@@ -65,7 +65,7 @@ export function parseNpyHeader(bytes: Buffer, file: string): NpyHeader {
   const order = descr[0];
   const dtype = DESCR_TO_DTYPE[descr.slice(1)];
   if (!dtype || !'<>|='.includes(order)) {
-    throw new PruneLensError('unsupported', `.npy element type '${descr}' is not supported (use float32, float64 or an integer type)`, {}, file);
+    throw new PruneLensError('unsupported', `.npy element type '${descr}' is not supported (use float16, float32, float64 or an integer type)`, {}, file);
   }
   if (order === '>' && DTYPE_BYTES[dtype] > 1) {
     throw new PruneLensError('unsupported', `.npy data is big-endian ('${descr}'); save it little-endian (arr.astype('<${descr.slice(1)}'))`, {}, file);
@@ -114,7 +114,7 @@ export function readRowsAt(fd: number, file: string, dataStart: number, rowBytes
 }
 
 const DTYPE_TO_DESCR: Record<NpyDtype, string> = {
-  float32: '<f4', float64: '<f8', int8: '|i1', uint8: '|u1', int16: '<i2', uint16: '<u2',
+  float16: '<f2', float32: '<f4', float64: '<f8', int8: '|i1', uint8: '|u1', int16: '<i2', uint16: '<u2',
   int32: '<i4', uint32: '<u4', int64: '<i8', uint64: '<u8', bool: '|b1',
 };
 

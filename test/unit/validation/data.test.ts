@@ -7,6 +7,7 @@ import { ModelInput, openDataset, typedView, Batch } from '../../../src/validati
 import { encodeNpy, parseNpyHeader, readNpyHeader, writeNpy } from '../../../src/validation/npy';
 import { readNpz } from '../../../src/validation/npz';
 import { ROOT, modelPath, tempDir } from '../../helpers/models';
+import { floatToHalf, halfToFloat } from '../../../src/onnx/tensor';
 
 const VAL_X = modelPath('digits_val_x.npy');
 const VAL_Y = modelPath('digits_val_y.npy');
@@ -127,6 +128,29 @@ describe('validation data: folders, generated inputs, mismatches', () => {
     const { input } = await readAll({ data: file, batchSize: 2 });
     assert.deepEqual([...(typedView(input, 'float32') as Float32Array)].slice(0, 5), [0, 0.25, 0.5, 0.75, 1]);
     assert.equal(input.length, 3 * 64 * 4);
+  });
+
+  it('float16 data (<f2) feeds a float16 input as its bits; float32 data is converted for it, and generated inputs are fp16 normals', async () => {
+    const dir = tempDir('f16');
+    const FP16_INPUT: ModelInput[] = [{ name: 'input', type: 'float16', shape: ['N', 4] }];
+    const values = [0, 0.25, -1.5, 65504, 1e-3, 3, -0.125, 2];
+    const half = path.join(dir, 'half.npy');
+    // 0x3c00 is 1.0, 0xc000 is -2.0: bits as NumPy writes them.
+    writeNpy(half, 'float16', [2, 4], Uint16Array.from([0x3c00, 0xc000, 0, 0x3800, 1, 2, 3, 4]));
+    assert.equal(readNpyHeader(half).dtype, 'float16');
+    const a = await readAll({ data: half, batchSize: 2 }, FP16_INPUT);
+    assert.equal(a.batches[0].inputs.input.type, 'float16');
+    assert.deepEqual([...(typedView(a.input, 'float16') as Uint16Array)], [0x3c00, 0xc000, 0, 0x3800, 1, 2, 3, 4]);
+    const single = path.join(dir, 'single.npy');
+    writeNpy(single, 'float32', [2, 4], Float32Array.from(values));
+    const b = await readAll({ data: single, batchSize: 1 }, FP16_INPUT);
+    assert.equal(b.batches[0].inputs.input.type, 'float16');
+    assert.deepEqual([...(typedView(b.input, 'float16') as Uint16Array)].map(halfToFloat), values.map((v) => halfToFloat(floatToHalf(v))));
+    const g = await readAll({ samples: 64, batchSize: 64 }, FP16_INPUT);
+    const generated = [...(typedView(g.input, 'float16') as Uint16Array)].map(halfToFloat);
+    const mean = generated.reduce((s, v) => s + v, 0) / generated.length;
+    const sd = Math.sqrt(generated.reduce((s, v) => s + v * v, 0) / generated.length);
+    assert.ok(Math.abs(mean) < 0.2 && sd > 0.8 && sd < 1.2, `generated fp16: mean ${mean}, sd ${sd}`);
   });
 
   it('a wrong shape or type names the input, the expected and the given shape', () => {
