@@ -17,9 +17,10 @@ import { DataType, dataTypeName, toNumber } from '../onnx/tensor';
 import { newNode } from '../onnx/build';
 import { concatChunks } from '../onnx/wire';
 import type { GramBackend } from '../pruning/recovery/gram';
+import type { ProductBackend } from '../pruning/recovery/products';
 import type { Activation, ActivationRun, ActivationSource, HeldValue, SegmentRun } from '../pruning/recovery/source';
 import { inferShapes } from '../onnx/shapes';
-import { ortGram } from './gram';
+import { ortGram, ortProducts } from './gram';
 import { Batch, ModelInput, openDataset, typedView } from './datasets';
 
 export const DEFAULT_CALIBRATION_SIZE = 256;
@@ -73,6 +74,7 @@ export async function openCalibration(model: OnnxModel, spec: CalibrationSpec): 
     openSegment: (m, from, values, hold) => openSegmentRun(m, from, values, hold, batches),
     labels: (b) => batches[b]?.labels,
     gram: lazyOrtGram(),
+    products: lazyOrtProducts(),
   };
 }
 
@@ -198,6 +200,20 @@ function lazyOrtGram(): GramBackend {
       const gram = opened;
       opened = undefined;
       await (await gram?.catch(() => undefined))?.release?.();
+    },
+  };
+}
+
+/** onnxruntime's float64 products for SparseGPT, opened on first use; released like the Gram products. */
+function lazyOrtProducts(): ProductBackend {
+  let opened: Promise<ProductBackend> | undefined;
+  return {
+    name: 'onnxruntime',
+    multiply: async (a, b, m, k, n, transB) => (await (opened ??= ortProducts())).multiply(a, b, m, k, n, transB),
+    async release() {
+      const products = opened;
+      opened = undefined;
+      await (await products?.catch(() => undefined))?.release?.();
     },
   };
 }

@@ -11,6 +11,8 @@ import { serializeModel } from '../onnx/model';
 import { DataType } from '../onnx/tensor';
 import { concatChunks } from '../onnx/wire';
 import type { GramBackend } from '../pruning/recovery/gram';
+import type { ProductBackend } from '../pruning/recovery/products';
+import type { NodeProto } from '../onnx/schema';
 
 /** A GramBackend on onnxruntime (CPU). Release it when done. */
 export async function ortGram(): Promise<GramBackend> {
@@ -31,5 +33,33 @@ export async function ortGram(): Promise<GramBackend> {
       eq.addProducts(out.gram.data as Float32Array, out.cross.data as Float32Array, rows);
     },
     release: () => session.release(),
+  };
+}
+
+/**
+ * A ProductBackend on onnxruntime (CPU): float64 MatMul, and Gemm with transB
+ * for A·Bᵀ, multi-threaded MLAS kernels where the JavaScript loop uses one
+ * core. Release it when done.
+ */
+export async function ortProducts(): Promise<ProductBackend> {
+  const ort = requireOrt();
+  const session = (node: NodeProto) => ort.InferenceSession.create(concatChunks(serializeModel(newModel(newGraph('products', [node],
+    [newValueInfo('a', DataType.DOUBLE, ['m', 'k']), newValueInfo('b', DataType.DOUBLE, ['kb', 'nb'])],
+    [newValueInfo('c', DataType.DOUBLE, ['m', 'n'])])))));
+  const plain = await session(newNode('MatMul', ['a', 'b'], ['c'], 'product'));
+  const transposed = await session(newNode('Gemm', ['a', 'b'], ['c'], 'product', { transB: 1 }));
+  return {
+    name: 'onnxruntime',
+    async multiply(a, b, m, k, n, transB = false) {
+      if (!m || !n) return new Float64Array(m * n);
+      const out = await (transB ? transposed : plain).run({
+        a: new ort.Tensor('float64', a, [m, k]),
+        b: new ort.Tensor('float64', b, transB ? [n, k] : [k, n]),
+      });
+      return out.c.data as Float64Array;
+    },
+    async release() {
+      await Promise.all([plain.release(), transposed.release()]);
+    },
   };
 }

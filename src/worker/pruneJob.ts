@@ -66,7 +66,7 @@ export async function runPrunePlan(job: PrunePlanJob, io: WorkIO): Promise<Prune
   }).catch((e: unknown) => {
     // A plan that does not fit the model is the plan file's problem: name it.
     throw job.planFile && isPruneLensError(e) && e.code === 'plan' ? e.inFile(job.planFile) : e;
-  }).finally(() => Promise.all(sources.map((s) => s.gram?.release?.())));
+  }).finally(() => Promise.all(sources.flatMap((s) => [s.gram?.release?.(), s.products?.release?.()])));
 
   progress.throwIfCancelled();
   if (job.confirmDrastic && drasticLayers(report).length) {

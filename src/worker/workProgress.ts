@@ -65,6 +65,7 @@ export function watchSource(source: ActivationSource, progress: JobProgress): Ac
     samples: source.samples,
     description: source.description,
     gram: source.gram,
+    products: source.products,
     labels: (batch) => source.labels(batch),
     async open(model, values): Promise<ActivationRun> {
       progress.throwIfCancelled();

@@ -6,6 +6,7 @@
 import { PruneLensError } from '../../onnx/errors';
 import type { OnnxModel } from '../../onnx/model';
 import type { GramBackend } from './gram';
+import type { ProductBackend } from './products';
 
 /** One value of one batch: float32, row-major, dims[0] is the batch. */
 export interface Activation {
@@ -57,6 +58,8 @@ export interface ActivationSource {
   labels(batch: number): Int32Array | undefined;
   /** Where the runtime can compute XᵀX faster than the JavaScript loop, its Gram products. */
   readonly gram?: GramBackend;
+  /** Where the runtime can multiply float64 matrices faster than the JavaScript loop (SparseGPT's inverse and updates). */
+  readonly products?: ProductBackend;
 }
 
 /** Per position along the channel axis of a value (1, or the last for Linear inputs): sum, sum of squares and how many elements each adds up. */

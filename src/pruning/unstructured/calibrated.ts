@@ -15,6 +15,7 @@ import { DataType, dataTypeName, setTensorFloats, tensorFloats } from '../../onn
 import type { TensorProto } from '../../onnx/schema';
 import type { CalibratedMaskMethod } from '../methods';
 import { jsGram, type GramBackend } from '../recovery/gram';
+import { jsProducts, type ProductBackend } from '../recovery/products';
 import { NormalEquations } from '../recovery/ridge';
 import type { ActivationRun, ActivationSource, HeldValue, SegmentRun } from '../recovery/source';
 import { GraphIndex } from '../../onnx/graph';
@@ -34,6 +35,8 @@ export interface CalibratedOptions {
   onProgress?: (p: { block: string; done: number; total: number }) => void;
   /** Where XᵀX is computed: by default the source's (onnxruntime), else the JavaScript loop. */
   gram?: GramBackend;
+  /** Where SparseGPT's float64 products run: by default the source's (onnxruntime), else JavaScript loops. */
+  products?: ProductBackend;
 }
 
 interface Target {
@@ -63,6 +66,7 @@ export async function pruneCalibrated(model: OnnxModel, layers: readonly Prunabl
   const blocks = groupBlocks(targets);
   const changes: LayerMaskChange[] = [];
   const gram = opts.gram ?? source.gram ?? jsGram;
+  const products = opts.products ?? source.products ?? jsProducts;
   const list = [...blocks];
   // What a run of block k starts from: nothing before the first block (the calibration inputs), then the values held.
   const frontiers = blockFrontiers(model, list.map(([, members]) => members)).map((f, k) => (k === 0 ? [] : f));
@@ -83,7 +87,7 @@ export async function pruneCalibrated(model: OnnxModel, layers: readonly Prunabl
         if (opts.signal?.aborted) throw new PruneLensError('cancelled', 'pruning was cancelled', { layer: t.layer.displayName });
       };
       await pause();
-      changes.push(await pruneLayer(model, t, step, stats.get(t.input)!, pause));
+      changes.push(await pruneLayer(model, t, step, stats.get(t.input)!, pause, products));
     }
     // The next block's inputs, through this block as it is now pruned.
     if (held && k + 1 < list.length) {
@@ -228,7 +232,7 @@ async function measure(members: Target[], method: CalibratedMaskMethod, batches:
 }
 
 async function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, stats: InputStats,
-  pause: () => Promise<void>): Promise<LayerMaskChange> {
+  pause: () => Promise<void>, products: ProductBackend): Promise<LayerMaskChange> {
   const { layer, tensor } = t;
   const values = tensorFloats(tensor, model.external);
   const zerosBefore = countZeros(values);
@@ -238,7 +242,7 @@ async function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, sta
   } else {
     // SparseGPT works on [in, out]; a Gemm with transB holds [out, in].
     const w = toInOut(values, t);
-    await sparseGpt(w, t.inputs, t.outputs, hessian(stats.gram!), step.target, { pause });
+    await sparseGpt(w, t.inputs, t.outputs, hessian(stats.gram!), step.target, { pause, products });
     setTensorFloats(tensor, layer.dims, fromInOut(w, t));
   }
   const after = tensorFloats(tensor, model.external);

@@ -13,8 +13,9 @@
 // the sweep reaches it (N:M), as the reference code does.
 
 import { PruneLensError } from '../../onnx/errors';
+import { jsProducts, type ProductBackend } from '../recovery/products';
 import { entriesToPrune } from './amount';
-import { cholesky } from '../recovery/ridge';
+import { inverseCholeskyUpper } from './inverseFactor';
 
 /** How much to prune: a fraction of each block's unpruned weights, or keep N of every M inputs of each output. */
 export type SparsityTarget = { fraction: number } | { n: number; m: number };
@@ -29,9 +30,19 @@ export interface SparseGptOptions {
    * while, and this lets the caller's events (a cancel) in. It may throw to stop.
    */
   pause?: () => Promise<void>;
+  /** Where the O(d³) products run (default: JavaScript loops). */
+  products?: ProductBackend;
+  /** When given, milliseconds are added per step: `inverse` (U of H⁻¹), `sweep` (masks and updates in JS), `updates` (the products). */
+  timings?: Record<string, number>;
 }
 
 export const SPARSEGPT_BLOCK = 32;
+/**
+ * Columns whose errors are gathered before they update all the later columns
+ * in one product; within such a span the 32-column blocks update each other
+ * in JavaScript. Both are the reference's lazy batch updates, nested.
+ */
+export const SPARSEGPT_SPAN = 128;
 export const SPARSEGPT_DAMPENING = 0.01;
 
 /**
@@ -49,106 +60,69 @@ export async function sparseGpt(w: Float64Array, rows: number, cols: number, hes
   const block = nm ? Math.ceil(step / nm.m) * nm.m : step;
   const pruned = new Uint8Array(rows * cols);
   for (let i = 0; i < w.length; i++) if (w[i] === 0) pruned[i] = 1;
-  const u = await inverseCholeskyUpper(hessian, rows, w, cols, options.dampening ?? SPARSEGPT_DAMPENING, pause);
+  const products = options.products ?? jsProducts;
+  const clock = stopwatch(options.timings);
+  const u = await inverseCholeskyUpper(hessian, rows, w, cols, options.dampening ?? SPARSEGPT_DAMPENING, products, pause);
+  clock('inverse');
 
-  const err = new Float64Array(block * cols);
-  for (let i1 = 0; i1 < rows; i1 += block) {
-    await pause();
-    const i2 = Math.min(i1 + block, rows);
-    if (!nm) chooseBlockMask(w, u, rows, cols, i1, i2, pruned, (target as { fraction: number }).fraction);
-    for (let i = i1; i < i2; i++) {
-      if (nm && (i - i1) % nm.m === 0) chooseNM(w, u, rows, cols, i, nm.n, nm.m, pruned);
-      const d = u[i * rows + i];
-      const e = err.subarray((i - i1) * cols, (i - i1 + 1) * cols);
-      const wi = i * cols;
-      for (let o = 0; o < cols; o++) {
-        const q = pruned[wi + o] ? 0 : w[wi + o];
-        e[o] = (w[wi + o] - q) / d;
-        w[wi + o] = q;
-      }
-      // Within the block, at once: later columns absorb this column's error.
-      for (let j = i + 1; j < i2; j++) axpy(w, j * cols, -u[i * rows + j], e, cols);
-    }
-    // The columns after the block, lazily: all of its errors in one pass.
-    for (let j = i2; j < rows; j++) {
+  const span = Math.ceil(SPARSEGPT_SPAN / block) * block;
+  const err = new Float64Array(span * cols);
+  for (let s1 = 0; s1 < rows; s1 += span) {
+    const s2 = Math.min(s1 + span, rows);
+    for (let i1 = s1; i1 < s2; i1 += block) {
+      await pause();
+      const i2 = Math.min(i1 + block, s2);
+      if (!nm) chooseBlockMask(w, u, rows, cols, i1, i2, pruned, (target as { fraction: number }).fraction);
       for (let i = i1; i < i2; i++) {
-        const f = u[i * rows + j];
-        if (f !== 0) axpy(w, j * cols, -f, err.subarray((i - i1) * cols, (i - i1 + 1) * cols), cols);
+        if (nm && (i - i1) % nm.m === 0) chooseNM(w, u, rows, cols, i, nm.n, nm.m, pruned);
+        const d = u[i * rows + i];
+        const e = err.subarray((i - s1) * cols, (i - s1 + 1) * cols);
+        const wi = i * cols;
+        for (let o = 0; o < cols; o++) {
+          const q = pruned[wi + o] ? 0 : w[wi + o];
+          e[o] = (w[wi + o] - q) / d;
+          w[wi + o] = q;
+        }
+        // Within the block, at once: later columns absorb this column's error.
+        for (let j = i + 1; j < i2; j++) axpy(w, j * cols, -u[i * rows + j], e, cols);
       }
+      // The columns after the block, up to the span's end, lazily: all of its errors in one pass.
+      for (let j = i2; j < s2; j++) {
+        for (let i = i1; i < i2; i++) {
+          const f = u[i * rows + j];
+          if (f !== 0) axpy(w, j * cols, -f, err.subarray((i - s1) * cols, (i - s1 + 1) * cols), cols);
+        }
+      }
+    }
+    clock('sweep');
+    // The columns after the span: W[s2:] −= U[s1:s2, s2:]ᵀ · Err, one product.
+    if (s2 < rows) {
+      const later = rows - s2;
+      const n = s2 - s1;
+      const ut = new Float64Array(later * n);
+      for (let i = s1; i < s2; i++) for (let j = s2; j < rows; j++) ut[(j - s2) * n + (i - s1)] = u[i * rows + j];
+      const delta = await products.multiply(ut, err.subarray(0, n * cols), later, n, cols);
+      const at = s2 * cols;
+      for (let k = 0; k < delta.length; k++) w[at + k] -= delta[k];
+      clock('updates');
     }
   }
   return pruned;
 }
 
+/** A function that adds the milliseconds since its last call to `timings[step]`. */
+function stopwatch(timings?: Record<string, number>): (step: string) => void {
+  let last = performance.now();
+  return (step) => {
+    if (!timings) return;
+    const now = performance.now();
+    timings[step] = (timings[step] ?? 0) + (now - last);
+    last = now;
+  };
+}
+
 function axpy(w: Float64Array, at: number, a: number, x: Float64Array, n: number): void {
   for (let o = 0; o < n; o++) w[at + o] += a * x[o];
-}
-
-/**
- * The upper Cholesky factor U of (H + λI)⁻¹ (H⁻¹ = UᵀU), row-major, with
- * λ = dampening × mean diag(H). Inputs never seen (a zero diagonal) get 1 on
- * the diagonal, and their weights are zeroed, as in the reference.
- *
- * Without forming H⁻¹: with J the order reversal, J H J = L Lᵀ gives
- * H⁻¹ = (J L⁻¹ J)ᵀ (J L⁻¹ J), and J L⁻¹ J is upper triangular: U = J L⁻¹ J.
- * One Cholesky and one triangular inverse, d³/3 in all.
- */
-async function inverseCholeskyUpper(hessian: Float64Array, d: number, w: Float64Array, cols: number, dampening: number,
-  pause: () => Promise<void>): Promise<Float64Array> {
-  let trace = 0;
-  for (let i = 0; i < d; i++) {
-    if (hessian[i * d + i] === 0) w.fill(0, i * cols, (i + 1) * cols);
-    trace += hessian[i * d + i] === 0 ? 1 : hessian[i * d + i];
-  }
-  const damp = dampening * (trace / d);
-  // J H J, damped: element (i, j) is H(d-1-i, d-1-j).
-  const l = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const hi = (d - 1 - i) * d + (d - 1);
-    for (let j = 0; j <= i; j++) l[i * d + j] = hessian[hi - j];
-    const diag = l[i * d + i];
-    l[i * d + i] = (diag === 0 ? 1 : diag) + damp;
-  }
-  factor(l, d);
-  await pause();
-  const x = await lowerInverse(l, d, pause);
-  // U = J X J: U(i, j) = X(d-1-i, d-1-j), upper triangular.
-  const u = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const xi = (d - 1 - i) * d + (d - 1);
-    for (let j = i; j < d; j++) u[i * d + j] = x[xi - j];
-  }
-  return u;
-}
-
-/** X = L⁻¹ of a lower triangular L, row by row: X[r][c] = -(Σₖ L[r][k] X[k][c]) / L[r][r] for c < r. */
-async function lowerInverse(l: Float64Array, d: number, pause: () => Promise<void>): Promise<Float64Array> {
-  const x = new Float64Array(d * d);
-  for (let r = 0; r < d; r++) {
-    if (r % 256 === 255) await pause();
-    const xr = r * d;
-    for (let k = 0; k < r; k++) {
-      const a = l[xr + k];
-      if (a !== 0) rowAxpy(x, xr, a, k * d, k + 1);
-    }
-    const inv = 1 / l[xr + r];
-    for (let c = 0; c < r; c++) x[xr + c] *= -inv;
-    x[xr + r] = inv;
-  }
-  return x;
-}
-
-/** x[to + c] += a · x[from + c] for c < n. */
-function rowAxpy(x: Float64Array, to: number, a: number, from: number, n: number): void {
-  for (let c = 0; c < n; c++) x[to + c] += a * x[from + c];
-}
-
-function factor(a: Float64Array, d: number): void {
-  try {
-    cholesky(a, d);
-  } catch {
-    throw new PruneLensError('unsupported', 'sparsegpt: the layer Hessian from the calibration data is not positive definite even with dampening; use more calibration samples');
-  }
 }
 
 /** Fraction: within columns i1..i2 over all outputs, the lowest w²/Uᵢᵢ² among unpruned weights. */

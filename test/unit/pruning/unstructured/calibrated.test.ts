@@ -19,6 +19,10 @@ import { modelPath, tempDir } from '../../../helpers/models';
 import { runModel, runModelFile } from '../../../helpers/ort';
 import { perplexityOf } from '../../../helpers/perplexity';
 import { mulberry32 } from '../../../../src/pruning/unstructured/random';
+import { entriesToPrune } from '../../../../src/pruning/unstructured/amount';
+import { cholesky, solveCholesky } from '../../../../src/pruning/recovery/ridge';
+import { jsProducts } from '../../../../src/pruning/recovery/products';
+import { ortProducts } from '../../../../src/validation/gram';
 
 /** XᵀX of `n` random rows of width d, and the rows themselves. */
 function randomInputs(n: number, d: number, seed: number): { x: Float64Array; h: Float64Array } {
@@ -42,6 +46,55 @@ function outputError(x: Float64Array, n: number, d: number, out: number, w: Arra
     }
   }
   return e;
+}
+
+/**
+ * SparseGPT as the paper's Algorithm 1 states it, for comparison: H⁻¹ formed
+ * explicitly (Cholesky solve), U its upper Cholesky factor, and every pruned
+ * column's error applied to all later columns at once, no lazy blocks.
+ */
+function textbookSparseGpt(w: Float64Array, d: number, out: number, h: Float64Array, target: SparsityTarget): Uint8Array {
+  const pruned = Uint8Array.from(w, (v) => (v === 0 ? 1 : 0));
+  const a = Float64Array.from(h);
+  let trace = 0;
+  for (let i = 0; i < d; i++) trace += h[i * d + i] === 0 ? 1 : h[i * d + i];
+  for (let i = 0; i < d; i++) {
+    if (h[i * d + i] === 0) {
+      a[i * d + i] = 1;
+      w.fill(0, i * out, (i + 1) * out);
+    }
+    a[i * d + i] += 0.01 * trace / d;
+  }
+  cholesky(a, d);
+  const inv = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) inv[i * d + i] = 1;
+  solveCholesky(a, d, inv, d);
+  cholesky(inv, d); // lower L, L Lᵀ = H⁻¹: U = Lᵀ
+  const u = (i: number, j: number) => inv[j * d + i];
+  const score = (k: number, i: number) => (w[k] * w[k]) / u(i, i) ** 2;
+  for (let i = 0; i < d; i++) {
+    if ('m' in target && i % target.m === 0) {
+      for (let o = 0; o < out; o++) {
+        const order = Array.from({ length: target.m }, (_, j) => j)
+          .map((j) => ({ j, s: pruned[(i + j) * out + o] ? -1 : score((i + j) * out + o, i + j) }))
+          .sort((x, y) => x.s - y.s || x.j - y.j);
+        for (const { j } of order.slice(0, target.m - target.n)) pruned[(i + j) * out + o] = 1;
+      }
+    } else if ('fraction' in target && i % 32 === 0) {
+      const alive: { k: number; s: number }[] = [];
+      for (let r = i; r < Math.min(i + 32, d); r++) for (let o = 0; o < out; o++) if (!pruned[r * out + o]) alive.push({ k: r * out + o, s: score(r * out + o, r) });
+      alive.sort((x, y) => x.s - y.s || x.k - y.k);
+      for (const { k } of alive.slice(0, entriesToPrune(target, alive.length))) pruned[k] = 1;
+    }
+    for (let o = 0; o < out; o++) {
+      const k = i * out + o;
+      if (!pruned[k]) continue;
+      const e = w[k] / u(i, i);
+      for (let j = i; j < d; j++) w[j * out + o] -= e * u(i, j);
+      w[k] = 0;
+    }
+  }
+  return pruned;
 }
 
 describe('sparsegpt and wanda: the math', () => {
@@ -83,6 +136,39 @@ describe('sparsegpt and wanda: the math', () => {
       const updated = outputError(x, n, d, out, original, w);
       const plain = outputError(x, n, d, out, original, zeroed);
       assert.ok(updated < 0.8 * plain, `${JSON.stringify(target)}: error ${updated} with updates, ${plain} without`);
+    }
+  });
+
+  it('sparsegpt with its products in onnxruntime or in JavaScript equals the textbook algorithm (explicit H⁻¹, no lazy updates)', async () => {
+    // 520 inputs: the inverse recursion splits it (> 256) and the sweep spans several 128-input spans, the last one short.
+    const [n, d, out] = [900, 520, 24];
+    const { h } = randomInputs(n, d, 3);
+    h.fill(0, 7 * d, 8 * d); // an input never seen: its weights go, and its diagonal becomes 1
+    for (let i = 0; i < d; i++) h[i * d + 7] = 0;
+    const random = mulberry32(4);
+    const original = Float64Array.from({ length: d * out }, () => random() - 0.5);
+    const products = await ortProducts();
+    try {
+      for (const target of [{ fraction: 0.5 }, { n: 2, m: 4 }] as SparsityTarget[]) {
+        const reference = Float64Array.from(original);
+        const referenceMask = textbookSparseGpt(reference, d, out, h, target);
+        for (const backend of [jsProducts, products]) {
+          const w = Float64Array.from(original);
+          const timings: Record<string, number> = {};
+          const mask = await sparseGpt(w, d, out, h, target, { products: backend, timings });
+          assert.deepEqual([...mask], [...referenceMask], `${backend.name} ${JSON.stringify(target)}: the same mask`);
+          let worst = 0;
+          let scale = 0;
+          for (let k = 0; k < w.length; k++) {
+            worst = Math.max(worst, Math.abs(w[k] - reference[k]));
+            scale = Math.max(scale, Math.abs(reference[k]));
+          }
+          assert.ok(worst <= 1e-9 * scale, `${backend.name} ${JSON.stringify(target)}: weights differ by ${worst} (largest ${scale})`);
+          assert.deepEqual(Object.keys(timings).sort(), ['inverse', 'sweep', 'updates']);
+        }
+      }
+    } finally {
+      await products.release?.();
     }
   });
 
