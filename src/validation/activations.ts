@@ -210,6 +210,7 @@ function lazyOrtProducts(): ProductBackend {
   return {
     name: 'onnxruntime',
     multiply: async (a, b, m, k, n, transB) => (await (opened ??= ortProducts())).multiply(a, b, m, k, n, transB),
+    subtractProduct: async (c, a, b, m, k, n) => (await (opened ??= ortProducts())).subtractProduct(c, a, b, m, k, n),
     async release() {
       const products = opened;
       opened = undefined;

@@ -37,8 +37,8 @@ export async function ortGram(): Promise<GramBackend> {
 }
 
 /**
- * A ProductBackend on onnxruntime (CPU): float64 MatMul, and Gemm with transB
- * for A·Bᵀ, multi-threaded MLAS kernels where the JavaScript loop uses one
+ * A ProductBackend on onnxruntime (CPU): float64 Gemm, with transB for A·Bᵀ,
+ * multi-threaded MLAS kernels where the JavaScript loop uses one
  * core. Release it when done.
  */
 export async function ortProducts(): Promise<ProductBackend> {
@@ -46,8 +46,12 @@ export async function ortProducts(): Promise<ProductBackend> {
   const session = (node: NodeProto) => ort.InferenceSession.create(concatChunks(serializeModel(newModel(newGraph('products', [node],
     [newValueInfo('a', DataType.DOUBLE, ['m', 'k']), newValueInfo('b', DataType.DOUBLE, ['kb', 'nb'])],
     [newValueInfo('c', DataType.DOUBLE, ['m', 'n'])])))));
-  const plain = await session(newNode('MatMul', ['a', 'b'], ['c'], 'product'));
+  const plain = await session(newNode('Gemm', ['a', 'b'], ['c'], 'product'));
   const transposed = await session(newNode('Gemm', ['a', 'b'], ['c'], 'product', { transB: 1 }));
+  const minus = await ort.InferenceSession.create(concatChunks(serializeModel(newModel(newGraph('products', [
+    newNode('Gemm', ['a', 'b', 'c0'], ['c'], 'product', { alpha: { float: -1 }, beta: { float: 1 } }),
+  ], [newValueInfo('a', DataType.DOUBLE, ['m', 'k']), newValueInfo('b', DataType.DOUBLE, ['k', 'n']), newValueInfo('c0', DataType.DOUBLE, ['m', 'n'])],
+  [newValueInfo('c', DataType.DOUBLE, ['m', 'n'])])))));
   return {
     name: 'onnxruntime',
     async multiply(a, b, m, k, n, transB = false) {
@@ -58,8 +62,17 @@ export async function ortProducts(): Promise<ProductBackend> {
       });
       return out.c.data as Float64Array;
     },
+    async subtractProduct(c, a, b, m, k, n) {
+      if (!m || !n || !k) return;
+      const out = await minus.run({
+        a: new ort.Tensor('float64', a, [m, k]),
+        b: new ort.Tensor('float64', b, [k, n]),
+        c0: new ort.Tensor('float64', c, [m, n]),
+      });
+      c.set(out.c.data as Float64Array);
+    },
     async release() {
-      await Promise.all([plain.release(), transposed.release()]);
+      await Promise.all([plain.release(), transposed.release(), minus.release()]);
     },
   };
 }

@@ -8,6 +8,8 @@ export interface ProductBackend {
   readonly name: string;
   /** A·B (`transB`: A·Bᵀ), float64, row-major: A is m×k, B is k×n (n×k with transB). Returns m×n. */
   multiply(a: Float64Array, b: Float64Array, m: number, k: number, n: number, transB?: boolean): Promise<Float64Array>;
+  /** C −= A·B in place (C is m×n): the update is applied where the product is computed, not in a JavaScript loop. */
+  subtractProduct(c: Float64Array, a: Float64Array, b: Float64Array, m: number, k: number, n: number): Promise<void>;
   release?(): Promise<void>;
 }
 
@@ -35,5 +37,9 @@ export const jsProducts: ProductBackend = {
       }
     }
     return c;
+  },
+  async subtractProduct(c, a, b, m, k, n) {
+    const p = await jsProducts.multiply(a, b, m, k, n);
+    for (let i = 0; i < p.length; i++) c[i] -= p[i];
   },
 };

@@ -53,7 +53,17 @@ interface InputStats {
   width: number;
   sumSq?: Float64Array;
   gram?: NormalEquations;
+  /** Rows waiting for the next Gram product (`filled` of them): one product per GRAM_ROWS rows, not per batch. */
+  pending?: Float32Array;
+  filled?: number;
 }
+
+/**
+ * Rows gathered before each XᵀX product. Each product's d×d result is added
+ * to the float64 sum in JavaScript, which at d = 5632 costs as much as the
+ * product of a 128-row batch itself; 2048 rows make it a small part.
+ */
+const GRAM_ROWS = 2048;
 
 const DENSE = new Set(['MatMul', 'Gemm']);
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
@@ -205,7 +215,7 @@ async function measure(members: Target[], method: CalibratedMaskMethod, batches:
     if (stats.has(t.input)) continue;
     stats.set(t.input, method === 'wanda'
       ? { width: t.inputs, sumSq: new Float64Array(t.inputs) }
-      : { width: t.inputs, gram: new NormalEquations(t.inputs, 1) });
+      : { width: t.inputs, gram: new NormalEquations(t.inputs, 1), pending: new Float32Array(GRAM_ROWS * t.inputs), filled: 0 });
   }
   try {
     for (let b = 0; b < batches; b++) {
@@ -221,14 +231,27 @@ async function measure(members: Target[], method: CalibratedMaskMethod, batches:
           const { data } = a;
           for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) s.sumSq[i] += data[r * width + i] * data[r * width + i];
         } else {
-          await gram.accumulate(s.gram!, a.data.subarray(0, rows * width), new Float32Array(rows), rows);
+          for (let r = 0; r < rows;) {
+            const take = Math.min(rows - r, GRAM_ROWS - s.filled!);
+            s.pending!.set(a.data.subarray(r * width, (r + take) * width), s.filled! * width);
+            s.filled! += take;
+            r += take;
+            if (s.filled === GRAM_ROWS) await flushGram(s, gram);
+          }
         }
       }
     }
+    for (const s of stats.values()) if (s.gram) await flushGram(s, gram);
   } finally {
     await run.release();
   }
   return stats;
+}
+
+async function flushGram(s: InputStats, gram: GramBackend): Promise<void> {
+  const rows = s.filled!;
+  if (rows) await gram.accumulate(s.gram!, s.pending!.subarray(0, rows * s.width), new Float32Array(rows), rows);
+  s.filled = 0;
 }
 
 async function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, stats: InputStats,

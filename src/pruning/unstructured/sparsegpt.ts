@@ -101,9 +101,7 @@ export async function sparseGpt(w: Float64Array, rows: number, cols: number, hes
       const n = s2 - s1;
       const ut = new Float64Array(later * n);
       for (let i = s1; i < s2; i++) for (let j = s2; j < rows; j++) ut[(j - s2) * n + (i - s1)] = u[i * rows + j];
-      const delta = await products.multiply(ut, err.subarray(0, n * cols), later, n, cols);
-      const at = s2 * cols;
-      for (let k = 0; k < delta.length; k++) w[at + k] -= delta[k];
+      await products.subtractProduct(w.subarray(s2 * cols), ut, err.subarray(0, n * cols), later, n, cols);
       clock('updates');
     }
   }
@@ -147,13 +145,19 @@ function chooseBlockMask(w: Float64Array, u: Float64Array, rows: number, cols: n
 /** N:M: in inputs i..i+M of each output, the M−N lowest w²/Uᵢᵢ² (earlier zeros first). */
 function chooseNM(w: Float64Array, u: Float64Array, rows: number, cols: number, i: number, n: number, m: number, pruned: Uint8Array): void {
   const scores = new Float64Array(m);
-  const order = Array.from({ length: m }, (_, j) => j);
+  const taken = new Uint8Array(m);
   for (let o = 0; o < cols; o++) {
     for (let j = 0; j < m; j++) {
       const k = (i + j) * cols + o;
       scores[j] = pruned[k] ? -1 : (w[k] * w[k]) / u[(i + j) * rows + i + j] ** 2;
     }
-    order.sort((a, b) => scores[a] - scores[b] || a - b);
-    for (let j = 0; j < m - n; j++) pruned[(i + order[j]) * cols + o] = 1;
+    // The M−N lowest, the earlier input first on a tie: picked one at a time (M is small; this runs rows/M × cols times).
+    taken.fill(0);
+    for (let r = 0; r < m - n; r++) {
+      let best = -1;
+      for (let j = 0; j < m; j++) if (!taken[j] && (best < 0 || scores[j] < scores[best])) best = j;
+      taken[best] = 1;
+      pruned[(i + best) * cols + o] = 1;
+    }
   }
 }
