@@ -4,8 +4,11 @@
 // random hidden states (8192 rows of x, fp16 [N, 2048]). Each prune is a whole
 // `prune-lens prune` process: wall time and peak RSS (/usr/bin/time). Then the
 // output is checked: it keeps external data, 2:4 holds in its weights, and
-// onnxruntime loads and runs it. Last, a sparsegpt prune is interrupted
+// onnxruntime loads and runs it. Then a sparsegpt prune is interrupted
 // (SIGINT) once it is under way, and the output folder must hold no file.
+// Last, SparseGPT's steps on one layer of each shape, in this process: XᵀX of
+// the 8192 rows, U of H⁻¹, the sweep in JavaScript and the span updates, with
+// the products in onnxruntime, and beside the JavaScript loops at d = 1024.
 //
 // `llm-prune` takes the number of blocks from PRUNE_LENS_LLM_PRUNE_BLOCKS
 // (default 16, the issue's 1.1 GB; 2 is a quick look). Outputs go to a
@@ -19,8 +22,12 @@ import { loadModel } from '../../src/onnx/model';
 import { DataType, floatToHalf, tensorFloats } from '../../src/onnx/tensor';
 import { mulberry32 } from '../../src/pruning/unstructured/random';
 import { requireOrt } from '../../src/validation/ortRuntime';
+import { ortGram, ortProducts } from '../../src/validation/gram';
+import { NormalEquations } from '../../src/pruning/recovery/ridge';
+import { jsProducts, type ProductBackend } from '../../src/pruning/recovery/products';
+import { sparseGpt } from '../../src/pruning/unstructured/sparsegpt';
 import { writeNpy } from '../../src/validation/npy';
-import { generateLlm, HIDDEN } from './llmModel';
+import { FFN, generateLlm, HIDDEN } from './llmModel';
 
 const MB = 1024 * 1024;
 const SEQUENCES = 64;
@@ -112,8 +119,47 @@ export async function benchLlmPrune(_cacheDir: string, cli: string): Promise<str
     const after = 10_000;
     const c = await interrupted(cli, ['prune', model, '--method', 'sparsegpt', ...common, '-o', path.join(cancelDir, 'out.onnx')], cancelDir, after);
     lines.push(`  sparsegpt interrupted after ${after / 1000} s: exit ${c.code} ${c.ms} ms after SIGINT, files left: ${c.left.length ? c.left.join(', ') : 'none'} (must be none)`);
+    lines.push(...await sparseGptSteps());
     return lines;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** SparseGPT's steps on one layer, in ms: XᵀX of 8192 random rows (in 2048-row products, as the pruner does), then sparseGpt's own. */
+async function layerSteps(rows: number, cols: number, products: ProductBackend): Promise<Record<string, number>> {
+  const random = mulberry32(rows);
+  const gram = await ortGram();
+  const eq = new NormalEquations(rows, 1);
+  const chunk = 2048;
+  const x = Float32Array.from({ length: chunk * rows }, () => random() * 2 - 1);
+  let t = performance.now();
+  for (let done = 0; done < SEQUENCES * TOKENS; done += chunk) await gram.accumulate(eq, x, new Float32Array(chunk), chunk);
+  await gram.release?.();
+  const steps: Record<string, number> = { gram: performance.now() - t };
+  const h = new Float64Array(rows * rows);
+  for (let i = 0; i < rows; i++) for (let j = 0; j <= i; j++) h[i * rows + j] = h[j * rows + i] = eq.gram[i * rows + j];
+  const w = Float64Array.from({ length: rows * cols }, () => random() - 0.5);
+  t = performance.now();
+  await sparseGpt(w, rows, cols, h, { n: 2, m: 4 }, { products, timings: steps });
+  steps.total = steps.gram + performance.now() - t;
+  return steps;
+}
+
+async function sparseGptSteps(): Promise<string[]> {
+  const ort = await ortProducts();
+  const show = (s: Record<string, number>) => ['gram', 'inverse', 'sweep', 'updates', 'total'].map((k) => `${k} ${(s[k] / 1000).toFixed(1).padStart(5)} s`).join('   ');
+  const lines = [`  sparsegpt steps on one layer (in process, 8192 calibration rows, 2:4; load average ${os.loadavg()[0].toFixed(2)}):`];
+  try {
+    const js = await layerSteps(1024, 1024, jsProducts);
+    const fast = await layerSteps(1024, 1024, ort);
+    lines.push(`    1024×1024, products in JS            ${show(js)}`);
+    lines.push(`    1024×1024, products in onnxruntime   ${show(fast)}   (${(js.total / fast.total).toFixed(1)}× faster)`);
+    for (const [rows, cols, name] of [[HIDDEN, FFN, 'gate/up'], [FFN, HIDDEN, 'down']] as const) {
+      lines.push(`    ${`${rows}×${cols}`.padEnd(9)} (${name.padEnd(7)}), onnxruntime  ${show(await layerSteps(rows, cols, ort))}`);
+    }
+  } finally {
+    await ort.release?.();
+  }
+  return lines;
 }
