@@ -39,14 +39,8 @@ export async function inverseCholeskyUpper(hessian: Float64Array, d: number, w: 
     const diag = l[i * d + i];
     l[i * d + i] = (diag === 0 ? 1 : diag) + damp;
   }
-  const x = await factorInverse(l, d, products, pause);
-  // U = J X J: U(i, j) = X(d-1-i, d-1-j), upper triangular.
-  const u = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const xi = (d - 1 - i) * d + (d - 1);
-    for (let j = i; j < d; j++) u[i * d + j] = x[xi - j];
-  }
-  return u;
+  // U = J X J: U(i, j) = X(d-1-i, d-1-j), which is X's elements in reverse order (d² − 1 − (i·d + j)).
+  return (await factorInverse(l, d, products, pause)).reverse();
 }
 
 /** L⁻¹ (lower, zero above the diagonal) of L Lᵀ = `a`, whose lower triangle is read (and overwritten). */
