@@ -146,7 +146,7 @@ async function layerSteps(rows: number, cols: number, products: ProductBackend):
   return steps;
 }
 
-async function sparseGptSteps(): Promise<string[]> {
+export async function sparseGptSteps(): Promise<string[]> {
   const ort = await ortProducts();
   const show = (s: Record<string, number>) => ['gram', 'inverse', 'sweep', 'updates', 'total'].map((k) => `${k} ${(s[k] / 1000).toFixed(1).padStart(5)} s`).join('   ');
   const lines = [`  sparsegpt steps on one layer (in process, 8192 calibration rows, 2:4; load average ${os.loadavg()[0].toFixed(2)}):`];
