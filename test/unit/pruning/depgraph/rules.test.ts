@@ -245,7 +245,8 @@ describe('dependency graph rules', () => {
       const b = new NetBuilder();
       const a = b.cbr(input, 4);
       b.init('sc', [4], [1, scale, 2, 2]);
-      const up = { name: b.node('Resize', [a.name, 'sc'], { mode: 'nearest' })[0], channels: 4 };
+      // The consumer takes what Resize gives (4 × scale channels), so the model is valid either way.
+      const up = { name: b.node('Resize', [a.name, 'sc'], { mode: 'nearest' })[0], channels: 4 * scale };
       b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', b.cbr(up, 4))), 4, 'output');
       const g = buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }], 10));
       return g.groups[groupOf(g, a.name)].frozen;
