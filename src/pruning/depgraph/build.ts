@@ -44,6 +44,23 @@ export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}):
   }
 }
 
+/**
+ * Two initializers of one name: ONNX forbids it, onnxruntime warns and uses
+ * the last. A cut would reshape only one of them, and the pruned file would
+ * no longer load, so the model is refused before anything is cut.
+ */
+function refuseDuplicateInitializers(graph: GraphProto): void {
+  const seen = new Set<string>();
+  for (const t of graph.initializer) {
+    if (!t.name) continue;
+    if (seen.has(t.name)) {
+      const n = graph.initializer.filter((u) => u.name === t.name).length;
+      throw new PruneLensError('graph', `initializer ${t.name} is defined ${n} times; names must be unique in an ONNX graph, so remove the copies before pruning`, { tensor: t.name });
+    }
+    seen.add(t.name);
+  }
+}
+
 class Builder {
   private readonly index: GraphIndex;
   private readonly shapes: ShapeInfo;
@@ -62,6 +79,7 @@ class Builder {
   private readonly gqa: GqaMode;
 
   constructor(private readonly model: OnnxModel, opts: BuildOptions) {
+    refuseDuplicateInitializers(model.graph);
     this.index = new GraphIndex(model.graph);
     this.rules = opts.rules ?? {};
     this.gqa = opts.gqa ?? 'even';

@@ -3,9 +3,12 @@
 
 import * as assert from 'node:assert/strict';
 import { int64Tensor, newNode } from '../../../../src/onnx/build';
+import { PruneLensError } from '../../../../src/onnx/errors';
+import { loadModelSync } from '../../../../src/onnx/model';
 import { OPS } from '../../../../src/onnx/ops';
 import { buildDependencyGraph, RULES, type DepGraph, type Rule } from '../../../../src/pruning/depgraph';
 import { NetBuilder, type Value } from '../../../fixtures/models/builders';
+import { modelPath } from '../../../helpers/models';
 
 const input: Value = { name: 'input', channels: 3 };
 const IN = { name: 'input', dims: [1, 3, 8, 8] };
@@ -253,5 +256,17 @@ describe('dependency graph rules', () => {
     };
     assert.equal(build(1), undefined);
     assert.match(build(2)!, /scales the channel axis/);
+  });
+});
+
+describe('dependency graph: models it refuses before anything is cut', () => {
+  // onnxruntime loads such a file (it warns and uses the last copy), but a cut would reshape one copy only,
+  // and the pruned file would not load (fuzzer seed 17 cases 5692 and 13406).
+  it('two initializers of one name: a graph error naming the file and the tensor', () => {
+    const m = loadModelSync(modelPath('digits_lenet.onnx'));
+    const bias = m.graph.initializer.find((t) => t.name === 'fc1.bias')!;
+    m.graph.initializer.push({ ...bias });
+    assert.throws(() => buildDependencyGraph(m), (e: any) => e instanceof PruneLensError && e.code === 'graph' && e.location.tensor === 'fc1.bias' &&
+      e.message.startsWith(`${modelPath('digits_lenet.onnx')}: initializer fc1.bias is defined 2 times`));
   });
 });
