@@ -347,9 +347,13 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const ins = node.input.map((_, i) => inS(i)?.dims);
       checkConcatInputs(node, ins, axis);
-      if (ins.some((s) => !s)) return same(unknownDims(d.length));
-      const out = d.slice();
-      out[axis] = ins.reduce<Dim>((acc, s) => addDims(acc, s![axis]), 0);
+      // Off the joined axis, every input has the same size: a number any of them knows is the output's (as
+      // onnxruntime's inference merges them), so a later mismatch is seen here and not only in a pruned copy.
+      const out = d.map((v, j) => {
+        if (j === axis) return ins.some((s) => !s) ? UNKNOWN : ins.reduce<Dim>((acc, s) => addDims(acc, s![axis]), 0);
+        const sizes = ins.map((s) => s?.[j]);
+        return sizes.find((x) => typeof x === 'number') ?? sizes.find(isKnown) ?? v;
+      });
       const vals = node.input.map((_, i) => inV(i));
       if (d.length === 1 && vals.every((v) => v)) {
         setValue(ctx, out0, vals.flat() as Dim[], node.input.flatMap((_, i) => inO(i) ?? new Array(vals[i]!.length).fill(undefined)));
