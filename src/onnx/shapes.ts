@@ -429,6 +429,12 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const v = inV(0);
       const iv = inN(1);
+      // Constant indices past the axis fail when the model runs; in a shape computation they would read as an unknown dim.
+      const n = d[axis];
+      const bad = typeof n === 'number' ? iv?.find((i) => i < -n || i >= n) : undefined;
+      if (bad !== undefined) {
+        throw new PruneLensError('shape', `Gather index ${bad} (${node.input[1]}) is out of range for dim ${axis} of ${node.input[0]}, of size ${n}`, { tensor: node.input[1] });
+      }
       if (v && iv && d.length === 1) {
         const at = iv.map((i) => (i < 0 ? i + v.length : i));
         const o = inO(0);
@@ -671,8 +677,14 @@ function foldElementwise(op: string, node: NodeProto, ctx: Ctx, outType: number)
     out.push(foldOne(op, a, b, float, ins.length > 2 ? at(2, i) : undefined));
   }
   if (out.some((v) => v === undefined)) return;
-  // Keep origins through ops that pass a dim on unchanged.
-  setValue(ctx, node.output[0], out as Dim[]);
+  // Keep origins through ops that pass a dim on unchanged: Where with a folded condition picks one side per entry.
+  let origins: (DimOrigin | undefined)[] | undefined;
+  if (op === 'Where') {
+    const [bo, co] = [ctx.origins.get(node.input[1]), ctx.origins.get(node.input[2])];
+    const pick = (o: (DimOrigin | undefined)[] | undefined, k: number, i: number) => o?.[ins[k]!.length === 1 ? 0 : i];
+    origins = out.map((_, i) => (at(0, i) ? pick(bo, 1, i) : pick(co, 2, i)));
+  }
+  setValue(ctx, node.output[0], out as Dim[], origins);
 }
 
 function foldOne(op: string, a: Dim, b: Dim, float: boolean, c?: Dim): Dim {

@@ -61,6 +61,9 @@ describe('onnx fuzz', () => {
     [17, 11001, 'shufflenet_dyn with a chunk of -2: an empty half that a Conv of 48 inputs reads'],
     [17, 12395, 'digits_vit with a shape vector of 500M entries: a RangeError in the analysis'],
     [101, 7262, 'yolov8_dyn at height 7: Concat of 2 and 1 rows behind an input of unknown size'],
+    [101, 11502, 'digits_vit with Gather index 7 into a shape of 3: read as an unknown dim'],
+    [101, 54939, 'digits_vit with the batch read from the hidden size (Gather -1) into the cls token Expand'],
+    [101, 66806, 'digits_vit with a Concat node twice: the cut rewrote one of them'],
   ];
   it(`${REPLAYS.length} cases that failed long runs replay clean`, async function () {
     this.timeout(120_000);

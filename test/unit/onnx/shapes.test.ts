@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { analyzeModel } from '../../../src/analysis';
 import { floatTensor, int64Tensor, newGraph, newModel, newNode, newTensor, newValueInfo, type AttrValue } from '../../../src/onnx/build';
+import { GraphIndex } from '../../../src/onnx/graph';
 import { loadModelSync, OnnxModel } from '../../../src/onnx/model';
 import type { NodeProto, TensorProto } from '../../../src/onnx/schema';
 import { inferShapes, type Dim } from '../../../src/onnx/shapes';
@@ -176,6 +177,24 @@ describe('onnx shape inference', () => {
     const model = new OnnxModel(newModel(newGraph('g', nodes, [newValueInfo('x', F, [2, 3, 4, 4])], [],
       [int64Tensor('i0', [], [0]), int64Tensor('ax', [1], [0]), int64Tensor('m1', [1], [-1])])), new Uint8Array());
     assert.deepEqual(inferShapes(model).shapes.get('y')?.dims, [2, 48]);
+  });
+
+  it('a constant Gather index past the axis is refused, not read as an unknown dim (digits_vit, fuzzer seed 101 case 11502)', () => {
+    const gather = (i: number) => {
+      const nodes = [newNode('Shape', ['x'], ['s']), newNode('Gather', ['s', 'i'], ['n'], 'g', { axis: 0 })];
+      return new OnnxModel(newModel(newGraph('g', nodes, [newValueInfo('x', F, ['N', 17, 64])], [], [int64Tensor('i', [], [i])])), new Uint8Array());
+    };
+    assert.deepEqual(inferShapes(gather(-1)).dimValues.get('n'), [64]);
+    for (const i of [3, -4, 7]) {
+      assert.throws(() => inferShapes(gather(i)), (e: any) => e.code === 'shape' && e.location.tensor === 'i' &&
+        new RegExp(`Gather index ${i} \\(i\\) is out of range for dim 0 of s, of size 3`).test(e.message), String(i));
+    }
+  });
+
+  it('a value with two producers is refused (fuzzer seed 101 case 66806: the cut rewrote one copy of a Concat)', () => {
+    const nodes = [newNode('Relu', ['x'], ['y'], 'a'), newNode('Sigmoid', ['x'], ['y'], 'b')];
+    const model = new OnnxModel(newModel(newGraph('g', nodes, [newValueInfo('x', F, [1, 3])], [newValueInfo('y', F, [1, 3])], [])), new Uint8Array());
+    assert.throws(() => new GraphIndex(model.graph), (e: any) => e.code === 'graph' && e.location.tensor === 'y' && /y is the output of two nodes, a and b/.test(e.message));
   });
 
   it('Transpose with and without perm', () => {
