@@ -138,8 +138,7 @@ export const expandRule: Rule = (ctx) => {
   const { node } = ctx;
   const x = ctx.channels(node.input[0]);
   if (!x) {
-    const od = ctx.dims(node.output[0]);
-    freezeCopiedCounts(ctx, expandedConstant(ctx) && od ? od.length - 1 : -1);
+    expandedConstant(ctx);
     return;
   }
   const d = ctx.dims(node.input[0]);
@@ -149,7 +148,6 @@ export const expandRule: Rule = (ctx) => {
   if (od[c] !== x.labels.length) return ctx.freezeInputs(`${ctx.name} broadcasts the channel axis`);
   const target = ctx.dimValues(node.input[1]);
   const shift = od.length - (target?.length ?? od.length);
-  freezeCopiedCounts(ctx, c);
   const repeat = od[c + 1];
   if (ctx.gqa === 'even' && d[x.axis + 1] === 1 && typeof repeat === 'number' && repeat > 1) {
     // Every (kv head, repeat) position is a unit of its own, so each group chooses its own query heads,
@@ -168,23 +166,6 @@ export const expandRule: Rule = (ctx) => {
   }
   ctx.set(node.output[0], { axis: c, labels: x.labels });
 };
-
-/**
- * An Expand target entry off the output's channel axis `c` (-1: none) that
- * copies a channel count (a batch read from the hidden size) would change with
- * the cut: those channels stay.
- */
-function freezeCopiedCounts(ctx: RuleContext, c: number): void {
-  const { node } = ctx;
-  const origins = ctx.origins(node.input[1]);
-  const rank = ctx.dims(node.output[0])?.length;
-  if (!origins || rank === undefined) return;
-  const shift = rank - origins.length;
-  origins.forEach((o, j) => {
-    const ch = o && j + shift !== c ? ctx.block(o.value) : undefined;
-    if (ch && ch.axis === o!.axis) ctx.freeze(ch.labels, `${ctx.name} copies the channel count of ${o!.value} into dim ${j + shift} of its output`);
-  });
-}
 
 /**
  * torch's expand exports its target as Where(Equal(shape, -1), 1, shape),

@@ -44,6 +44,9 @@ export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}):
   }
 }
 
+/** Ops whose output dims are the entries of a shape vector input: that input. */
+const SHAPE_TARGETS: Record<string, number> = { Reshape: 1, Expand: 1, Tile: 1, ConstantOfShape: 0 };
+
 /**
  * Two initializers of one name: ONNX forbids it, onnxruntime warns and uses
  * the last. A cut would reshape only one of them, and the pruned file would
@@ -102,6 +105,7 @@ class Builder {
       }
       this.freezeSubgraphCaptures(node);
     }
+    this.freezeCopiedCounts();
     for (const out of this.index.graphOutputs) {
       const ch = this.values.get(out);
       if (ch) this.freezeLabels(ch.labels, `it reaches the graph output ${out}, whose shape must not change`);
@@ -112,6 +116,31 @@ class Builder {
       layers: this.layerChannels, sources: this.sources, units: this.units, index: this.index,
       constants: this.constants, shapes: this.shapes, evenBlocks: this.evenBlocks,
     };
+  }
+
+  /**
+   * A shape vector entry that copies a channel count (a Gather of the Shape
+   * at the channel axis) into a dim that is not the output's channel axis (a
+   * batch read from the hidden size) would change with the cut: those
+   * channels stay. The channel entries themselves are the rules' business.
+   */
+  private freezeCopiedCounts(): void {
+    for (const node of this.index.nodes) {
+      const input = node.domain ? undefined : SHAPE_TARGETS[node.op_type ?? ''];
+      const origins = input === undefined ? undefined : this.shapes.origins.get(node.input[input]);
+      const rank = this.shapes.shapes.get(node.output[0])?.dims?.length;
+      if (!origins || rank === undefined) continue;
+      const out = this.values.get(node.output[0]);
+      const from = out ? out.axis : -1;
+      const to = out ? out.axis + (out.split?.sizes.length ?? 1) : -1;
+      const shift = rank - origins.length;
+      origins.forEach((o, j) => {
+        const ch = o && (j + shift < from || j + shift >= to) ? this.values.get(o.value) : undefined;
+        if (ch && ch.axis === o!.axis) {
+          this.freezeLabels(ch.labels, `${this.index.nameOf(node)} copies the channel count of ${o!.value} into dim ${j + shift} of its output`);
+        }
+      });
+    }
   }
 
   /** Graph inputs carry channels too; they can never be cut. */

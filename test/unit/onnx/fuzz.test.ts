@@ -64,6 +64,8 @@ describe('onnx fuzz', () => {
     [101, 11502, 'digits_vit with Gather index 7 into a shape of 3: read as an unknown dim'],
     [101, 54939, 'digits_vit with the batch read from the hidden size (Gather -1) into the cls token Expand'],
     [101, 66806, 'digits_vit with a Concat node twice: the cut rewrote one of them'],
+    [101, 33955, 'digits_vit with the attention batch read from the hidden size (Gather 2) into a Reshape target'],
+    [101, 33969, 'lm_gpt_licenses with the attention batch read from the hidden size (Gather -1): the logits lost rows'],
   ];
   it(`${REPLAYS.length} cases that failed long runs replay clean`, async function () {
     this.timeout(120_000);
