@@ -223,6 +223,23 @@ describe('dependency graph rules', () => {
     assert.match(kept.g.groups[groupOf(kept.g, kept.a.name)].frozen!, /layer dw is ignored/);
   });
 
+  it('a Reshape whose target copies the channel count into the batch freezes those channels (fuzzer seed 101 case 33955)', () => {
+    // x.reshape(x.shape[1], 4, 8, 8) on a batch of 4 (the shapes agree, so the Reshape rule passes it): the batch
+    // would follow the cut. The same Reshape with the batch read from dim 0 is prunable.
+    const build = (entry: number) => {
+      const b = new NetBuilder();
+      const a = b.cbr(input, 4);
+      b.initializers.push(int64Tensor('at', [1], [entry]), int64Tensor('rest', [3], [4, 8, 8]));
+      b.nodes.push(newNode('Shape', [a.name], ['sh']), newNode('Gather', ['sh', 'at'], ['n'], 'gather', { axis: 0 }),
+        newNode('Concat', ['n', 'rest'], ['target'], 'concat', { axis: 0 }), newNode('Reshape', [a.name, 'target'], ['r'], 'reshape'));
+      b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', b.cbr({ name: 'r', channels: 4 }, 4))), 4, 'output');
+      const g = buildDependencyGraph(b.model({ name: 'input', dims: [4, 3, 8, 8] }, [{ name: 'output', dims: [4, 4] }]));
+      return g.groups[groupOf(g, a.name)].frozen;
+    };
+    assert.match(build(1)!, /reshape copies the channel count of .* into dim 0 of its output/);
+    assert.equal(build(0), undefined);
+  });
+
   it('Slice and Squeeze never track channels on a guessed axis', () => {
     const sym = { name: 'input', dims: ['N', 3, 8, 8] };
     // Slice axes computed by an op that is not folded (Floor): they are 1 at run time, and may not be guessed as 0.
