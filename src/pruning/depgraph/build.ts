@@ -64,6 +64,20 @@ function refuseDuplicateInitializers(graph: GraphProto): void {
   }
 }
 
+/**
+ * Without an opset for the default domain, which version of Split, Slice or
+ * Squeeze applies (sizes as input or attribute) is a guess; onnxruntime takes
+ * its latest, and a fixup written for another version would not load.
+ */
+function refuseMissingOpset(model: OnnxModel): void {
+  if (model.opset() > 0) return;
+  const node = model.graph.node.find((n) => !n.domain || n.domain === 'ai.onnx');
+  if (!node) return;
+  const imports = model.proto.opset_import.map((o) => `${o.domain || "''"} ${o.version}`).join(', ') || 'none';
+  throw new PruneLensError('unsupported', `the model imports no opset for the default ONNX domain (opset_import: ${imports}), ` +
+    `so which version of ${node.op_type} applies is unknown; re-export it with an opset`, { node: node.name || node.op_type });
+}
+
 class Builder {
   private readonly index: GraphIndex;
   private readonly shapes: ShapeInfo;
@@ -83,6 +97,7 @@ class Builder {
 
   constructor(private readonly model: OnnxModel, opts: BuildOptions) {
     refuseDuplicateInitializers(model.graph);
+    refuseMissingOpset(model);
     this.index = new GraphIndex(model.graph);
     this.rules = opts.rules ?? {};
     this.gqa = opts.gqa ?? 'even';

@@ -66,6 +66,7 @@ describe('onnx fuzz', () => {
     [101, 66806, 'digits_vit with a Concat node twice: the cut rewrote one of them'],
     [101, 33955, 'digits_vit with the attention batch read from the hidden size (Gather 2) into a Reshape target'],
     [101, 33969, 'lm_gpt_licenses with the attention batch read from the hidden size (Gather -1): the logits lost rows'],
+    [101, 31429, 'a yolov8-c2f fixture with no opset for the default domain: Split sizes written as an attribute'],
   ];
   it(`${REPLAYS.length} cases that failed long runs replay clean`, async function () {
     this.timeout(120_000);

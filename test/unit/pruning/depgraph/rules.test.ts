@@ -279,6 +279,13 @@ describe('dependency graph rules', () => {
 describe('dependency graph: models it refuses before anything is cut', () => {
   // onnxruntime loads such a file (it warns and uses the last copy), but a cut would reshape one copy only,
   // and the pruned file would not load (fuzzer seed 17 cases 5692 and 13406).
+  it('no opset for the default domain: an unsupported error, since which Split or Slice applies is unknown', () => {
+    const m = loadModelSync(modelPath('digits_lenet.onnx'));
+    m.proto.opset_import = [{ domain: 'com.example', version: 1 }];
+    assert.throws(() => buildDependencyGraph(m), (e: any) => e instanceof PruneLensError && e.code === 'unsupported' &&
+      /imports no opset for the default ONNX domain \(opset_import: com\.example 1\)/.test(e.message) && e.message.startsWith(modelPath('digits_lenet.onnx')));
+  });
+
   it('two initializers of one name: a graph error naming the file and the tensor', () => {
     const m = loadModelSync(modelPath('digits_lenet.onnx'));
     const bias = m.graph.initializer.find((t) => t.name === 'fc1.bias')!;
