@@ -41,7 +41,13 @@ export class GraphIndex {
       if (used.has(name)) name = `${name}#${i}`;
       used.add(name);
       this.names.set(n, name);
-      for (const o of n.output) if (o) this.producers.set(o, n);
+      for (const o of n.output) {
+        if (!o) continue;
+        // Single assignment: with two producers, which one a reader sees (and a pruned copy keeps) would be a guess.
+        const other = this.producers.get(o);
+        if (other) throw new PruneLensError('graph', `${o} is the output of two nodes, ${this.names.get(other)} and ${name}; a value has one producer in an ONNX graph`, { tensor: o });
+        this.producers.set(o, n);
+      }
       for (const input of n.input) {
         if (!input) continue;
         let list = this.consumerMap.get(input);

@@ -89,6 +89,8 @@ export function assumeInputShape(model: OnnxModel, info: ShapeInfo, stated: Reco
 }
 
 const MAX_FOLD = 64;
+/** Dims of one tensor: far above any real model (numpy allows 64). */
+const MAX_RANK = 64;
 const FLOATS = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not']);
 
@@ -182,12 +184,17 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
   const et = x?.elemType ?? DataType.FLOAT;
   const same = (dims?: Dim[]) => [{ elemType: et, dims }];
   const opset = ctx.opset;
-  /** The length of a 1-D input (a shape vector), when known. */
+  /** The length of a 1-D input (a shape or axes vector), when known; it is a rank, so a huge one is refused. */
   const vecLen = (i: number): number | undefined => {
     const v = inV(i);
     if (v) return v.length;
     const d = inS(i)?.dims;
-    return d?.length === 1 && typeof d[0] === 'number' ? d[0] : undefined;
+    const n = d?.length === 1 && typeof d[0] === 'number' ? d[0] : undefined;
+    if (n !== undefined && n > MAX_RANK) {
+      throw new PruneLensError('limit', `${node.input[i]} has ${n} entries on dim 0, and as a shape or axes vector that is a rank; ` +
+        `Prune Lens handles at most ${MAX_RANK} dims`, { tensor: node.input[i] });
+    }
+    return n;
   };
   const unknownDims = (rank: number | undefined) =>
     (rank !== undefined && Number.isInteger(rank) && rank >= 0 ? new Array<Dim>(rank).fill(UNKNOWN) : undefined);
@@ -286,6 +293,7 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       const w = inS(1)?.dims;
       if (!w) return same(unknownDims(d.length));
       const k = attrInts(node, 'kernel_shape') ?? w.slice(2).map(num);
+      checkConvChannels(node, d, w);
       return same([d[0], w[0], ...spatial(node, d.slice(2), k, false)]);
     }
     case 'convTranspose': {
@@ -293,6 +301,9 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       if (!w) return same(unknownDims(d.length));
       const group = attrInt(node, 'group', 1);
       const k = attrInts(node, 'kernel_shape') ?? w.slice(2).map(num);
+      if (typeof d[1] === 'number' && typeof w[0] === 'number' && d[1] !== w[0]) {
+        throw new PruneLensError('shape', `${node.input[0]} has ${d[1]} channels on dim 1, but the weight ${node.input[1]} takes ${w[0]}`, { tensor: node.input[0] });
+      }
       const outShape = attrInts(node, 'output_shape');
       const s = attrInts(node, 'strides') ?? k.map(() => 1);
       const dil = attrInts(node, 'dilations') ?? k.map(() => 1);
@@ -335,9 +346,14 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
     case 'concat': {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const ins = node.input.map((_, i) => inS(i)?.dims);
-      if (ins.some((s) => !s)) return same(unknownDims(d.length));
-      const out = d.slice();
-      out[axis] = ins.reduce<Dim>((acc, s) => addDims(acc, s![axis]), 0);
+      checkConcatInputs(node, ins, axis);
+      // Off the joined axis, every input has the same size: a number any of them knows is the output's (as
+      // onnxruntime's inference merges them), so a later mismatch is seen here and not only in a pruned copy.
+      const out = d.map((v, j) => {
+        if (j === axis) return ins.some((s) => !s) ? UNKNOWN : ins.reduce<Dim>((acc, s) => addDims(acc, s![axis]), 0);
+        const sizes = ins.map((s) => s?.[j]);
+        return sizes.find((x) => typeof x === 'number') ?? sizes.find(isKnown) ?? v;
+      });
       const vals = node.input.map((_, i) => inV(i));
       if (d.length === 1 && vals.every((v) => v)) {
         setValue(ctx, out0, vals.flat() as Dim[], node.input.flatMap((_, i) => inO(i) ?? new Array(vals[i]!.length).fill(undefined)));
@@ -413,6 +429,12 @@ function inferNode(node: NodeProto, ctx: Ctx): (ValueShape | undefined)[] {
       const axis = normAxis(attrInt(node, 'axis', 0), d.length);
       const v = inV(0);
       const iv = inN(1);
+      // Constant indices past the axis fail when the model runs; in a shape computation they would read as an unknown dim.
+      const n = d[axis];
+      const bad = typeof n === 'number' ? iv?.find((i) => i < -n || i >= n) : undefined;
+      if (bad !== undefined) {
+        throw new PruneLensError('shape', `Gather index ${bad} (${node.input[1]}) is out of range for dim ${axis} of ${node.input[0]}, of size ${n}`, { tensor: node.input[1] });
+      }
       if (v && iv && d.length === 1) {
         const at = iv.map((i) => (i < 0 ? i + v.length : i));
         const o = inO(0);
@@ -491,6 +513,37 @@ function numbers(v: Dim[] | undefined): number[] | undefined {
 
 function num(d: Dim): number {
   return typeof d === 'number' ? d : NaN;
+}
+
+/**
+ * Concat's inputs agree on every axis but the one joined. A model whose known
+ * sizes disagree cannot run (onnxruntime fails on its first input, or refuses
+ * the file once a pruned copy makes the sizes visible to its own inference).
+ */
+function checkConcatInputs(node: NodeProto, ins: (Dim[] | undefined)[], axis: number): void {
+  const first = ins.findIndex((s) => s);
+  if (first < 0) return;
+  const a = ins[first]!;
+  ins.forEach((b, i) => {
+    if (!b || i === first) return;
+    if (b.length !== a.length) {
+      throw new PruneLensError('shape', `Concat joins ${node.input[first]} of rank ${a.length} with ${node.input[i]} of rank ${b.length}`, { tensor: node.input[i] });
+    }
+    const k = b.findIndex((v, j) => j !== axis && typeof v === 'number' && typeof a[j] === 'number' && v !== a[j]);
+    if (k >= 0) {
+      throw new PruneLensError('shape', `Concat on axis ${axis} joins ${node.input[first]} of size ${a[k]} with ${node.input[i]} of size ${b[k]} on dim ${k}`, { tensor: node.input[i] });
+    }
+  });
+}
+
+/** A Conv's input channels are the weight's dim 1 times group, where both are known. */
+function checkConvChannels(node: NodeProto, x: Dim[], w: Dim[]): void {
+  const group = attrInt(node, 'group', 1);
+  const c = x[1];
+  const per = w[1];
+  if (typeof c !== 'number' || typeof per !== 'number' || c === per * group) return;
+  throw new PruneLensError('shape', `${node.input[0]} has ${c} channels on dim 1, but the weight ${node.input[1]} takes ${per}` +
+    (group !== 1 ? ` per group × group ${group} = ${per * group}` : ''), { tensor: node.input[0] });
 }
 
 /** Output spatial sizes of Conv and the pools (explicit pads or auto_pad), symbolic ones included. */
@@ -624,8 +677,14 @@ function foldElementwise(op: string, node: NodeProto, ctx: Ctx, outType: number)
     out.push(foldOne(op, a, b, float, ins.length > 2 ? at(2, i) : undefined));
   }
   if (out.some((v) => v === undefined)) return;
-  // Keep origins through ops that pass a dim on unchanged.
-  setValue(ctx, node.output[0], out as Dim[]);
+  // Keep origins through ops that pass a dim on unchanged: Where with a folded condition picks one side per entry.
+  let origins: (DimOrigin | undefined)[] | undefined;
+  if (op === 'Where') {
+    const [bo, co] = [ctx.origins.get(node.input[1]), ctx.origins.get(node.input[2])];
+    const pick = (o: (DimOrigin | undefined)[] | undefined, k: number, i: number) => o?.[ins[k]!.length === 1 ? 0 : i];
+    origins = out.map((_, i) => (at(0, i) ? pick(bo, 1, i) : pick(co, 2, i)));
+  }
+  setValue(ctx, node.output[0], out as Dim[], origins);
 }
 
 function foldOne(op: string, a: Dim, b: Dim, float: boolean, c?: Dim): Dim {

@@ -273,10 +273,36 @@ export interface OrtVerdict {
  */
 export class OrtChecker {
   private child?: ChildProcess;
+  private started?: Promise<void>;
   private next = 1;
 
+  /**
+   * Starts onnxruntime's process (again, after a crash) and waits until it has
+   * loaded onnxruntime: seconds on a loaded machine, which are no case's time.
+   */
+  ready(): Promise<void> {
+    if (this.child && this.started) return this.started;
+    const child = this.child = fork(path.join(__dirname, 'ort-check-child.js'), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    child.on('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+    this.started = new Promise<void>((resolve) => {
+      const onMessage = (m: { ready?: boolean }) => {
+        if (!m.ready) return;
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+      // A child that dies while loading is seen by check(), as a crash.
+      child.once('exit', () => resolve());
+    });
+    return this.started;
+  }
+
   async check(bytes: Uint8Array): Promise<OrtVerdict> {
-    const child = this.child ??= fork(path.join(__dirname, 'ort-check-child.js'), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    await this.ready();
+    const child = this.child;
+    if (!child) return { ok: false, crashed: true, error: "onnxruntime's process exited while it started" };
     const id = this.next++;
     return new Promise<OrtVerdict>((resolve) => {
       const onMessage = (m: { id: number; ok: boolean; error?: string }) => {
@@ -284,7 +310,6 @@ export class OrtChecker {
         done({ ok: m.ok, error: m.error });
       };
       const onExit = (code: number | null, signal: string | null) => {
-        if (this.child === child) this.child = undefined;
         done({ ok: false, crashed: true, error: `onnxruntime's process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` });
       };
       const done = (v: OrtVerdict) => {
@@ -325,6 +350,7 @@ function syntheticStats(model: OnnxModel, rand: Rand): void {
  * onnxruntime rejects an output whose input it accepted.
  */
 export async function runPipelineCase(c: PipelineCase, file: string, opts: { ort?: OrtChecker }): Promise<PipelineOutcome> {
+  await opts.ort?.ready();
   const t0 = performance.now();
   const rand = seededRandom(c.index + 17);
   let stage: PipelineStage = 'parse';

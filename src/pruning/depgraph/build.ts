@@ -44,6 +44,40 @@ export function buildDependencyGraph(model: OnnxModel, opts: BuildOptions = {}):
   }
 }
 
+/** Ops whose output dims are the entries of a shape vector input: that input. */
+const SHAPE_TARGETS: Record<string, number> = { Reshape: 1, Expand: 1, Tile: 1, ConstantOfShape: 0 };
+
+/**
+ * Two initializers of one name: ONNX forbids it, onnxruntime warns and uses
+ * the last. A cut would reshape only one of them, and the pruned file would
+ * no longer load, so the model is refused before anything is cut.
+ */
+function refuseDuplicateInitializers(graph: GraphProto): void {
+  const seen = new Set<string>();
+  for (const t of graph.initializer) {
+    if (!t.name) continue;
+    if (seen.has(t.name)) {
+      const n = graph.initializer.filter((u) => u.name === t.name).length;
+      throw new PruneLensError('graph', `initializer ${t.name} is defined ${n} times; names must be unique in an ONNX graph, so remove the copies before pruning`, { tensor: t.name });
+    }
+    seen.add(t.name);
+  }
+}
+
+/**
+ * Without an opset for the default domain, which version of Split, Slice or
+ * Squeeze applies (sizes as input or attribute) is a guess; onnxruntime takes
+ * its latest, and a fixup written for another version would not load.
+ */
+function refuseMissingOpset(model: OnnxModel): void {
+  if (model.opset() > 0) return;
+  const node = model.graph.node.find((n) => !n.domain || n.domain === 'ai.onnx');
+  if (!node) return;
+  const imports = model.proto.opset_import.map((o) => `${o.domain || "''"} ${o.version}`).join(', ') || 'none';
+  throw new PruneLensError('unsupported', `the model imports no opset for the default ONNX domain (opset_import: ${imports}), ` +
+    `so which version of ${node.op_type} applies is unknown; re-export it with an opset`, { node: node.name || node.op_type });
+}
+
 class Builder {
   private readonly index: GraphIndex;
   private readonly shapes: ShapeInfo;
@@ -62,6 +96,8 @@ class Builder {
   private readonly gqa: GqaMode;
 
   constructor(private readonly model: OnnxModel, opts: BuildOptions) {
+    refuseDuplicateInitializers(model.graph);
+    refuseMissingOpset(model);
     this.index = new GraphIndex(model.graph);
     this.rules = opts.rules ?? {};
     this.gqa = opts.gqa ?? 'even';
@@ -84,6 +120,7 @@ class Builder {
       }
       this.freezeSubgraphCaptures(node);
     }
+    this.freezeCopiedCounts();
     for (const out of this.index.graphOutputs) {
       const ch = this.values.get(out);
       if (ch) this.freezeLabels(ch.labels, `it reaches the graph output ${out}, whose shape must not change`);
@@ -94,6 +131,31 @@ class Builder {
       layers: this.layerChannels, sources: this.sources, units: this.units, index: this.index,
       constants: this.constants, shapes: this.shapes, evenBlocks: this.evenBlocks,
     };
+  }
+
+  /**
+   * A shape vector entry that copies a channel count (a Gather of the Shape
+   * at the channel axis) into a dim that is not the output's channel axis (a
+   * batch read from the hidden size) would change with the cut: those
+   * channels stay. The channel entries themselves are the rules' business.
+   */
+  private freezeCopiedCounts(): void {
+    for (const node of this.index.nodes) {
+      const input = node.domain ? undefined : SHAPE_TARGETS[node.op_type ?? ''];
+      const origins = input === undefined ? undefined : this.shapes.origins.get(node.input[input]);
+      const rank = this.shapes.shapes.get(node.output[0])?.dims?.length;
+      if (!origins || rank === undefined) continue;
+      const out = this.values.get(node.output[0]);
+      const from = out ? out.axis : -1;
+      const to = out ? out.axis + (out.split?.sizes.length ?? 1) : -1;
+      const shift = rank - origins.length;
+      origins.forEach((o, j) => {
+        const ch = o && (j + shift < from || j + shift >= to) ? this.values.get(o.value) : undefined;
+        if (ch && ch.axis === o!.axis) {
+          this.freezeLabels(ch.labels, `${this.index.nameOf(node)} copies the channel count of ${o!.value} into dim ${j + shift} of its output`);
+        }
+      });
+    }
   }
 
   /** Graph inputs carry channels too; they can never be cut. */

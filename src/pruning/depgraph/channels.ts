@@ -374,7 +374,7 @@ const slice: Rule = (ctx) => {
   const before = x.labels.slice(0, s);
   const rawStarts = starts.map((v) => (numeric(v) ? v : 0));
   const rawEnds = ends.map((v) => (numeric(v) ? v : 0));
-  const why = sliceBoundsFixup(ctx, j, rawStarts, rawEnds, before, labels);
+  const why = sliceBoundsFixup(ctx, j, rawStarts, rawEnds, x.labels, before, labels);
   if (why) return ctx.freezeInputs(why);
   ctx.set(node.output[0], { axis: x.axis, labels });
 };

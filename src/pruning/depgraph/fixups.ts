@@ -119,21 +119,27 @@ export function splitSizesFixup(ctx: RuleContext, parts: Int32Array[], original:
 
 /**
  * A Slice's bounds on the channel axis (entry j) are renumbered: the kept
- * channels before the range, and those inside it. Returns why not, if not.
+ * channels before the range, and those inside it. `all` is every channel of
+ * the sliced axis. Returns why not, if not.
  */
 export function sliceBoundsFixup(
-  ctx: RuleContext, j: number, starts: number[], ends: number[], before: Int32Array, inside: Int32Array,
+  ctx: RuleContext, j: number, starts: number[], ends: number[], all: Int32Array, before: Int32Array, inside: Int32Array,
 ): string | undefined {
   const { node } = ctx;
-  // Untouched bounds keep their original values (an INT64_MAX end stays one).
-  const same = (f: FixupContext) => f.kept(before).length === before.length && f.kept(inside).length === inside.length;
-  const newStart = (f: FixupContext) => (same(f) ? starts[j] : f.kept(before).length);
-  const newEnd = (f: FixupContext) => (same(f) ? ends[j] : f.kept(before).length + f.kept(inside).length);
+  // A bound keeps its original value where that still lands on the right channel (an INT64_MAX end stays
+  // one); a negative bound counts from the end, so it moves when channels after it are cut.
+  const bound = (raw: number, want: (f: FixupContext) => number) => (f: FixupContext) => {
+    const n = f.kept(all).length;
+    const w = want(f);
+    return Math.min(n, Math.max(0, raw < 0 ? raw + n : raw)) === w ? raw : w;
+  };
+  const newStart = bound(starts[j], (f) => f.kept(before).length);
+  const newEnd = bound(ends[j], (f) => f.kept(before).length + f.kept(inside).length);
   if (ctx.opset >= 10) return shapeEntryFixup(ctx, node, 1, j, newStart) ?? shapeEntryFixup(ctx, node, 2, j, newEnd);
   ctx.fixup((f) => {
-    if (same(f)) return;
     const ns = newStart(f);
     const ne = newEnd(f);
+    if (ns === starts[j] && ne === ends[j]) return;
     const s = starts.slice();
     const e = ends.slice();
     s[j] = ns;
@@ -143,4 +149,3 @@ export function sliceBoundsFixup(
   });
   return undefined;
 }
-

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { criterionNames } from '../../../src/pruning/structured';
 import { formatStats, fuzz } from '../../helpers/fuzz';
 import { formatFileStats, fuzzFiles, type FileTarget } from '../../helpers/fuzzFiles';
-import { formatPipelineStats, fuzzPipeline, loadPipelineSeeds } from '../../helpers/fuzzPipeline';
+import { formatPipelineStats, fuzzPipeline, loadPipelineSeeds, makePipelineCase, OrtChecker, runPipelineCase } from '../../helpers/fuzzPipeline';
 import { tempDir } from '../../helpers/models';
 
 const CASES = 4000;
@@ -50,6 +50,39 @@ describe('onnx fuzz', () => {
     assert.ok(stats.ortChecked > PIPELINE_CASES * 0.15, `only ${stats.ortChecked} outputs checked in onnxruntime`);
     for (const c of criterionNames()) assert.ok(stats.prunedBy[c] > 0, `criterion ${c} never pruned a case`);
     assert.ok(stats.codes.limit > 0, 'no absurd declared size was refused');
+  });
+
+  // Cases that failed a long `scripts/fuzz.ts --target pipeline` run, replayed: each must now be refused with a
+  // PruneLensError or pruned into a model onnxruntime loads. [seed, case, what it was].
+  const REPLAYS: [number, number, string][] = [
+    [17, 1097, 'yolov8_dyn at height 1: Concat of 2 and 1 rows, which onnxruntime saw only once the pruned Slices were constants'],
+    [17, 5692, 'digits_lenet with fc1.bias twice: one copy pruned'],
+    [17, 13406, 'digits_resnet_slim with layer1.bn1.running_mean twice: one copy pruned'],
+    [17, 11001, 'shufflenet_dyn with a chunk of -2: an empty half that a Conv of 48 inputs reads'],
+    [17, 12395, 'digits_vit with a shape vector of 500M entries: a RangeError in the analysis'],
+    [101, 7262, 'yolov8_dyn at height 7: Concat of 2 and 1 rows behind an input of unknown size'],
+    [101, 11502, 'digits_vit with Gather index 7 into a shape of 3: read as an unknown dim'],
+    [101, 54939, 'digits_vit with the batch read from the hidden size (Gather -1) into the cls token Expand'],
+    [101, 66806, 'digits_vit with a Concat node twice: the cut rewrote one of them'],
+    [101, 33955, 'digits_vit with the attention batch read from the hidden size (Gather 2) into a Reshape target'],
+    [101, 33969, 'lm_gpt_licenses with the attention batch read from the hidden size (Gather -1): the logits lost rows'],
+    [101, 31429, 'a yolov8-c2f fixture with no opset for the default domain: Split sizes written as an attribute'],
+  ];
+  it(`${REPLAYS.length} cases that failed long runs replay clean`, async function () {
+    this.timeout(120_000);
+    const seeds = loadPipelineSeeds();
+    const file = path.join(tempDir('fuzz-replay'), 'case.onnx');
+    const ort = new OrtChecker();
+    try {
+      for (const [seed, index, what] of REPLAYS) {
+        // runPipelineCase throws a PipelineFailure on anything else.
+        await runPipelineCase(makePipelineCase(seed, index, seeds), file, { ort }).catch((e: Error) => {
+          throw new Error(`${what}: ${e.message}`);
+        });
+      }
+    } finally {
+      ort.dispose();
+    }
   });
 
   for (const target of Object.keys(FILE_CASES) as FileTarget[]) {

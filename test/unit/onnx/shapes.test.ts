@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { analyzeModel } from '../../../src/analysis';
 import { floatTensor, int64Tensor, newGraph, newModel, newNode, newTensor, newValueInfo, type AttrValue } from '../../../src/onnx/build';
+import { GraphIndex } from '../../../src/onnx/graph';
 import { loadModelSync, OnnxModel } from '../../../src/onnx/model';
 import type { NodeProto, TensorProto } from '../../../src/onnx/schema';
 import { inferShapes, type Dim } from '../../../src/onnx/shapes';
@@ -50,6 +51,13 @@ describe('onnx shape inference', () => {
     // A symbolic size gives an expression over it: H + 0 - 3 + 1.
     assert.deepEqual(one('Conv', [1, 3, 'H', 32], {}, [w([4, 3, 3, 3])]), [1, 4, 'H-2', 30]);
     assert.throws(() => one('Conv', [1, 3, 2, 2], {}, [w([4, 3, 3, 3])]), (e: any) => e.code === 'shape' && e.location.node === 'n');
+    // Input channels that the weight does not take (in × group): the model cannot run.
+    assert.throws(() => one('Conv', [1, 5, 8, 8], {}, [w([4, 3, 3, 3])]),
+      (e: any) => e.code === 'shape' && e.location.tensor === 'x' && /x has 5 channels on dim 1, but the weight w takes 3/.test(e.message));
+    assert.throws(() => one('Conv', [1, 8, 8, 8], { group: 2 }, [w([4, 2, 3, 3])]), (e: any) => e.code === 'shape' && /takes 2 per group × group 2 = 4/.test(e.message));
+    assert.throws(() => one('Conv', [1, 8, 8, 8], { group: 0 }, [w([4, 8, 3, 3])]), (e: any) => e.code === 'shape' && /group 0/.test(e.message));
+    // A symbolic channel count is not judged.
+    assert.deepEqual(one('Conv', [1, 'C', 8, 8], {}, [w([4, 3, 3, 3])]), [1, 4, 6, 6]);
   });
 
   it('ConvTranspose: stride, pads, output_padding, groups, output_shape', () => {
@@ -58,6 +66,7 @@ describe('onnx shape inference', () => {
     assert.deepEqual(one('ConvTranspose', ['N', 4, 5, 5], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }, [w]), ['N', 2, 10, 10]);
     assert.deepEqual(one('ConvTranspose', [1, 4, 5, 5], { group: 2 }, [w]), [1, 4, 7, 7]);
     assert.deepEqual(one('ConvTranspose', [1, 4, 5, 5], { strides: [2, 2], output_shape: [11, 11] }, [w]), [1, 2, 11, 11]);
+    assert.throws(() => one('ConvTranspose', [1, 3, 5, 5], {}, [w]), (e: any) => e.code === 'shape' && /x has 3 channels on dim 1, but the weight w takes 4/.test(e.message));
   });
 
   it('Gemm with transA/transB, MatMul with broadcasting and 1-D operands', () => {
@@ -106,6 +115,15 @@ describe('onnx shape inference', () => {
     assert.deepEqual(one('Concat', [1, 3, 4], { axis: 1 }, [], { inputs: ['x', 'z'], extra }), [1, 8, 4]);
     assert.deepEqual(one('Concat', [1, 3, 4], { axis: -2 }, [], { inputs: ['x', 'z', 'x'], extra }), [1, 11, 4]);
     assert.deepEqual(one('Concat', ['N', 3], { axis: 1 }, [], { inputs: ['x', 'z'], extra: [['z', ['N', 'K']]] }), ['N', 'K+3']);
+    // Sizes off the joined axis must agree (yolov8_dyn at height 1: an upsampled 2 next to a 1); symbols are not judged.
+    assert.throws(() => one('Concat', [1, 3, 2, 4], { axis: 1 }, [], { inputs: ['x', 'z'], extra: [['z', [1, 5, 1, 4]]] }),
+      (e: any) => e.code === 'shape' && e.location.tensor === 'z' && /joins x of size 2 with z of size 1 on dim 2/.test(e.message));
+    assert.throws(() => one('Concat', [1, 3, 4], { axis: 1 }, [], { inputs: ['x', 'z'], extra: [['z', [1, 5]]] }),
+      (e: any) => e.code === 'shape' && /x of rank 3 with z of rank 2/.test(e.message));
+    // A size any input knows is the output's (yolov8_dyn, fuzzer seed 101 case 7262: a later Concat saw the mismatch).
+    assert.deepEqual(one('Concat', [1, 3, 'H'], { axis: 1 }, [], { inputs: ['x', 'z'], extra: [['z', [1, 5, 4]]] }), [1, 8, 4]);
+    assert.deepEqual(one('Concat', [1, 3, '?'], { axis: 1 }, [], { inputs: ['x', 'z'], extra: [['z', [1, 5, 'W']]] }), [1, 8, 'W']);
+    assert.deepEqual(one('Concat', [1, 3, 2], { axis: 1 }, [], { inputs: ['x', 'u'] }), [1, '?', 2]);
   });
 
   it('Split: equal parts (uneven last), explicit sizes as attribute (opset 11) and input (opset 13)', () => {
@@ -161,6 +179,24 @@ describe('onnx shape inference', () => {
     assert.deepEqual(inferShapes(model).shapes.get('y')?.dims, [2, 48]);
   });
 
+  it('a constant Gather index past the axis is refused, not read as an unknown dim (digits_vit, fuzzer seed 101 case 11502)', () => {
+    const gather = (i: number) => {
+      const nodes = [newNode('Shape', ['x'], ['s']), newNode('Gather', ['s', 'i'], ['n'], 'g', { axis: 0 })];
+      return new OnnxModel(newModel(newGraph('g', nodes, [newValueInfo('x', F, ['N', 17, 64])], [], [int64Tensor('i', [], [i])])), new Uint8Array());
+    };
+    assert.deepEqual(inferShapes(gather(-1)).dimValues.get('n'), [64]);
+    for (const i of [3, -4, 7]) {
+      assert.throws(() => inferShapes(gather(i)), (e: any) => e.code === 'shape' && e.location.tensor === 'i' &&
+        new RegExp(`Gather index ${i} \\(i\\) is out of range for dim 0 of s, of size 3`).test(e.message), String(i));
+    }
+  });
+
+  it('a value with two producers is refused (fuzzer seed 101 case 66806: the cut rewrote one copy of a Concat)', () => {
+    const nodes = [newNode('Relu', ['x'], ['y'], 'a'), newNode('Sigmoid', ['x'], ['y'], 'b')];
+    const model = new OnnxModel(newModel(newGraph('g', nodes, [newValueInfo('x', F, [1, 3])], [newValueInfo('y', F, [1, 3])], [])), new Uint8Array());
+    assert.throws(() => new GraphIndex(model.graph), (e: any) => e.code === 'graph' && e.location.tensor === 'y' && /y is the output of two nodes, a and b/.test(e.message));
+  });
+
   it('Transpose with and without perm', () => {
     assert.deepEqual(one('Transpose', ['N', 3, 4, 5], { perm: [0, 2, 3, 1] }), ['N', 4, 5, 3]);
     assert.deepEqual(one('Transpose', [2, 3, 4]), [4, 3, 2]);
@@ -189,6 +225,15 @@ describe('onnx shape inference', () => {
     assert.deepEqual(one('Unsqueeze', ['N', 4], {}, [int64Tensor('a', [2], [0, 3])]), [1, 'N', 4, 1]);
     // Opset 13 ignores an axes attribute; without the input the shape is unknown, not wrong.
     assert.equal(one('Unsqueeze', ['N', 4], { axes: [0] }), undefined);
+  });
+
+  it('a shape or axes vector declared longer than any rank is refused, not allocated (digits_vit, fuzzer seed 17 case 12395)', () => {
+    const extra: [string, Dim[]][] = [['s', [500_000_000]]];
+    for (const op of ['Expand', 'Reshape']) {
+      assert.throws(() => one(op, [1, 4], {}, [], { inputs: ['x', 's'], extra }),
+        (e: any) => e.code === 'limit' && e.location.tensor === 's' && /s has 500000000 entries on dim 0/.test(e.message), op);
+    }
+    assert.deepEqual(one('Expand', [1, 4], {}, [], { inputs: ['x', 's'], extra: [['s', [3]]] }), ['?', '?', '?']);
   });
 });
 

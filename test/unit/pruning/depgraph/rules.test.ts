@@ -3,9 +3,12 @@
 
 import * as assert from 'node:assert/strict';
 import { int64Tensor, newNode } from '../../../../src/onnx/build';
+import { PruneLensError } from '../../../../src/onnx/errors';
+import { loadModelSync } from '../../../../src/onnx/model';
 import { OPS } from '../../../../src/onnx/ops';
 import { buildDependencyGraph, RULES, type DepGraph, type Rule } from '../../../../src/pruning/depgraph';
 import { NetBuilder, type Value } from '../../../fixtures/models/builders';
+import { modelPath } from '../../../helpers/models';
 
 const input: Value = { name: 'input', channels: 3 };
 const IN = { name: 'input', dims: [1, 3, 8, 8] };
@@ -220,6 +223,23 @@ describe('dependency graph rules', () => {
     assert.match(kept.g.groups[groupOf(kept.g, kept.a.name)].frozen!, /layer dw is ignored/);
   });
 
+  it('a Reshape whose target copies the channel count into the batch freezes those channels (fuzzer seed 101 case 33955)', () => {
+    // x.reshape(x.shape[1], 4, 8, 8) on a batch of 4 (the shapes agree, so the Reshape rule passes it): the batch
+    // would follow the cut. The same Reshape with the batch read from dim 0 is prunable.
+    const build = (entry: number) => {
+      const b = new NetBuilder();
+      const a = b.cbr(input, 4);
+      b.initializers.push(int64Tensor('at', [1], [entry]), int64Tensor('rest', [3], [4, 8, 8]));
+      b.nodes.push(newNode('Shape', [a.name], ['sh']), newNode('Gather', ['sh', 'at'], ['n'], 'gather', { axis: 0 }),
+        newNode('Concat', ['n', 'rest'], ['target'], 'concat', { axis: 0 }), newNode('Reshape', [a.name, 'target'], ['r'], 'reshape'));
+      b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', b.cbr({ name: 'r', channels: 4 }, 4))), 4, 'output');
+      const g = buildDependencyGraph(b.model({ name: 'input', dims: [4, 3, 8, 8] }, [{ name: 'output', dims: [4, 4] }]));
+      return g.groups[groupOf(g, a.name)].frozen;
+    };
+    assert.match(build(1)!, /reshape copies the channel count of .* into dim 0 of its output/);
+    assert.equal(build(0), undefined);
+  });
+
   it('Slice and Squeeze never track channels on a guessed axis', () => {
     const sym = { name: 'input', dims: ['N', 3, 8, 8] };
     // Slice axes computed by an op that is not folded (Floor): they are 1 at run time, and may not be guessed as 0.
@@ -245,12 +265,32 @@ describe('dependency graph rules', () => {
       const b = new NetBuilder();
       const a = b.cbr(input, 4);
       b.init('sc', [4], [1, scale, 2, 2]);
-      const up = { name: b.node('Resize', [a.name, 'sc'], { mode: 'nearest' })[0], channels: 4 };
+      // The consumer takes what Resize gives (4 × scale channels), so the model is valid either way.
+      const up = { name: b.node('Resize', [a.name, 'sc'], { mode: 'nearest' })[0], channels: 4 * scale };
       b.gemm(b.unary('Flatten', b.unary('GlobalAveragePool', b.cbr(up, 4))), 4, 'output');
       const g = buildDependencyGraph(b.model(IN, [{ name: 'output', dims: [1, 4] }], 10));
       return g.groups[groupOf(g, a.name)].frozen;
     };
     assert.equal(build(1), undefined);
     assert.match(build(2)!, /scales the channel axis/);
+  });
+});
+
+describe('dependency graph: models it refuses before anything is cut', () => {
+  // onnxruntime loads such a file (it warns and uses the last copy), but a cut would reshape one copy only,
+  // and the pruned file would not load (fuzzer seed 17 cases 5692 and 13406).
+  it('no opset for the default domain: an unsupported error, since which Split or Slice applies is unknown', () => {
+    const m = loadModelSync(modelPath('digits_lenet.onnx'));
+    m.proto.opset_import = [{ domain: 'com.example', version: 1 }];
+    assert.throws(() => buildDependencyGraph(m), (e: any) => e instanceof PruneLensError && e.code === 'unsupported' &&
+      /imports no opset for the default ONNX domain \(opset_import: com\.example 1\)/.test(e.message) && e.message.startsWith(modelPath('digits_lenet.onnx')));
+  });
+
+  it('two initializers of one name: a graph error naming the file and the tensor', () => {
+    const m = loadModelSync(modelPath('digits_lenet.onnx'));
+    const bias = m.graph.initializer.find((t) => t.name === 'fc1.bias')!;
+    m.graph.initializer.push({ ...bias });
+    assert.throws(() => buildDependencyGraph(m), (e: any) => e instanceof PruneLensError && e.code === 'graph' && e.location.tensor === 'fc1.bias' &&
+      e.message.startsWith(`${modelPath('digits_lenet.onnx')}: initializer fc1.bias is defined 2 times`));
   });
 });
