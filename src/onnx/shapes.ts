@@ -97,9 +97,13 @@ const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrE
 export function valueInfoShape(v: ValueInfoProto): ValueShape | undefined {
   const tt = v.type?.tensor_type;
   if (!tt) return undefined;
-  // A declared dim that is negative or past 2^53 (where arithmetic on it is no longer exact) is no size: unknown.
-  const declared = (v: number): Dim => (Number.isSafeInteger(v) && v >= 0 ? v : UNKNOWN);
-  const dims = tt.shape ? tt.shape.dim.map((d): Dim => (d.dim_value !== undefined ? declared(toNumber(d.dim_value)) : d.dim_param || UNKNOWN)) : undefined;
+  // A negative declared dim is no size: unknown. One past 2^53 is refused: arithmetic on it is no longer
+  // exact, so what we infer from it would differ from what onnxruntime infers.
+  const declared = (d: number, i: number): Dim => {
+    if (d > Number.MAX_SAFE_INTEGER) throw new PruneLensError('limit', `${v.name} declares dim ${i} as ${d}, past 2^53`, { tensor: v.name });
+    return Number.isSafeInteger(d) && d >= 0 ? d : UNKNOWN;
+  };
+  const dims = tt.shape ? tt.shape.dim.map((d, i): Dim => (d.dim_value !== undefined ? declared(toNumber(d.dim_value), i) : d.dim_param || UNKNOWN)) : undefined;
   return { elemType: tt.elem_type ?? 0, dims };
 }
 

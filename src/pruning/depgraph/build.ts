@@ -212,10 +212,10 @@ class Builder {
       },
       ints: (v) => {
         if (!v) return undefined;
-        const folded = self.shapes.values.get(v);
-        if (folded) return folded;
         const c = self.constant(v);
-        return c ? tensorInts(c.tensor, self.model.external) : undefined;
+        const values = self.shapes.values.get(v) ?? (c ? tensorInts(c.tensor, self.model.external) : undefined);
+        // Sizes, bounds and axes are integers: a fractional vector (a float constant where an index belongs) is not one.
+        return values?.every(Number.isInteger) ? values : undefined;
       },
       dimValues: (v) => {
         if (!v) return undefined;
@@ -373,7 +373,8 @@ class Builder {
       const text = `${who} ${m.role}`;
       let last = -1;
       for (const u of m.labels) {
-        const g = groupOf[this.units.find(u)];
+        // A label outside the array (units made after the groups) has no group, as with the map.
+        const g = groupOf[this.units.find(u)] ?? -1;
         if (g < 0 || g === last) continue;
         last = g;
         if (seen[g].has(text)) continue;

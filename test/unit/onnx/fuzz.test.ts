@@ -67,6 +67,9 @@ describe('onnx fuzz', () => {
     [101, 33955, 'digits_vit with the attention batch read from the hidden size (Gather 2) into a Reshape target'],
     [101, 33969, 'lm_gpt_licenses with the attention batch read from the hidden size (Gather -1): the logits lost rows'],
     [101, 31429, 'a yolov8-c2f fixture with no opset for the default domain: Split sizes written as an attribute'],
+    [303, 9436, 'shufflenet_dyn with a member label outside the group array: a TypeError describing groups'],
+    [303, 41591, 'grouped-convtranspose-prelu with a float constant where a Slice bound belongs: a fractional bound'],
+    [303, 89373, 'yolov8_dyn with an input height declared 2^53: inferred sizes no longer exact'],
   ];
   it(`${REPLAYS.length} cases that failed long runs replay clean`, async function () {
     this.timeout(120_000);
