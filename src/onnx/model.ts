@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { decodeMessage, encodeMessage } from './codec';
 import { PruneLensError, withFile } from './errors';
 import { deferredSlice } from './deferred';
+import { withSpilledInline } from './spill';
 import { ExternalData, externalLayout, modelTensors, type ExternalLayout } from './external';
 import { MAX_PROTOBUF_BYTES } from './save';
 import type { GraphProto, ModelProto } from './schema';
@@ -158,10 +159,12 @@ export async function readFileChunked(file: string, opts: LoadOptions = {}): Pro
 
 /**
  * The model's bytes as chunks; unchanged messages are the original bytes, by reference.
- * Cut tensors not made yet (deferred.ts) are made first: these bytes hold every tensor's data.
+ * Cut tensors not made yet (deferred.ts) are made first, spilled ones read: these bytes hold every tensor's data.
  */
 export function serializeModel(model: OnnxModel | ModelProto): Uint8Array[] {
   const proto = model instanceof OnnxModel ? model.proto : model;
-  for (const t of modelTensors(proto)) if (deferredSlice(t)) tensorBytes(t);
-  return encodeMessage('ModelProto', proto);
+  const tensors = modelTensors(proto);
+  for (const t of tensors) if (deferredSlice(t)) tensorBytes(t);
+  // Spilled weights (spill.ts) are in these bytes only while they are encoded.
+  return withSpilledInline(tensors, () => encodeMessage('ModelProto', proto));
 }

@@ -11,6 +11,7 @@
 // - Tensors cut from external data and not made yet (deferred.ts) are made
 //   from the source's data file on worker threads (slicePool.ts), each chunk
 //   written at its place in the data file while this thread copies the rest.
+// - Pruned weights moved to a temporary file (spill.ts) are streamed from it.
 // - Every file goes to a temporary sibling first. Only when all of them are
 //   complete (and flushed to disk, where they replace a file) are they moved
 //   into place (commitFiles): without
@@ -23,6 +24,7 @@ import * as path from 'node:path';
 import { encodeMessage } from './codec';
 import { PruneLensError, withFile } from './errors';
 import { deferredSlice } from './deferred';
+import { readSpilled, spilledLength } from './spill';
 import { externalRef, modelTensors, resolveExternalPath, type ExternalLayout } from './external';
 import type { ModelProto, TensorProto } from './schema';
 import { sliceJobs } from './slice';
@@ -206,8 +208,8 @@ function planLayout(model: SavableModel, out: string, threshold: number): Layout
   const inline = encodeMessage('ModelProto', model.proto);
   const inlineBytes = byteLength(inline);
   const sourceLayout = model.externalLayout?.layout ?? 'none';
-  // A cut of external data not made yet is external data still: it goes to a data file.
-  const anyExternal = tensors.some((t) => isExternal(t) || deferredSlice(t));
+  // A cut of external data not made yet, or pruned weights spilled from it, are external data still: they go to a data file.
+  const anyExternal = tensors.some((t) => isExternal(t) || deferredSlice(t) || spilledLength(t) !== undefined);
   if (sourceLayout === 'none' && !anyExternal && inlineBytes <= threshold) {
     if (inlineBytes > MAX_PROTOBUF_BYTES) throw tooLarge(inlineBytes, out);
     return { entries: [], chunks: inline, protoBytes: inlineBytes };
@@ -219,7 +221,7 @@ function planLayout(model: SavableModel, out: string, threshold: number): Layout
   let offset = 0;
   for (const t of tensors) {
     const length = dataLength(t);
-    if (length === undefined || (length < MIN_EXTERNAL_BYTES && !isExternal(t) && !deferredSlice(t))) continue;
+    if (length === undefined || (length < MIN_EXTERNAL_BYTES && !isExternal(t) && !deferredSlice(t) && spilledLength(t) === undefined)) continue;
     if (perTensor) {
       const location = uniqueName(`${base}.${safeName(t.name ?? 'tensor')}.data`, used);
       entries.push({ tensor: t, file: path.join(path.dirname(out), location), location, offset: 0, length });
@@ -247,6 +249,8 @@ function dataLength(t: TensorProto): number | undefined {
   if (t.raw_data) return t.raw_data.length;
   const d = deferredSlice(t);
   if (d) return d.length;
+  const spilled = spilledLength(t);
+  if (spilled !== undefined) return spilled;
   if (t.string_data.length) return undefined;
   // Typed fields: packed on write; small ones stay inline anyway.
   const count = t.float_data.length + t.int32_data.length + t.int64_data.length + t.double_data.length + t.uint64_data.length;
@@ -317,6 +321,13 @@ async function writeDataFile(staged: StagedFiles, model: SavableModel, file: str
         if (isExternal(e.tensor)) {
           const src = await sourceHandle(model, e.tensor, sources);
           await w.copyFrom(src.handle, src.offset, e.length, src.size, e.offset, e.tensor.name, progress);
+        } else if (spilledLength(e.tensor) !== undefined) {
+          // Pruned weights in their temporary file (spill.ts): streamed a piece at a time, never whole.
+          for (let at = 0; at < e.length; at += PIECE) {
+            const piece = readSpilled(e.tensor, at, Math.min(PIECE, e.length - at));
+            await w.writeAt(piece, e.offset + at);
+            progress(piece.length);
+          }
         } else {
           const bytes = tensorBytes(e.tensor);
           for (let at = 0; at < bytes.length; at += PIECE) {

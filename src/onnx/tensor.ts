@@ -5,6 +5,7 @@
 // are converted.
 
 import { takeDeferredBytes } from './deferred';
+import { readSpilled, spilledLength } from './spill';
 import { PruneLensError } from './errors';
 import type { TensorProto } from './schema';
 import type { Int64 } from './wire';
@@ -97,6 +98,9 @@ export function tensorBytes(t: TensorProto, external?: ExternalReader): Uint8Arr
     bytes = external(t);
   } else if (t.raw_data) {
     bytes = t.raw_data;
+  } else if (spilledLength(t) !== undefined) {
+    // Pruned weights moved out of memory (spill.ts): read each time, like external data.
+    bytes = readSpilled(t);
   } else {
     // A slice not made yet (deferred.ts) is made now and kept, like any data put into raw_data.
     const sliced = takeDeferredBytes(t);

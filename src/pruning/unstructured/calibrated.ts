@@ -11,7 +11,8 @@
 import type { PrunableLayer } from '../../analysis/layers';
 import { PruneLensError } from '../../onnx/errors';
 import type { OnnxModel } from '../../onnx/model';
-import { DataType, dataTypeName, setTensorFloats, tensorFloats } from '../../onnx/tensor';
+import { spillTensor } from '../../onnx/spill';
+import { DataType, dataTypeName, isExternal, setTensorFloats, tensorFloats } from '../../onnx/tensor';
 import type { TensorProto } from '../../onnx/schema';
 import type { CalibratedMaskMethod } from '../methods';
 import { jsGram, type GramBackend } from '../recovery/gram';
@@ -261,6 +262,7 @@ async function flushGram(s: InputStats, gram: GramBackend): Promise<void> {
 async function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, stats: InputStats,
   pause: () => Promise<void>, products: ProductBackend): Promise<LayerMaskChange> {
   const { layer, tensor } = t;
+  const external = isExternal(tensor);
   const values = tensorFloats(tensor, model.external);
   const zerosBefore = countZeros(values);
   const layout = { dims: layer.dims, outAxis: layer.outAxis, inAxis: layer.inAxis };
@@ -273,6 +275,9 @@ async function pruneLayer(model: OnnxModel, t: Target, step: CalibratedStep, sta
     setTensorFloats(tensor, layer.dims, fromInOut(w, t));
   }
   const after = tensorFloats(tensor, model.external);
+  // A weight read from external data goes back out of memory once pruned (to a temporary file, spill.ts),
+  // so that memory does not grow with the blocks done; later blocks' runs and the writer read it from there.
+  if (external) spillTensor(model.proto, tensor);
   return { layer: layer.name, weightElements: values.length, zerosBefore, zerosAfter: countZeros(after) };
 }
 

@@ -298,6 +298,64 @@ describe('sparsegpt and wanda on a model with external data', () => {
   });
 });
 
+describe('calibrated pruning of external data keeps pruned weights out of memory', () => {
+  /** The spill files this process holds open (Linux: unlinked at once, so seen only through /proc). */
+  const openSpills = (dir: string) => fs.readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  }).filter((l) => l.startsWith(dir + path.sep));
+
+  it('pruned weights go to a temporary file that no error, cancel or success leaves behind, and the output equals the inline prune', async () => {
+    const dir = tempDir('calib-spill');
+    const inline = fp16Stack();
+    const source = path.join(dir, 'stack.onnx');
+    await saveModel(inline, source, { externalThreshold: 0 });
+    const tmp = fs.mkdtempSync(path.join(dir, 'tmp-'));
+    const was = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      for (const method of ['wanda', 'sparsegpt'] as const) {
+        const calibrate = (m: OnnxModel) => openCalibration(m, { data: undefined, size: 32, batch: 16, dims: { T: 16 } });
+        const step: PlanStep = { method, nm: '2:4', calibration: { data: 'generated' } };
+        const a = parseModel(concatChunks(serializeModel(inline)), inline.file);
+        await runPlan(a, { steps: [step] }, { calibrate });
+        const b = await loadModel(source);
+        await runPlan(b, { steps: [step] }, { calibrate });
+        const lb = findPrunableLayers(new GraphIndex(b.graph));
+        assert.equal(lb.length, 4);
+        for (const l of lb) {
+          assert.ok(l.weight.tensor.raw_data === undefined && l.weight.tensor.data_location !== 1, `${method} ${l.displayName}: not in memory, not the source's`);
+        }
+        if (process.platform === 'linux') assert.ok(openSpills(fs.realpathSync(tmp)).length >= 1, 'a spill file, open in the temporary folder');
+        assert.deepEqual(fs.readdirSync(tmp), [], 'the spill file has no name');
+        // An error while writing (the output's folder does not exist): nothing written, nothing left.
+        await assert.rejects(saveModel(b, path.join(dir, 'missing', 'out.onnx')));
+        const out = path.join(dir, `${method}-spilled.onnx`);
+        await saveModel(b, out);
+        const la = findPrunableLayers(new GraphIndex(a.graph));
+        const c = await loadModel(out);
+        const lc = findPrunableLayers(new GraphIndex(c.graph));
+        for (let i = 0; i < la.length; i++) {
+          assert.deepEqual(tensorFloats(lc[i].weight.tensor, c.external), tensorFloats(la[i].weight.tensor, a.external), `${method} ${la[i].displayName}: written as inline`);
+        }
+        assert.deepEqual(fs.readdirSync(tmp), []);
+        // A cancel after the first block.
+        const controller = new AbortController();
+        await assert.rejects(runPlan(await loadModel(source), { steps: [step] }, {
+          calibrate, signal: controller.signal, onBlock: (p) => { if (p.done === 1) controller.abort(); },
+        }), /cancelled/);
+        assert.deepEqual(fs.readdirSync(tmp), []);
+      }
+    } finally {
+      if (was === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = was;
+    }
+  });
+});
+
 describe('sparsegpt and wanda on the shared language models', () => {
   const CALIBRATION = modelPath('lm_licenses_train_x.npy');
   const VAL_X = modelPath('lm_licenses_val_x.npy');
