@@ -143,12 +143,17 @@ export function modelForPlan(planFile: string): string | undefined {
 /**
  * The prune toast's words: "removed 412 channels in 9 groups (3 frozen), 20 more
  * kept by round_to; params −44%, MACs −53%" for a structured prune, "zeroed
- * 1,234 weights; …" for masks.
+ * 1,234 weights; 41.3% of all parameters are now zero (…)" for masks.
  */
 export function pruneSummary(report: PruneReport): string {
   const t = report.totals;
   const size = `params ${formatChange(t.paramsBefore, t.paramsAfter)}, MACs ${formatChange(t.macsBefore, t.macsAfter)}`;
-  if (!report.structured) return `zeroed ${((t.zerosAfter ?? 0) - (t.zerosBefore ?? 0)).toLocaleString('en-US')} weights; ${size}`;
+  if (!report.structured) {
+    // Masks keep every weight in the file, so params and MACs do not move: the sparsity is what changed.
+    const zeroed = (t.zerosAfter ?? 0) - (t.zerosBefore ?? 0);
+    const sparsity = t.paramsAfter ? `${((100 * (t.zerosAfter ?? 0)) / t.paramsAfter).toFixed(1)}%` : 'unknown';
+    return `zeroed ${zeroed.toLocaleString('en-US')} weights; ${sparsity} of all parameters are now zero (masks keep the model's size)`;
+  }
   const steps = (report.steps ?? []).filter((s) => s.structured);
   const channels = steps.reduce((n, s) => n + (s.channelsRemoved ?? 0), 0);
   const groups = steps.reduce((n, s) => n + (s.groupsCut ?? 0), 0);
