@@ -6,6 +6,7 @@
 // them made then, and the tensor becomes an ordinary in-memory one.
 
 import type { TensorProto } from './schema';
+import { clearTypedData, hasOwnData } from './tensorData';
 import { runSliceJob, sliceBuffers, sliceBytes, sliceDims, sliceJobs, type TensorSlice } from './slice';
 
 export interface DeferredSlice {
@@ -22,14 +23,7 @@ const deferred = new WeakMap<TensorProto, DeferredSlice>();
 export function deferSlice(t: TensorProto, slice: TensorSlice, zeros?: number): void {
   t.dims = sliceDims(slice);
   delete t.raw_data;
-  t.float_data = [];
-  t.int32_data = [];
-  t.int64_data = [];
-  t.double_data = [];
-  t.uint64_data = [];
-  t.string_data = [];
-  t.external_data = [];
-  delete t.data_location;
+  clearTypedData(t);
   deferred.set(t, { slice, length: sliceBytes(slice), zeros });
 }
 
@@ -37,9 +31,7 @@ export function deferSlice(t: TensorProto, slice: TensorSlice, zeros?: number): 
 export function deferredSlice(t: TensorProto): DeferredSlice | undefined {
   const d = deferred.get(t);
   if (!d) return undefined;
-  const own = t.raw_data !== undefined || t.data_location === 1 || t.float_data.length > 0 || t.int32_data.length > 0
-    || t.int64_data.length > 0 || t.double_data.length > 0 || t.uint64_data.length > 0;
-  if (own) {
+  if (hasOwnData(t)) {
     deferred.delete(t);
     return undefined;
   }

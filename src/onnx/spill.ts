@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PruneLensError } from './errors';
 import type { TensorProto } from './schema';
+import { hasOwnData } from './tensorData';
 
 /** One temporary file that spilled tensors are appended to. */
 class SpillFile {
@@ -98,9 +99,7 @@ export function spillTensor(owner: object, t: TensorProto): boolean {
 export function spilledLength(t: TensorProto): number | undefined {
   const s = spilled.get(t);
   if (!s) return undefined;
-  const own = t.raw_data !== undefined || t.data_location === 1 || t.float_data.length > 0 || t.int32_data.length > 0
-    || t.int64_data.length > 0 || t.double_data.length > 0 || t.uint64_data.length > 0;
-  if (own) {
+  if (hasOwnData(t)) {
     spilled.delete(t);
     return undefined;
   }

@@ -8,6 +8,7 @@ import { takeDeferredBytes } from './deferred';
 import { readSpilled, spilledLength } from './spill';
 import { PruneLensError } from './errors';
 import type { TensorProto } from './schema';
+import { clearTypedData } from './tensorData';
 import type { Int64 } from './wire';
 
 export const enum DataType {
@@ -264,17 +265,6 @@ export function setTensorBytes(t: TensorProto, dims: number[], bytes: Uint8Array
   t.raw_data = bytes;
   t.dims = dims.slice();
   clearTypedData(t);
-}
-
-function clearTypedData(t: TensorProto): void {
-  t.float_data = [];
-  t.int32_data = [];
-  t.int64_data = [];
-  t.double_data = [];
-  t.uint64_data = [];
-  t.string_data = [];
-  t.external_data = [];
-  delete t.data_location;
 }
 
 export function floatsToBytes(values: Float32Array, dt: number, name?: string): Uint8Array {
